@@ -1,0 +1,142 @@
+/**
+ * The catalog's schema, as an ordered list of migrations. The applied version is kept in
+ * `meta.schema_version`; opening a catalog applies whatever is missing, each in one transaction.
+ * Never edit a released migration: add a new one.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'samples, files, fingerprints, assets, step results, issues, tags, decisions, events, runs',
+    sql: [
+      `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
+      // One row per sample. `ord` is the ingest order (stable iteration); `seen_run` the last run whose
+      // source still listed it (samples not seen in the current run are out of the dataset).
+      `CREATE TABLE samples (
+        id VARCHAR PRIMARY KEY,
+        source VARCHAR NOT NULL,
+        source_ref VARCHAR,
+        path VARCHAR,
+        source_split VARCHAR,
+        split VARCHAR,
+        label VARCHAR,
+        text VARCHAR,
+        group_key VARCHAR,
+        meta JSON,
+        ord BIGINT NOT NULL,
+        first_run INTEGER NOT NULL,
+        seen_run INTEGER NOT NULL
+      )`,
+      // The files of a sample by role ('image' for the main image; 'output', 'mask', ... for others).
+      `CREATE TABLE files (
+        sample_id VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        uri VARCHAR NOT NULL,
+        PRIMARY KEY (sample_id, role)
+      )`,
+      // What a file's bytes hashed to, keyed by where and how big and how new it was, so a rerun
+      // knows the content hash of an unchanged file without reading it.
+      `CREATE TABLE fingerprints (
+        uri VARCHAR PRIMARY KEY,
+        size BIGINT NOT NULL,
+        mtime_ms DOUBLE NOT NULL,
+        sha256 VARCHAR NOT NULL
+      )`,
+      // Per file, the outcome of the last attempt to read it (error is null when it was readable).
+      `CREATE TABLE file_status (
+        uri VARCHAR PRIMARY KEY,
+        sha256 VARCHAR,
+        error VARCHAR,
+        run_id INTEGER NOT NULL
+      )`,
+      // What the probe learnt of each distinct content.
+      `CREATE TABLE assets (
+        sha256 VARCHAR PRIMARY KEY,
+        bytes BIGINT,
+        format VARCHAR,
+        width INTEGER,
+        height INTEGER,
+        channels INTEGER,
+        bit_depth INTEGER,
+        color_space VARCHAR,
+        has_alpha BOOLEAN,
+        orientation INTEGER,
+        pages INTEGER,
+        decodes BOOLEAN,
+        decode_error VARCHAR
+      )`,
+      // The per-sample step cache: one row per (content, step, parameters).
+      `CREATE TABLE step_results (
+        content_hash VARCHAR NOT NULL,
+        step VARCHAR NOT NULL,
+        params_hash VARCHAR NOT NULL,
+        ok BOOLEAN NOT NULL,
+        result JSON,
+        issues JSON,
+        error VARCHAR,
+        elapsed_ms DOUBLE,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (content_hash, step, params_hash)
+      )`,
+      `CREATE TABLE issues (
+        sample_id VARCHAR NOT NULL,
+        type VARCHAR NOT NULL,
+        score DOUBLE,
+        flagged BOOLEAN NOT NULL,
+        evidence JSON,
+        step VARCHAR NOT NULL,
+        source VARCHAR NOT NULL DEFAULT 'imgsift',
+        run_id INTEGER
+      )`,
+      `CREATE TABLE tags (
+        sample_id VARCHAR NOT NULL,
+        tag VARCHAR NOT NULL,
+        reviewer VARCHAR,
+        at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        PRIMARY KEY (sample_id, tag)
+      )`,
+      `CREATE TABLE decisions (
+        sample_id VARCHAR PRIMARY KEY,
+        action VARCHAR NOT NULL,
+        new_label VARCHAR,
+        reviewer VARCHAR,
+        at TIMESTAMP NOT NULL DEFAULT current_timestamp
+      )`,
+      // Why a sample is out of the dataset this run (filters, failed steps).
+      `CREATE TABLE drops (
+        sample_id VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        step VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL
+      )`,
+      `CREATE SEQUENCE events_seq`,
+      // Append-only history of every human or imported decision.
+      `CREATE TABLE events (
+        id BIGINT PRIMARY KEY DEFAULT nextval('events_seq'),
+        at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        who VARCHAR,
+        action VARCHAR NOT NULL,
+        sample_id VARCHAR,
+        old JSON,
+        new JSON
+      )`,
+      `CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        name VARCHAR,
+        recipe_hash VARCHAR,
+        started TIMESTAMP NOT NULL,
+        finished TIMESTAMP,
+        status VARCHAR NOT NULL,
+        argv JSON,
+        summary JSON
+      )`,
+    ],
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,0 +1,53 @@
+import type { InputError } from '../errors.js';
+
+/**
+ * One sample as a source reads it, before it enters the catalog.
+ * `files` maps a role to where the bytes are: 'image' is the main image; other roles
+ * ('output', 'mask', ...) are further files of the same sample (an edit pair, a mask).
+ * A location is an absolute local path, a tar member (see util/uri.ts), or an http(s) URL.
+ */
+export interface SourceRecord {
+  id: string;
+  files: Record<string, string>;
+  /** The image's path relative to the dataset root, with forward slashes (for manifests and exports). */
+  path?: string;
+  split?: string;
+  label?: string;
+  text?: string;
+  group?: string;
+  /** Any other columns of the row, kept as metadata. */
+  meta?: Record<string, unknown>;
+  /** Where the record came from, for messages: `file:line`, `shard.tar:member`, a path. */
+  ref: string;
+}
+
+export interface ReadOptions {
+  /**
+   * Called for a row that cannot become a sample (malformed line, missing field, path escaping
+   * the root). The reader goes on with the next row; the caller decides whether to stop.
+   */
+  onBadRow: (error: InputError) => void;
+  /** Stop after this many records have been yielded. */
+  maxRecords?: number;
+  /** Aborts a long read (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/** A source of samples: reads lazily, one record at a time, so memory stays bounded. */
+export interface Source {
+  /** Human description, e.g. `jsonl manifest ./data/sft.jsonl`. */
+  readonly description: string;
+  read(options: ReadOptions): AsyncIterable<SourceRecord>;
+}
+
+/** Mapping from the catalog's fields to the source's column names (recipe `source.fields`). */
+export interface FieldMap {
+  id?: string;
+  image?: string;
+  text?: string;
+  label?: string;
+  group?: string;
+  split?: string;
+  /** Extra file roles: role name → column holding its path/URL (e.g. { output: 'output_url' }). */
+  files?: Record<string, string>;
+}

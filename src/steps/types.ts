@@ -1,0 +1,76 @@
+import type { z } from 'zod';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Reporter } from '../exec/reporter.js';
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** A finding about one sample: a score in [0,1] (1 = worst), whether it passes the threshold, and why. */
+export interface IssueRecord {
+  type: string;
+  score: number;
+  flagged: boolean;
+  evidence?: Json;
+}
+
+/** What a per-sample step is given, inside a worker thread. */
+export interface SampleInput {
+  id: string;
+  /** Where the bytes came from (absolute path, tar member, ...). */
+  uri: string;
+  /** File name used for extension checks (the sample's path inside its dataset). */
+  name: string;
+  bytes: Buffer;
+  sha256: string;
+  /** Results of earlier per-sample steps of this run, by step name (only those this step `uses`). */
+  upstream: Record<string, Json>;
+}
+
+export interface MapOutput {
+  result: Json;
+  issues?: IssueRecord[];
+}
+
+/**
+ * A per-sample step. `run` executes in a worker thread, so it must only use its arguments.
+ * Results are cached in the catalog by (content sha256, step name, hash of version + params +
+ * the parameters of the steps it `uses`).
+ */
+export interface MapStep<P = unknown> {
+  kind: 'map';
+  name: string;
+  /** Bump when the algorithm changes, so cached results are recomputed. */
+  version: number;
+  description: string;
+  params: z.ZodType<P>;
+  /** Earlier map steps whose results this one reads (their params become part of its cache key). */
+  uses?: string[];
+  run(input: SampleInput, params: P): Promise<MapOutput>;
+  /** Runs on the main thread after the step's results are in the catalog (e.g. materialise tables). */
+  afterAll?(ctx: StepContext, params: P): Promise<void>;
+  /** Figures for the build summary, read from the catalog after the step ran. */
+  stats?(ctx: StepContext, params: P): Promise<StepStats>;
+}
+
+/** A whole-dataset step: reads and writes the catalog (dedup, split, leaks, filter). */
+export interface ReduceStep<P = unknown> {
+  kind: 'reduce';
+  name: string;
+  description: string;
+  params: z.ZodType<P>;
+  run(ctx: StepContext, params: P): Promise<StepStats>;
+}
+
+export type Step = MapStep<any> | ReduceStep<any>;
+
+/** Figures a step reports for the build summary: label → value. */
+export type StepStats = Record<string, number | string>;
+
+export interface StepContext {
+  catalog: Catalog;
+  runId: number;
+  workdir: string;
+  reporter: Reporter;
+  /** Where the recipe lives; relative paths in parameters resolve against it. */
+  baseDir: string;
+  signal?: AbortSignal;
+}
