@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same images on every machine. */
 export function rng(seed: number): () => number {
@@ -92,7 +92,7 @@ export async function photoPixels(opts: PhotoOptions): Promise<{ data: Buffer; w
 }
 
 /** A photo-like image as a sharp pipeline, ready to be transformed and encoded. */
-export async function photo(opts: PhotoOptions): Promise<sharp.Sharp> {
+export async function photo(opts: PhotoOptions): Promise<Sharp> {
   const { data, width, height } = await photoPixels(opts);
   return sharp(data, { raw: { width, height, channels: 3 } });
 }

@@ -1,0 +1,5 @@
+import type { Command } from 'commander';
+import type { CliState } from './common.js';
+
+/** Every command of the CLI, in the order `imgsift --help` lists them. */
+export const COMMANDS: Array<(program: Command, state: CliState) => void> = [];
