@@ -46,9 +46,9 @@ export interface MapStep<P = unknown> {
   uses?: string[];
   run(input: SampleInput, params: P): Promise<MapOutput>;
   /** Runs on the main thread after the step's results are in the catalog (e.g. materialise tables). */
-  afterAll?(ctx: StepContext, params: P): Promise<void>;
+  afterAll?(ctx: StepContext, params: P, paramsHash: string): Promise<void>;
   /** Figures for the build summary, read from the catalog after the step ran. */
-  stats?(ctx: StepContext, params: P): Promise<StepStats>;
+  stats?(ctx: StepContext, params: P, paramsHash: string): Promise<StepStats>;
 }
 
 /** A whole-dataset step: reads and writes the catalog (dedup, split, leaks, filter). */
