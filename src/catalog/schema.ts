@@ -97,7 +97,7 @@ export const MIGRATIONS: Migration[] = [
         sample_id VARCHAR NOT NULL,
         tag VARCHAR NOT NULL,
         reviewer VARCHAR,
-        at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
         PRIMARY KEY (sample_id, tag)
       )`,
       `CREATE TABLE decisions (
@@ -105,7 +105,7 @@ export const MIGRATIONS: Migration[] = [
         action VARCHAR NOT NULL,
         new_label VARCHAR,
         reviewer VARCHAR,
-        at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
       )`,
       // Why a sample is out of the dataset this run (filters, failed steps).
       `CREATE TABLE drops (
@@ -118,7 +118,7 @@ export const MIGRATIONS: Migration[] = [
       // Append-only history of every human or imported decision.
       `CREATE TABLE events (
         id BIGINT PRIMARY KEY DEFAULT nextval('events_seq'),
-        at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
         who VARCHAR,
         action VARCHAR NOT NULL,
         sample_id VARCHAR,

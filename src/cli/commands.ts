@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { CliState } from './common.js';
+import { registerBuild } from './build.js';
+import { registerDemo } from './demo.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
-export const COMMANDS: Array<(program: Command, state: CliState) => void> = [];
+export const COMMANDS: Array<(program: Command, state: CliState) => void> = [registerDemo, registerBuild];

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { build } from '../exec/build.js';
+import { formatSummary } from '../report/summary.js';
+import { action, parsePositiveInt, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
+import { interruptSignal } from './signals.js';
+
+interface BuildFlags extends OutputFlags {
+  maxSamples?: number;
+  dev?: boolean;
+  skipBadRows?: boolean;
+  workers?: number;
+  workdir?: string;
+}
+
+export function registerBuild(program: Command, state: CliState): void {
+  withOutputFlags(
+    program
+      .command('build')
+      .description('run a recipe: ingest the source, run its steps, write its exports, print the summary')
+      .argument('<recipe>', 'recipe YAML file')
+      .option('--max-samples <n>', 'process only the first N samples of the source', parsePositiveInt('--max-samples'))
+      .option('--dev', 'development mode: extract shards locally instead of uploading', false)
+      .option('--skip-bad-rows', 'go on past malformed manifest rows, counting them (default: stop at the first)', false)
+      .option('--workers <n>', 'worker threads for per-sample steps (default: number of cores)', parsePositiveInt('--workers'))
+      .option('--workdir <dir>', "catalog folder (default: the recipe's workdir, else .imgsift/<name>)"),
+  ).action(
+    action(state, async (recipe: string, flags: BuildFlags) => {
+      const reporter = reporterFor(flags);
+      const interrupt = interruptSignal(reporter);
+      try {
+        const result = await build(recipe, {
+          maxSamples: flags.maxSamples, dev: flags.dev, skipBadRows: flags.skipBadRows, workers: flags.workers,
+          workdir: flags.workdir, reporter, signal: interrupt.signal, argv: process.argv.slice(2),
+        });
+        if (flags.json) process.stdout.write(JSON.stringify(result.summary) + '\n');
+        else process.stdout.write(formatSummary(result.summary) + '\n');
+        return result.exitCode;
+      } finally {
+        interrupt.dispose();
+      }
+    }),
+  );
+}

@@ -1,0 +1,21 @@
+/**
+ * The demo's recipe, written next to its data so a user can read, edit and rerun it with
+ * `imgsift build <out>/recipe.yaml`. It uses every step imgsift has.
+ */
+export function demoRecipeYaml(): string {
+  return `# imgsift demo recipe: edit it and run \`imgsift build recipe.yaml\` again;
+# only what your change affects is recomputed.
+name: demo
+workdir: .imgsift
+source:
+  format: imagefolder          # train/ and test/ folders, each with metadata.jsonl
+  path: ./data
+  fields: { text: text, label: label }
+steps:
+  - probe: {}                  # format, size, colour space, EXIF, full decode, bombs
+  - filter: { drop: [corrupt, unreadable] }
+export:
+  - { format: manifest, to: ./out/manifest.jsonl }
+  - { format: manifest, to: ./out/manifest.parquet, include_dropped: true }
+`;
+}

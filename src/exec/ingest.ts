@@ -1,0 +1,126 @@
+import type { Catalog, Columns, Row } from '../catalog/catalog.js';
+import { InputError } from '../errors.js';
+import type { Reporter } from './reporter.js';
+import type { Source, SourceRecord } from '../sources/types.js';
+
+export interface IngestOptions {
+  runId: number;
+  reporter: Reporter;
+  /** Stop after this many samples (seed 000's `--max-samples`). */
+  maxSamples?: number;
+  /** Go on past malformed rows (counting them) instead of stopping at the first. */
+  skipBadRows?: boolean;
+  /** Two rows with one id: stop with an error naming both rows, or keep the first. */
+  onDuplicateId?: 'error' | 'first';
+  signal?: AbortSignal;
+}
+
+export interface IngestStats {
+  read: number;
+  added: number;
+  updated: number;
+  /** Samples of earlier runs that this run's source no longer lists. */
+  gone: number;
+  badRows: number;
+  badRowExamples: string[];
+  duplicateIds: number;
+}
+
+const STAGE_SAMPLES: Columns = {
+  seq: 'bigint', id: 'varchar', source: 'varchar', source_ref: 'varchar', path: 'varchar',
+  source_split: 'varchar', label: 'varchar', text: 'varchar', group_key: 'varchar', meta: 'json',
+};
+const STAGE_FILES: Columns = { seq: 'bigint', sample_id: 'varchar', role: 'varchar', uri: 'varchar' };
+const BATCH = 5000;
+
+/**
+ * Stream a source into the catalog. Rows are staged in batches with the appender (memory stays
+ * bounded however long the manifest), checked for duplicate ids, then merged into `samples` and
+ * `files` in one transaction: a sample keeps its ingest order and first run across reruns, and is
+ * marked as seen by this run.
+ */
+export async function ingest(catalog: Catalog, source: Source, options: IngestOptions): Promise<IngestStats> {
+  const { runId, reporter } = options;
+  const stats: IngestStats = { read: 0, added: 0, updated: 0, gone: 0, badRows: 0, badRowExamples: [], duplicateIds: 0 };
+  await catalog.run(`DROP TABLE IF EXISTS ingest_samples`);
+  await catalog.run(`DROP TABLE IF EXISTS ingest_files`);
+  await catalog.run(`CREATE TABLE ingest_samples (seq BIGINT, id VARCHAR, source VARCHAR, source_ref VARCHAR, path VARCHAR,
+    source_split VARCHAR, label VARCHAR, text VARCHAR, group_key VARCHAR, meta JSON)`);
+  await catalog.run(`CREATE TABLE ingest_files (seq BIGINT, sample_id VARCHAR, role VARCHAR, uri VARCHAR)`);
+
+  const progress = reporter.progress('ingest', options.maxSamples);
+  let samples: Row[] = [];
+  let files: Row[] = [];
+  const flush = async () => {
+    await catalog.append('ingest_samples', STAGE_SAMPLES, samples);
+    await catalog.append('ingest_files', STAGE_FILES, files);
+    progress.tick(samples.length);
+    samples = [];
+    files = [];
+  };
+  const onBadRow = (err: InputError) => {
+    if (!options.skipBadRows) throw err;
+    stats.badRows++;
+    if (stats.badRowExamples.length < 10) stats.badRowExamples.push(err.message);
+  };
+  for await (const rec of source.read({ onBadRow, maxRecords: options.maxSamples, signal: options.signal })) {
+    stats.read++;
+    samples.push(stageRow(stats.read, rec, source.description));
+    for (const [role, uri] of Object.entries(rec.files)) files.push({ seq: stats.read, sample_id: rec.id, role, uri });
+    if (samples.length >= BATCH) await flush();
+    if (options.signal?.aborted) break;
+  }
+  await flush();
+  progress.finish();
+
+  stats.duplicateIds = await resolveDuplicates(catalog, options.onDuplicateId ?? 'error', source.description);
+  const before = await catalog.scalar(`SELECT count(*) FROM samples`);
+  await catalog.transaction(async (tx) => {
+    await tx.run(`INSERT INTO samples
+      SELECT id, source, source_ref, path, source_split, source_split, label, text, group_key, meta,
+             (SELECT coalesce(max(ord), 0) FROM samples) + seq, ${runId}, ${runId}
+      FROM ingest_samples
+      ON CONFLICT (id) DO UPDATE SET
+        source = excluded.source, source_ref = excluded.source_ref, path = excluded.path,
+        source_split = excluded.source_split, split = excluded.split, label = excluded.label,
+        text = excluded.text, group_key = excluded.group_key, meta = excluded.meta, seen_run = excluded.seen_run`);
+    await tx.run(`DELETE FROM files WHERE sample_id IN (SELECT id FROM ingest_samples)`);
+    await tx.run(`INSERT INTO files SELECT DISTINCT ON (sample_id, role) sample_id, role, uri FROM ingest_files
+                  WHERE seq IN (SELECT seq FROM ingest_samples) ORDER BY sample_id, role, seq`);
+  });
+  const after = await catalog.scalar(`SELECT count(*) FROM samples`);
+  stats.added = after - before;
+  stats.updated = stats.read - stats.duplicateIds - stats.added;
+  stats.gone = await catalog.scalar(`SELECT count(*) FROM samples WHERE seen_run < ${runId}`);
+  await catalog.run(`DROP TABLE ingest_samples`);
+  await catalog.run(`DROP TABLE ingest_files`);
+  return stats;
+}
+
+function stageRow(seq: number, rec: SourceRecord, sourceName: string): Row {
+  return {
+    seq, id: rec.id, source: sourceName, source_ref: rec.ref, path: rec.path ?? null,
+    source_split: rec.split ?? null, label: rec.label ?? null, text: rec.text ?? null,
+    group_key: rec.group ?? null, meta: rec.meta && Object.keys(rec.meta).length ? rec.meta : null,
+  };
+}
+
+/** Returns how many rows were duplicates (after keeping the first of each id), or throws. */
+async function resolveDuplicates(catalog: Catalog, rule: 'error' | 'first', sourceName: string): Promise<number> {
+  const dups = await catalog.all<{ id: string; n: bigint; refs: string[] }>(`
+    SELECT id, count(*) AS n, list(source_ref ORDER BY seq)[1:3] AS refs
+    FROM ingest_samples GROUP BY id HAVING count(*) > 1 ORDER BY min(seq) LIMIT 5`);
+  if (dups.length === 0) return 0;
+  const total = await catalog.scalar(`SELECT count(*) - count(DISTINCT id) FROM ingest_samples`);
+  if (rule === 'error') {
+    const lines = dups.map((d) => `  '${d.id}' ×${d.n}: ${d.refs.join(', ')}`).join('\n');
+    throw new InputError(
+      { file: sourceName, field: 'id' },
+      `${total} rows repeat an id already used by an earlier row, for example:\n${lines}\n` +
+        `ids must be unique; map another column with source.fields.id, or set on_duplicate_id: first to keep the first row of each id`,
+    );
+  }
+  await catalog.run(`DELETE FROM ingest_samples WHERE seq NOT IN (SELECT min(seq) FROM ingest_samples GROUP BY id)`);
+  return total;
+}
+

@@ -1,0 +1,107 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { IngestStats } from '../exec/ingest.js';
+import type { StepStats } from '../steps/types.js';
+
+export interface StepSummary {
+  name: string;
+  kind: 'map' | 'reduce' | 'export';
+  stats: StepStats;
+  seconds: number;
+}
+
+/** Everything a build reports at the end; printed as text and stored with the run. */
+export interface BuildSummary {
+  run: number;
+  recipe: string;
+  workdir: string;
+  seconds: number;
+  ingest: IngestStats;
+  /** Samples in the dataset at the end (after filters). */
+  total: number;
+  splits: Array<{ split: string; count: number; percent: number }>;
+  /** Flagged issues by type, over the run's samples (kept or dropped). */
+  issues: Record<string, number>;
+  /** Dropped samples by reason. */
+  dropped: Record<string, number>;
+  steps: StepSummary[];
+  exports: StepSummary[];
+  /** Things worth a person's attention; when non-empty the exit code is 1. */
+  attention: string[];
+}
+
+export async function collectSummary(
+  catalog: Catalog,
+  base: Pick<BuildSummary, 'recipe' | 'workdir' | 'ingest' | 'steps' | 'exports' | 'seconds'> & { runId: number },
+): Promise<BuildSummary> {
+  const { runId } = base;
+  const total = await catalog.scalar(`SELECT count(*) FROM active`);
+  const splitRows = await catalog.all<{ split: string | null; n: bigint }>(
+    `SELECT split, count(*) AS n FROM active GROUP BY split ORDER BY n DESC, split`,
+  );
+  const issueRows = await catalog.all<{ type: string; n: bigint }>(
+    `SELECT i.type, count(DISTINCT i.sample_id) AS n FROM issues i JOIN samples s ON s.id = i.sample_id
+     WHERE i.flagged AND s.seen_run = ${runId} GROUP BY i.type ORDER BY n DESC, i.type`,
+  );
+  const dropRows = await catalog.all<{ reason: string; n: bigint }>(
+    `SELECT reason, count(*) AS n FROM drops WHERE run_id = ${runId} GROUP BY reason ORDER BY n DESC, reason`,
+  );
+  const attention: string[] = [];
+  if (base.ingest.badRows > 0) attention.push(`${base.ingest.badRows} source rows were malformed and skipped`);
+  return {
+    run: runId,
+    recipe: base.recipe,
+    workdir: base.workdir,
+    seconds: Math.round(base.seconds * 100) / 100,
+    ingest: base.ingest,
+    total,
+    splits: splitRows.map((r) => ({
+      split: r.split ?? '(none)',
+      count: Number(r.n),
+      percent: total ? Math.round((Number(r.n) / total) * 1000) / 10 : 0,
+    })),
+    issues: Object.fromEntries(issueRows.map((r) => [r.type, Number(r.n)])),
+    dropped: Object.fromEntries(dropRows.map((r) => [r.reason, Number(r.n)])),
+    steps: base.steps,
+    exports: base.exports,
+    attention,
+  };
+}
+
+const RULE = '='.repeat(60);
+
+/** The closing block of a build, in the shape seed 000 prints. */
+export function formatSummary(s: BuildSummary): string {
+  const lines: string[] = [RULE, 'DATASET BUILDING COMPLETE', RULE];
+  lines.push(`Total samples written: ${s.total}`);
+  const ing = s.ingest;
+  lines.push(
+    `Source: ${ing.read} read (${ing.added} new, ${ing.updated} already known)` +
+      (ing.badRows ? `, ${ing.badRows} malformed rows skipped` : '') +
+      (ing.duplicateIds ? `, ${ing.duplicateIds} duplicate ids dropped` : ''),
+  );
+  lines.push('', 'Split breakdown:');
+  for (const sp of s.splits) lines.push(`  ${sp.split.toUpperCase()}: ${sp.count} samples (${sp.percent.toFixed(1)}%)`);
+  if (Object.keys(s.issues).length) {
+    lines.push('', 'Issues found (samples flagged):');
+    for (const [t, n] of Object.entries(s.issues)) lines.push(`  ${t}: ${n}`);
+  }
+  if (Object.keys(s.dropped).length) {
+    lines.push('', 'Dropped (by reason):');
+    for (const [r, n] of Object.entries(s.dropped)) lines.push(`  ${r}: ${n}`);
+  }
+  for (const st of [...s.steps, ...s.exports]) {
+    const entries = Object.entries(st.stats);
+    lines.push('', `${title(st.name)} (${st.seconds.toFixed(1)}s):`);
+    for (const [k, v] of entries) lines.push(`  ${k}: ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : v}`);
+  }
+  if (s.attention.length) {
+    lines.push('', 'Needs attention:');
+    for (const a of s.attention) lines.push(`  - ${a}`);
+  }
+  lines.push('', `Catalog: ${s.workdir} (run ${s.run}, ${s.seconds.toFixed(1)}s)`, RULE);
+  return lines.join('\n');
+}
+
+function title(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}

@@ -1,0 +1,27 @@
+import type { MapStep, Step } from './types.js';
+import { filterStep } from './filter.js';
+
+/**
+ * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
+ * Worker threads import this module too, so per-sample steps must be importable without side effects.
+ */
+const STEPS: Step[] = [filterStep];
+
+const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));
+
+export function getStep(name: string): Step | undefined {
+  return BY_NAME.get(name);
+}
+
+export function getMapStep(name: string): MapStep<unknown> | undefined {
+  const s = BY_NAME.get(name);
+  return s && s.kind === 'map' ? s : undefined;
+}
+
+export function stepNames(): string[] {
+  return STEPS.map((s) => s.name);
+}
+
+export function allSteps(): readonly Step[] {
+  return STEPS;
+}
