@@ -46,11 +46,11 @@ export async function loadRecipe(file: string): Promise<Recipe> {
 /** Parse and validate recipe YAML text. `baseDir` is where relative paths resolve. */
 export function parseRecipe(text: string, file: string, baseDir: string): Recipe {
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new RecipeError(
       file,
-      doc.errors.map((e) => ({ path: [], message: `YAML syntax: ${e.message.split('\n')[0]}`, line: e.linePos?.[0]?.line })),
+      doc.errors.map((e) => ({ path: [], message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, line: e.linePos?.[0]?.line })),
     );
   }
   return validateRecipe(doc.toJS(), file, baseDir, (path) => lineOf(doc as Document, counter, path));

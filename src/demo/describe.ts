@@ -1,0 +1,72 @@
+import { join, relative } from 'node:path';
+import { Catalog } from '../catalog/catalog.js';
+import type { DemoResult } from './run.js';
+
+interface Check {
+  what: string;
+  files: string[];
+  /** Issue types any of which counts as found. */
+  issues: string[];
+}
+
+/**
+ * Compare what the demo planted with what the build flagged, and say where the outputs are.
+ * A planted problem whose detector is not in the recipe is reported as not checked.
+ */
+export async function describeDemo(demo: DemoResult): Promise<string> {
+  const t = demo.truth;
+  const checks: Check[] = [
+    { what: 'broken files (corrupt, truncated, empty, not an image)', files: t.broken.map((b) => b.file), issues: ['corrupt'] },
+    ...(['wrong_extension', 'cmyk', 'animated', 'exif_rotated'] as const).map((p) => ({
+      what: p.replace('_', ' '), files: t.formats.filter((f) => f.problem === p).map((f) => f.file), issues: [p],
+    })),
+    { what: '16-bit images', files: t.formats.filter((f) => f.problem === 'sixteen_bit').map((f) => f.file), issues: ['high_bit_depth'] },
+    ...(['dark', 'light', 'blurry', 'low_information', 'odd_aspect_ratio', 'odd_size', 'grayscale'] as const).map((q) => ({
+      what: `${q.replace(/_/g, ' ')} images`, files: t.quality.filter((x) => x.issue === q).map((x) => x.file), issues: [q],
+    })),
+    {
+      what: 'exact duplicate copies', files: t.exactDuplicates.flatMap((g) => g.copies.map((c) => c.file)),
+      issues: ['duplicate', 'duplicate_exact'],
+    },
+    {
+      what: 'near-duplicate copies', files: t.nearDuplicates.flatMap((g) => g.copies.map((c) => c.file)),
+      issues: ['duplicate', 'duplicate_near'],
+    },
+    { what: 'train/test leaks', files: t.leaks.map((l) => l.test), issues: ['leak'] },
+  ];
+  const catalog = await Catalog.open(demo.build.workdir, { readOnly: true });
+  const lines = ['', 'What the demo planted, and what imgsift found:'];
+  try {
+    const known = new Set(
+      (await catalog.all<{ type: string }>(`SELECT DISTINCT type FROM issues`)).map((r) => r.type),
+    );
+    for (const c of checks) {
+      if (c.files.length === 0) continue;
+      if (!c.issues.some((i) => known.has(i))) {
+        lines.push(`  ${c.what}: ${c.files.length} planted — not checked by the steps in this recipe yet`);
+        continue;
+      }
+      const list = c.files.map((f) => `'${f.replace(/'/g, "''")}'`).join(',');
+      const types = c.issues.map((i) => `'${i}'`).join(',');
+      const found = await catalog.scalar(
+        `SELECT count(DISTINCT s.path) FROM samples s JOIN issues i ON i.sample_id = s.id
+         WHERE i.flagged AND i.type IN (${types}) AND s.path IN (${list})`,
+      );
+      lines.push(`  ${c.what}: ${c.files.length} planted, ${found} flagged`);
+    }
+  } finally {
+    catalog.close();
+  }
+  const rel = (p: string) => relative(process.cwd(), p) || '.';
+  lines.push(
+    '',
+    'Outputs:',
+    `  sample data: ${rel(demo.dataDir)} (${t.count} images; planted problems listed in ${rel(join(demo.dataDir, 'truth.json'))})`,
+    `  recipe:      ${rel(demo.recipeFile)}`,
+    `  catalog:     ${rel(demo.build.workdir)}`,
+    `  exports:     ${rel(join(demo.out, 'out'))}`,
+    '',
+    `Edit the recipe and run \`imgsift build ${rel(demo.recipeFile)}\`: only what changed is recomputed.`,
+  );
+  return lines.join('\n');
+}
