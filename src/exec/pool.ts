@@ -58,7 +58,7 @@ export class WorkerPool {
     return this.queue.length + this.slots.filter((s) => s.job).length;
   }
 
-  /** Resolves once fewer than `limit` tasks are pending. */
+  /** Resolves once fewer than `limit` tasks are pending (for one submitter that awaits it before each `run`). */
   async waitForRoom(limit = this.size * 4): Promise<void> {
     while (this.pending >= limit) {
       await new Promise<void>((resolve) => this.roomWaiters.push(resolve));

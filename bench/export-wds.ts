@@ -1,0 +1,135 @@
+/**
+ * WebDataset export throughput against GNU tar on the same files.
+ *
+ *   node --import tsx bench/export-wds.ts [samples=20000] [distinct=200]
+ *
+ * Makes `distinct` photo-like JPEGs (~30 KB) and `samples` symlinks to them (one file per sample,
+ * as in a real collection; the page cache holds the few distinct targets, so both writers are
+ * measured on CPU and write cost, not on disk reads). Then times, into fresh directories:
+ *   - the split step on the catalog;
+ *   - webdataset export with only the image member (the like-for-like comparison with tar);
+ *   - webdataset export with the default fields (jpg, txt, json, cls);
+ *   - `tar -chf` of the same symlinked files (dereferenced, so it reads the same bytes).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Catalog, COLUMNS } from '../src/catalog/catalog.js';
+import { useRun } from '../src/catalog/run-view.js';
+import { photoJpeg } from '../src/demo/synth.js';
+import { Reporter } from '../src/exec/reporter.js';
+import { WebDatasetOptions, webdatasetExporter } from '../src/export/webdataset.js';
+import type { ExportContext } from '../src/export/types.js';
+import { SplitParams, splitStep } from '../src/steps/split.js';
+import { sha256Hex } from '../src/util/hash.js';
+
+const SAMPLES = Number(process.argv[2] ?? 20000);
+const DISTINCT = Number(process.argv[3] ?? 200);
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'imgsift-bench-wds-'));
+  try {
+    const srcDir = join(root, 'distinct');
+    const dataDir = join(root, 'data');
+    await mkdir(srcDir);
+    await mkdir(dataDir);
+    let t = performance.now();
+    const distinct: { path: string; sha: string; bytes: number }[] = [];
+    for (let i = 0; i < DISTINCT; i++) {
+      const bytes = await photoJpeg({ seed: i + 1, width: 448, height: 336, quality: 88 });
+      const path = join(srcDir, `p${i}.jpg`);
+      await writeFile(path, bytes);
+      distinct.push({ path, sha: sha256Hex(bytes), bytes: bytes.length });
+    }
+    const meanKb = distinct.reduce((s, d) => s + d.bytes, 0) / DISTINCT / 1024;
+    console.log(`generated ${DISTINCT} JPEGs (mean ${meanKb.toFixed(1)} KB) in ${secs(t)}s`);
+
+    const samples = [];
+    const files = [];
+    const status = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const d = distinct[i % DISTINCT];
+      const id = `img/${String(i).padStart(7, '0')}.jpg`;
+      const link = join(dataDir, `${String(i).padStart(7, '0')}.jpg`);
+      await symlink(d.path, link);
+      samples.push({ id, source: 'bench', path: id, label: `class${i % 10}`, text: `a photo number ${i}`,
+        meta: { n: i }, ord: i, first_run: 1, seen_run: 1 });
+      files.push({ sample_id: id, role: 'image', uri: link });
+      status.push({ uri: link, sha256: d.sha, run_id: 1 });
+    }
+    const catalog = await Catalog.open(join(root, 'work'));
+    await catalog.run(`INSERT INTO runs (id, name, started, status) VALUES (1, 'bench', now(), 'running')`);
+    await catalog.append('samples', COLUMNS.samples, samples);
+    await catalog.append('files', COLUMNS.files, files);
+    await catalog.append('file_status', COLUMNS.file_status, status);
+    for (const d of distinct) await catalog.run(`INSERT INTO assets (sha256, bytes, format) VALUES (?, ?, 'jpeg')`, [d.sha, d.bytes]);
+    await useRun(catalog, 1);
+    const ctx: ExportContext = {
+      catalog, runId: 1, workdir: join(root, 'work'), baseDir: root, reporter: new Reporter({ mode: 'quiet' }), dev: false,
+    };
+
+    t = performance.now();
+    const split = await splitStep.run(ctx, SplitParams.parse({ ratios: { train: 0.9, dev: 0.05, test: 0.05 } }));
+    console.log(`split step: ${SAMPLES} samples in ${secs(t)}s (train ${split.train}, dev ${split.dev}, test ${split.test})`);
+
+    const payloadMb = distinct.reduce((s, d) => s + d.bytes, 0) * (SAMPLES / DISTINCT) / 1e6;
+    const rows: string[][] = [];
+    const record = (name: string, seconds: number, cpu: number, outBytes: number) =>
+      rows.push([name, seconds.toFixed(2), cpu.toFixed(2), (SAMPLES / seconds).toFixed(0), (payloadMb / seconds).toFixed(1), (outBytes / 1e6).toFixed(1)]);
+
+    for (const [name, fields] of [
+      ['webdataset, image only', { jpg: 'image' }],
+      ['webdataset, default fields', undefined],
+    ] as const) {
+      const to = join(root, name.replace(/\W+/g, '_'));
+      t = performance.now();
+      let cpu = selfCpu();
+      const stats = await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to, ...(fields ? { fields } : {}) }));
+      record(name, (performance.now() - t) / 1000, selfCpu() - cpu, stats['bytes written'] as number);
+      // Rerun: every shard is rebuilt in a temporary file and found unchanged.
+      t = performance.now();
+      cpu = selfCpu();
+      const again = await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to, ...(fields ? { fields } : {}) }));
+      record(`  rerun (${again['shards unchanged']} shards unchanged)`, (performance.now() - t) / 1000, selfCpu() - cpu, 0);
+    }
+
+    const tarOut = join(root, 'gnu.tar');
+    t = performance.now();
+    const childCpu0 = childCpu();
+    execFileSync('tar', ['--hard-dereference', '-chf', tarOut, '-C', dataDir, '.']);
+    const tarSecs = (performance.now() - t) / 1000;
+    record('GNU tar -ch --hard-dereference', tarSecs, childCpu() - childCpu0, (await stat(tarOut)).size);
+    catalog.close();
+
+    console.log(`\n${SAMPLES} samples, ${payloadMb.toFixed(1)} MB of JPEG payload; MB/s counts payload bytes;`);
+    console.log(`cpu = user + system seconds of this process (all its threads) or of the tar child; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    const head = ['writer', 'seconds', 'cpu s', 'samples/s', 'MB/s', 'MB out'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    console.log(line(head));
+    for (const r of rows) console.log(line(r));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** CPU seconds used by this process so far (every thread: libuv pool, DuckDB, sharp). */
+function selfCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** CPU seconds used by waited-for children (cutime + cstime of /proc/self/stat). */
+function childCpu(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100; // clock ticks; USER_HZ is 100 on Linux
+}
+
+function secs(t0: number): string {
+  return ((performance.now() - t0) / 1000).toFixed(2);
+}
+
+await main();
