@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliState } from './common.js';
 import { registerBuild } from './build.js';
 import { registerDemo } from './demo.js';
+import { registerHash } from './hash.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
-export const COMMANDS: Array<(program: Command, state: CliState) => void> = [registerDemo, registerBuild];
+export const COMMANDS: Array<(program: Command, state: CliState) => void> = [registerDemo, registerBuild, registerHash];
