@@ -7,6 +7,8 @@ interface Check {
   files: string[];
   /** Issue types any of which counts as found. */
   issues: string[];
+  /** The issue is informational (recorded, never flagged): count it when present. */
+  informational?: boolean;
 }
 
 /**
@@ -17,10 +19,17 @@ export async function describeDemo(demo: DemoResult): Promise<string> {
   const t = demo.truth;
   const checks: Check[] = [
     { what: 'broken files (corrupt, truncated, empty, not an image)', files: t.broken.map((b) => b.file), issues: ['corrupt'] },
-    ...(['wrong_extension', 'cmyk', 'animated', 'exif_rotated'] as const).map((p) => ({
+    ...(['wrong_extension', 'cmyk', 'animated'] as const).map((p) => ({
       what: p.replace('_', ' '), files: t.formats.filter((f) => f.problem === p).map((f) => f.file), issues: [p],
     })),
-    { what: '16-bit images', files: t.formats.filter((f) => f.problem === 'sixteen_bit').map((f) => f.file), issues: ['high_bit_depth'] },
+    {
+      what: 'EXIF-rotated images (noted)', files: t.formats.filter((f) => f.problem === 'exif_rotated').map((f) => f.file),
+      issues: ['exif_rotated'], informational: true,
+    },
+    {
+      what: '16-bit images (noted)', files: t.formats.filter((f) => f.problem === 'sixteen_bit').map((f) => f.file),
+      issues: ['high_bit_depth'], informational: true,
+    },
     ...(['dark', 'light', 'blurry', 'low_information', 'odd_aspect_ratio', 'odd_size', 'grayscale'] as const).map((q) => ({
       what: `${q.replace(/_/g, ' ')} images`, files: t.quality.filter((x) => x.issue === q).map((x) => x.file), issues: [q],
     })),
@@ -50,14 +59,17 @@ export async function describeDemo(demo: DemoResult): Promise<string> {
       const types = c.issues.map((i) => `'${i}'`).join(',');
       const found = await catalog.scalar(
         `SELECT count(DISTINCT s.path) FROM samples s JOIN issues i ON i.sample_id = s.id
-         WHERE i.flagged AND i.type IN (${types}) AND s.path IN (${list})`,
+         WHERE (i.flagged OR ${c.informational ? 'true' : 'false'}) AND i.type IN (${types}) AND s.path IN (${list})`,
       );
-      lines.push(`  ${c.what}: ${c.files.length} planted, ${found} flagged`);
+      lines.push(`  ${c.what}: ${c.files.length} planted, ${found} ${c.informational ? 'noted' : 'flagged'}`);
     }
   } finally {
     catalog.close();
   }
-  const rel = (p: string) => relative(process.cwd(), p) || '.';
+  const rel = (p: string) => {
+    const r = relative(process.cwd(), p);
+    return r === '' ? '.' : r.startsWith('..') ? p : r;
+  };
   lines.push(
     '',
     'Outputs:',

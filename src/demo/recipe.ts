@@ -13,8 +13,12 @@ source:
   fields: { text: text, label: label }
 steps:
   - probe: {}                  # format, size, colour space, EXIF, full decode, bombs
-  - filter: { drop: [corrupt, unreadable] }
+  - split:                     # keep the train/test folders; md5-based for samples without one
+      ratios: { train: 0.85, test: 0.15 }
+      keep_source_splits: true
+  - filter: { drop: [corrupt, unreadable, decompression_bomb] }
 export:
+  - { format: webdataset, to: ./out/wds, samples_per_shard: 128 }
   - { format: manifest, to: ./out/manifest.jsonl }
   - { format: manifest, to: ./out/manifest.parquet, include_dropped: true }
 `;

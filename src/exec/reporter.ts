@@ -77,7 +77,8 @@ export class Progress {
   private done = 0;
   private failed = 0;
   private readonly started = Date.now();
-  private lastDraw = 0;
+  /** Plain and JSON lines start one interval after the start; the TTY bar draws at once. */
+  private lastDraw = Date.now();
   private finished = false;
 
   constructor(
@@ -125,8 +126,7 @@ export class Progress {
     if (r.mode === 'quiet' || this.finished) return;
     const now = Date.now();
     const minGap = r.mode === 'tty' ? 100 : r.interval * 1000;
-    if (!force && now - this.lastDraw < minGap) return;
-    if (force && r.mode !== 'tty') return; // plain/json: first line after the first interval
+    if (force ? r.mode !== 'tty' : now - this.lastDraw < minGap) return;
     this.lastDraw = now;
     const secs = (now - this.started) / 1000;
     const rate = secs > 0 ? this.done / secs : 0;
