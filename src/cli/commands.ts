@@ -3,6 +3,7 @@ import type { CliState } from './common.js';
 import { registerBuild } from './build.js';
 import { registerDemo } from './demo.js';
 import { registerHash } from './hash.js';
+import { registerQuality } from './quality.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
-export const COMMANDS: Array<(program: Command, state: CliState) => void> = [registerDemo, registerBuild, registerHash];
+export const COMMANDS: Array<(program: Command, state: CliState) => void> = [registerDemo, registerBuild, registerHash, registerQuality];
