@@ -11,7 +11,7 @@ export type Row = Record<string, unknown>;
 
 export interface CatalogOptions {
   readOnly?: boolean;
-  /** DuckDB memory limit, e.g. '2GB'. */
+  /** DuckDB memory limit, e.g. '2GB' (default: $IMGSIFT_MEMORY_LIMIT, else 2GB). */
   memoryLimit?: string;
 }
 
@@ -37,7 +37,8 @@ export class Catalog {
     if (path !== ':memory:') await ensureDir(workdir);
     const config: Record<string, string> = { autoinstall_known_extensions: 'false', autoload_known_extensions: 'true' };
     if (options.readOnly) config.access_mode = 'READ_ONLY';
-    if (options.memoryLimit) config.memory_limit = options.memoryLimit;
+    // Bounded memory whatever the catalog's size: DuckDB spills to disk past this.
+    config.memory_limit = options.memoryLimit ?? process.env.IMGSIFT_MEMORY_LIMIT ?? '2GB';
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(path, config);

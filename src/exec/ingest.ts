@@ -75,15 +75,18 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
 
   stats.duplicateIds = await resolveDuplicates(catalog, options.onDuplicateId ?? 'error', source.description);
   const before = await catalog.scalar(`SELECT count(*) FROM samples`);
+  const maxOrd = await catalog.scalar(`SELECT coalesce(max(ord), 0) FROM samples`);
   await catalog.transaction(async (tx) => {
+    // Known samples keep their ingest order and first run; the source's fields replace theirs.
+    await tx.run(`UPDATE samples SET
+        source = i.source, source_ref = i.source_ref, path = i.path, source_split = i.source_split,
+        split = i.source_split, label = i.label, text = i.text, group_key = i.group_key, meta = i.meta,
+        seen_run = ${runId}
+      FROM ingest_samples i WHERE samples.id = i.id`);
     await tx.run(`INSERT INTO samples
       SELECT id, source, source_ref, path, source_split, source_split, label, text, group_key, meta,
-             (SELECT coalesce(max(ord), 0) FROM samples) + seq, ${runId}, ${runId}
-      FROM ingest_samples
-      ON CONFLICT (id) DO UPDATE SET
-        source = excluded.source, source_ref = excluded.source_ref, path = excluded.path,
-        source_split = excluded.source_split, split = excluded.split, label = excluded.label,
-        text = excluded.text, group_key = excluded.group_key, meta = excluded.meta, seen_run = excluded.seen_run`);
+             ${maxOrd} + seq, ${runId}, ${runId}
+      FROM ingest_samples i WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.id = i.id)`);
     await tx.run(`DELETE FROM files WHERE sample_id IN (SELECT id FROM ingest_samples)`);
     await tx.run(`INSERT INTO files SELECT DISTINCT ON (sample_id, role) sample_id, role, uri FROM ingest_files
                   WHERE seq IN (SELECT seq FROM ingest_samples) ORDER BY sample_id, role, seq`);
