@@ -17,8 +17,10 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
       // One row per sample. `ord` is the ingest order (stable iteration); `seen_run` the last run whose
       // source still listed it (samples not seen in the current run are out of the dataset).
+      // `id` is unique, enforced by ingest (duplicates are resolved before the merge) rather than by
+      // a PRIMARY KEY: DuckDB's index maintenance doubles the cost of merging a million rows.
       `CREATE TABLE samples (
-        id VARCHAR PRIMARY KEY,
+        id VARCHAR NOT NULL,
         source VARCHAR NOT NULL,
         source_ref VARCHAR,
         path VARCHAR,
@@ -33,11 +35,11 @@ export const MIGRATIONS: Migration[] = [
         seen_run INTEGER NOT NULL
       )`,
       // The files of a sample by role ('image' for the main image; 'output', 'mask', ... for others).
+      // (sample_id, role) is unique, enforced by ingest.
       `CREATE TABLE files (
         sample_id VARCHAR NOT NULL,
         role VARCHAR NOT NULL,
-        uri VARCHAR NOT NULL,
-        PRIMARY KEY (sample_id, role)
+        uri VARCHAR NOT NULL
       )`,
       // What a file's bytes hashed to, keyed by where and how big and how new it was, so a rerun
       // knows the content hash of an unchanged file without reading it.
