@@ -323,8 +323,8 @@ export function planDemoDataset(seed: number, count: number): { photos: PhotoJob
   q('odd_aspect_ratio', 'train', 1200, 120, (px) => jpeg(raw(px), 90));
   // A daylight scene badly underexposed (a night scene would be dark by nature, not by fault).
   q('dark', 'train', 640, 480, (px) => jpeg(raw(px).linear(0.12, 0), 90), 'city');
-  q('light', 'train', 640, 480, (px) => jpeg(raw(px).linear(0.25, 190), 90));
-  q('blurry', 'test', 640, 480, (px) => jpeg(raw(px).blur(7), 90));
+  q('light', 'train', 640, 480, (px) => jpeg(raw(px).linear(0.06, 240), 90));
+  q('blurry', 'test', 640, 480, (px) => jpeg(raw(px).blur(40), 90));
   q('low_information', 'train', 600, 400, (px) => jpeg(flat(px)), 'beach');
   // A single-channel JPEG (the greyscale near-duplicate, by contrast, is stored as RGB).
   q('grayscale', 'train', 600, 450, (px) => raw(px).toColourspace('b-w').jpeg({ quality: 90 }).toBuffer(), 'forest');
@@ -386,7 +386,7 @@ function flat(px: Pixels): Sharp {
   const base = mean.map((m) => Math.round(m / (px.width * px.height)));
   const out = Buffer.alloc(px.data.length);
   for (let i = 0; i < out.length; i++) {
-    const v = base[i % 3] + ((px.data[i] - 128) >> 4);
+    const v = base[i % 3] + ((px.data[i] - 128) >> 7);
     out[i] = v < 0 ? 0 : v > 255 ? 255 : v; // a Buffer would wrap, not clamp
   }
   return raw({ ...px, data: out });

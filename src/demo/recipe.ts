@@ -13,6 +13,8 @@ source:
   fields: { text: text, label: label }
 steps:
   - probe: {}                  # format, size, colour space, EXIF, full decode, bombs
+  - hash: {}                   # aHash, dHash, pHash, wHash (imagehash-compatible) and a pixel hash
+  - quality: {}                # cleanvision's issues (dark, light, blurry, ...) and seed 003's rules
   - split:                     # keep the train/test folders; md5-based for samples without one
       ratios: { train: 0.85, test: 0.15 }
       keep_source_splits: true
