@@ -4,6 +4,17 @@ import { registerBuild } from './build.js';
 import { registerDemo } from './demo.js';
 import { registerHash } from './hash.js';
 import { registerQuality } from './quality.js';
+import { registerTextDedup } from './text-dedup.js';
+import { registerExport } from './export.js';
+import { registerValidate } from './validate.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
-export const COMMANDS: Array<(program: Command, state: CliState) => void> = [registerDemo, registerBuild, registerHash, registerQuality];
+export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
+  registerDemo,
+  registerBuild,
+  registerHash,
+  registerQuality,
+  registerTextDedup,
+  registerExport,
+  registerValidate,
+];

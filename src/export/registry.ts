@@ -1,9 +1,19 @@
 import type { Exporter } from './types.js';
 import { manifestExporter } from './manifest.js';
 import { webdatasetExporter } from './webdataset.js';
+import { imageFolderExporter } from './imagefolder.js';
+import { kohyaExporter } from './kohya.js';
+import { removalListExporter, relabelMapExporter } from './removal.js';
 
 /** Every export format a recipe can name. */
-const EXPORTERS: Exporter<any>[] = [webdatasetExporter, manifestExporter];
+const EXPORTERS: Exporter<any>[] = [
+  webdatasetExporter,
+  imageFolderExporter,
+  kohyaExporter,
+  manifestExporter,
+  removalListExporter,
+  relabelMapExporter,
+];
 
 const BY_FORMAT = new Map(EXPORTERS.map((e) => [e.format, e]));
 

@@ -4,12 +4,13 @@ import { probeStep } from './probe.js';
 import { splitStep } from './split.js';
 import { hashStep } from './hash.js';
 import { qualityStep } from './quality.js';
+import { textDedupStep } from './text-dedup.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
  * Worker threads import this module too, so per-sample steps must be importable without side effects.
  */
-const STEPS: Step[] = [probeStep, hashStep, qualityStep, splitStep, filterStep];
+const STEPS: Step[] = [probeStep, hashStep, qualityStep, splitStep, textDedupStep, filterStep];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));
 

@@ -1,0 +1,189 @@
+import { z } from 'zod';
+import { ImgsiftError, UsageError } from '../errors.js';
+import { closeSink, compareIds } from './file-export.js';
+import { createSink } from './sink.js';
+import type { Exporter, ExportContext, ExportStats } from './types.js';
+
+/**
+ * Cleaning artifacts for training scripts that keep the original dataset and apply the cleaning
+ * at load time (seed 002): two formats, each writing one file, so a recipe can put each where its
+ * training code expects it.
+ *
+ * `removal_list` — `removal_list.txt`: one line per sample of this run that is out of the dataset:
+ * dropped by a step (duplicate, leak, corrupt, a filter rule...) or decided `remove` in review.
+ * With `reasons: true` each line is `<key>\t<reason>,<reason>` (decided removals read
+ * `decision:remove`).
+ *
+ * `relabel_map` — `relabel_map.json`: `{ "<key>": "<new label>" }` for samples that stay, from
+ * review decisions with action `relabel` and a `new_label`, and from accepted suggestions: a
+ * decision `relabel` without `new_label` (or `accept`) takes the `suggested_label` from the
+ * evidence of the sample's flagged issue (highest score first, e.g. a mislabel finding).
+ * Relabels of removed samples and relabels to the current label are left out and counted.
+ *
+ * `key` is the sample's path (its id when it has none) or its id. Lines and entries are sorted by
+ * sample id. `to` names the file; it is written whole or not at all (through the Sink).
+ */
+
+const Common = {
+  /** The file to write (local path or s3://bucket/key). */
+  to: z.string().min(1),
+  /** What identifies a sample in the file: its dataset path (id when it has none), or its id. */
+  key: z.enum(['path', 'id']).default('path'),
+};
+
+export const RemovalListOptions = z
+  .object({
+    ...Common,
+    /** Append a tab and the comma-separated reasons to each line. */
+    reasons: z.boolean().default(false),
+  })
+  .strict();
+export type RemovalListOptions = z.infer<typeof RemovalListOptions>;
+
+export const RelabelMapOptions = z.object({ ...Common }).strict();
+export type RelabelMapOptions = z.infer<typeof RelabelMapOptions>;
+
+/** A sample that is out of the dataset, and why. */
+export interface Removal {
+  id: string;
+  path: string | null;
+  reasons: string[];
+}
+
+export interface Relabel {
+  id: string;
+  path: string | null;
+  label: string;
+  /** Where the label came from: the decision's new_label, or an issue's suggestion. */
+  from: 'decision' | 'suggestion';
+}
+
+/** Samples of the run dropped by a step or decided `remove`, sorted by id. */
+export async function removals(ctx: ExportContext): Promise<Removal[]> {
+  const run = Math.trunc(ctx.runId);
+  const rows = await ctx.catalog.all<{ id: string; path: string | null; reasons: string[] | null; action: string | null }>(
+    `SELECT s.id, s.path, d.action,
+            (SELECT list(DISTINCT dr.reason ORDER BY dr.reason) FROM drops dr WHERE dr.sample_id = s.id AND dr.run_id = ${run}) AS reasons
+     FROM samples s LEFT JOIN decisions d ON d.sample_id = s.id
+     WHERE s.seen_run = ${run}
+       AND (d.action = 'remove' OR EXISTS (SELECT 1 FROM drops dr WHERE dr.sample_id = s.id AND dr.run_id = ${run}))`,
+  );
+  return rows
+    .map((r) => {
+      const reasons = [...(r.reasons ?? [])];
+      if (r.action === 'remove' && !reasons.includes('decision:remove')) reasons.push('decision:remove');
+      return { id: r.id, path: r.path, reasons: reasons.sort() };
+    })
+    .sort((a, b) => compareIds(a.id, b.id));
+}
+
+export interface RelabelPlan {
+  relabels: Relabel[];
+  /** Relabel decisions of samples that are removed anyway. */
+  ofRemoved: number;
+  /** Relabel decisions with neither a new_label nor a suggestion to accept. */
+  withoutLabel: number;
+  /** Relabels to the label the sample already has. */
+  unchanged: number;
+}
+
+/** New labels of the run's kept samples, from decisions and accepted suggestions, sorted by id. */
+export async function relabels(ctx: ExportContext): Promise<RelabelPlan> {
+  const run = Math.trunc(ctx.runId);
+  const decided = await ctx.catalog.all<{ id: string; path: string | null; label: string | null; new_label: string | null }>(
+    `SELECT s.id, s.path, s.label, d.new_label
+     FROM samples s JOIN decisions d ON d.sample_id = s.id
+     WHERE s.seen_run = ${run} AND d.action IN ('relabel', 'accept')`,
+  );
+  const suggestions = await ctx.catalog.all<{ sample_id: string; suggested: string }>(
+    `SELECT i.sample_id, json_extract_string(i.evidence, '$.suggested_label') AS suggested
+     FROM issues i JOIN decisions d ON d.sample_id = i.sample_id
+     WHERE i.flagged AND d.action IN ('relabel', 'accept') AND d.new_label IS NULL
+       AND json_extract_string(i.evidence, '$.suggested_label') IS NOT NULL
+     ORDER BY i.sample_id, i.score DESC NULLS LAST, i.type, suggested`,
+  );
+  const best = new Map<string, string>();
+  for (const s of suggestions) if (!best.has(s.sample_id)) best.set(s.sample_id, s.suggested);
+  const removed = new Set((await removals(ctx)).map((r) => r.id));
+
+  const plan: RelabelPlan = { relabels: [], ofRemoved: 0, withoutLabel: 0, unchanged: 0 };
+  for (const d of decided) {
+    const label = d.new_label ?? best.get(d.id);
+    if (label === undefined) plan.withoutLabel++;
+    else if (removed.has(d.id)) plan.ofRemoved++;
+    else if (label === d.label) plan.unchanged++;
+    else plan.relabels.push({ id: d.id, path: d.path, label, from: d.new_label !== null ? 'decision' : 'suggestion' });
+  }
+  plan.relabels.sort((a, b) => compareIds(a.id, b.id));
+  return plan;
+}
+
+function keyOf(s: { id: string; path: string | null }, key: 'path' | 'id'): string {
+  return key === 'id' ? s.id : (s.path ?? s.id);
+}
+
+/** Write one whole file named by `to` through the sink of its folder. */
+async function putFile(ctx: ExportContext, to: string, data: string): Promise<void> {
+  if (to.endsWith('/')) throw new UsageError(`export destination ${to} must name a file, not a folder`);
+  const slash = to.lastIndexOf('/');
+  const dir = slash < 0 ? '.' : slash === 0 ? '/' : to.slice(0, slash);
+  const sink = await createSink(dir, ctx.baseDir);
+  try {
+    await sink.put(to.slice(slash + 1), data);
+  } finally {
+    await closeSink(sink);
+  }
+}
+
+function checkKeys(items: Array<{ id: string; path: string | null }>, key: 'path' | 'id', format: string): string[] {
+  const seen = new Map<string, string>();
+  return items.map((s) => {
+    const k = keyOf(s, key);
+    if (/[\r\n]/.test(k)) throw new ImgsiftError(`${format}: sample ${JSON.stringify(s.id)} has a line break in its ${key}; use key: id`);
+    const other = seen.get(k);
+    if (other !== undefined) {
+      throw new ImgsiftError(`${format}: samples ${JSON.stringify(other)} and ${JSON.stringify(s.id)} share the ${key} ${JSON.stringify(k)}; use key: id`);
+    }
+    seen.set(k, s.id);
+    return k;
+  });
+}
+
+export const removalListExporter: Exporter<RemovalListOptions> = {
+  format: 'removal_list',
+  description: 'removal_list.txt: one path (or id) per line of samples dropped or decided remove',
+  options: RemovalListOptions,
+  async run(ctx: ExportContext, options: RemovalListOptions): Promise<ExportStats> {
+    const list = await removals(ctx);
+    const keys = checkKeys(list, options.key, 'removal_list');
+    const lines = list.map((r, i) => (options.reasons ? `${keys[i]}\t${r.reasons.join(',')}\n` : `${keys[i]}\n`));
+    await putFile(ctx, options.to, lines.join(''));
+    const stats: ExportStats = { 'samples listed': list.length };
+    const byReason = new Map<string, number>();
+    for (const r of list) for (const reason of r.reasons) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+    for (const [reason, n] of [...byReason].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) stats[`reason ${reason}`] = n;
+    return stats;
+  },
+};
+
+export const relabelMapExporter: Exporter<RelabelMapOptions> = {
+  format: 'relabel_map',
+  description: 'relabel_map.json: {path or id: new label} from relabel decisions and accepted suggestions',
+  options: RelabelMapOptions,
+  async run(ctx: ExportContext, options: RelabelMapOptions): Promise<ExportStats> {
+    const plan = await relabels(ctx);
+    const keys = checkKeys(plan.relabels, options.key, 'relabel_map');
+    // Written by hand: JSON.stringify would move integer-like keys ("123") ahead of the others.
+    const entries = plan.relabels.map((r, i) => `  ${JSON.stringify(keys[i])}: ${JSON.stringify(r.label)}`);
+    await putFile(ctx, options.to, entries.length ? `{\n${entries.join(',\n')}\n}\n` : '{}\n');
+    const stats: ExportStats = {
+      relabeled: plan.relabels.length,
+      'from decisions': plan.relabels.filter((r) => r.from === 'decision').length,
+      'from accepted suggestions': plan.relabels.filter((r) => r.from === 'suggestion').length,
+    };
+    if (plan.ofRemoved) stats['relabels of removed samples'] = plan.ofRemoved;
+    if (plan.withoutLabel) stats['relabel decisions without a label'] = plan.withoutLabel;
+    if (plan.unchanged) stats['relabels to the same label'] = plan.unchanged;
+    return stats;
+  },
+};
