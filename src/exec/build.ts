@@ -110,17 +110,21 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
       if (stage.kind === 'map') {
         pool ??= new WorkerPool({ workers: options.workers ?? recipe.workers });
         const phase = await runMapPhase(ctx, stage.steps, pool);
-        for (const p of stage.steps) {
+        // The pass's own figures (cache hits, unreadable files) go with its first step.
+        const passStats: StepStats = {
+          'samples computed': phase.computed,
+          'samples from cache': phase.cached,
+          ...(phase.unreadable ? { unreadable: phase.unreadable } : {}),
+        };
+        for (const [i, p] of stage.steps.entries()) {
           await p.step.afterAll?.(ctx, p.params, p.paramsHash);
-          const stats: StepStats = { ...(await p.step.stats?.(ctx, p.params, p.paramsHash)) };
-          if (phase.failed[p.step.name]) stats['failed'] = phase.failed[p.step.name];
+          const stats: StepStats = {
+            ...(i === 0 ? passStats : {}),
+            ...(await p.step.stats?.(ctx, p.params, p.paramsHash)),
+            ...(phase.failed[p.step.name] ? { failed: phase.failed[p.step.name] } : {}),
+          };
           steps.push({ name: p.step.name, kind: 'map', stats, seconds: (Date.now() - t0) / 1000 });
         }
-        steps[steps.length - stage.steps.length].stats = {
-          'samples computed': phase.computed, 'samples from cache': phase.cached,
-          ...(phase.unreadable ? { unreadable: phase.unreadable } : {}),
-          ...steps[steps.length - stage.steps.length].stats,
-        };
       } else {
         const step = getStep(stage.name)!;
         if (step.kind !== 'reduce') throw new Error('unreachable');
