@@ -7,6 +7,8 @@ import { registerQuality } from './quality.js';
 import { registerTextDedup } from './text-dedup.js';
 import { registerExport } from './export.js';
 import { registerValidate } from './validate.js';
+import { registerImportIssues } from './import-issues.js';
+import { registerReport } from './report.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
 export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
@@ -17,4 +19,6 @@ export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
   registerTextDedup,
   registerExport,
   registerValidate,
+  registerImportIssues,
+  registerReport,
 ];

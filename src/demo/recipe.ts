@@ -23,5 +23,6 @@ export:
   - { format: webdataset, to: ./out/wds, samples_per_shard: 128 }
   - { format: manifest, to: ./out/manifest.jsonl }
   - { format: manifest, to: ./out/manifest.parquet, include_dropped: true }
+report: ./out/report.html          # one self-contained HTML file; open it in a browser
 `;
 }

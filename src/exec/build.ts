@@ -14,6 +14,8 @@ import { InterruptedError, runMapPhase, type PlannedMapStep } from './map-phase.
 import { WorkerPool } from './pool.js';
 import { Reporter } from './reporter.js';
 import { collectSummary, type BuildSummary, type StepSummary } from '../report/summary.js';
+import { writeReport } from '../report/html.js';
+import { saveTaxonomy } from '../review/taxonomy.js';
 
 export interface BuildOptions {
   /** Process only the first N samples of the source. */
@@ -93,6 +95,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
       [runId, recipe.name, recipeHash, JSON.stringify(options.argv ?? [])],
     );
     reporter.info(`run ${runId} of '${recipe.name}' in ${workdir}`);
+    await saveTaxonomy(catalog, recipe.review);
 
     const source = createSource(recipe.source, recipe.baseDir);
     const ingested: IngestStats = await ingest(catalog, source, {
@@ -148,6 +151,11 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     await catalog.run(`UPDATE runs SET finished = current_timestamp, status = 'finished', summary = ? WHERE id = ?`, [
       JSON.stringify(summary), runId,
     ]);
+    if (recipe.report) {
+      const file = resolve(recipe.baseDir, recipe.report);
+      await writeReport(catalog, runId, file, { summary });
+      summary.report = file;
+    }
     return { runId, workdir, summary, exitCode: summary.attention.length > 0 ? EXIT.attention : EXIT.ok };
   } catch (err) {
     if (runId > 0) {

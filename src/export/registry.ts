@@ -4,6 +4,7 @@ import { webdatasetExporter } from './webdataset.js';
 import { imageFolderExporter } from './imagefolder.js';
 import { kohyaExporter } from './kohya.js';
 import { removalListExporter, relabelMapExporter } from './removal.js';
+import { taggedManifestExporter } from '../review/tagged-manifest.js';
 
 /** Every export format a recipe can name. */
 const EXPORTERS: Exporter<any>[] = [
@@ -13,6 +14,7 @@ const EXPORTERS: Exporter<any>[] = [
   manifestExporter,
   removalListExporter,
   relabelMapExporter,
+  taggedManifestExporter,
 ];
 
 const BY_FORMAT = new Map(EXPORTERS.map((e) => [e.format, e]));

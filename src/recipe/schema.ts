@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SourceConfigSchema } from '../sources/config.js';
+import { ReviewConfigSchema } from '../review/taxonomy.js';
 
 /**
  * The recipe: source → steps → export. Unknown top-level keys are an error (a typo should not be
@@ -19,6 +20,8 @@ export const RecipeSchema = z
     report: z.string().min(1).optional(),
     /** Worker threads for per-sample steps (default: number of cores). */
     workers: z.number().int().min(1).max(256).optional(),
+    /** Review settings: extra tags beside seed 002's taxonomy. */
+    review: ReviewConfigSchema.optional(),
     /** What to do when two source rows have the same id. */
     on_duplicate_id: z.enum(['error', 'first']).default('error'),
   })

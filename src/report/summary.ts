@@ -27,6 +27,8 @@ export interface BuildSummary {
   exports: StepSummary[];
   /** Things worth a person's attention; when non-empty the exit code is 1. */
   attention: string[];
+  /** The HTML report written by the build, if the recipe asks for one. */
+  report?: string;
 }
 
 export async function collectSummary(
@@ -98,7 +100,9 @@ export function formatSummary(s: BuildSummary): string {
     lines.push('', 'Needs attention:');
     for (const a of s.attention) lines.push(`  - ${a}`);
   }
-  lines.push('', `Catalog: ${s.workdir} (run ${s.run}, ${s.seconds.toFixed(1)}s)`, RULE);
+  lines.push('', `Catalog: ${s.workdir} (run ${s.run}, ${s.seconds.toFixed(1)}s)`);
+  if (s.report) lines.push(`Report:  ${s.report}`);
+  lines.push(RULE);
   return lines.join('\n');
 }
 
