@@ -143,10 +143,6 @@ export class TrackedWriter {
   }
 }
 
-/** Release a sink's connections, for sinks that hold any (S3). */
-export async function closeSink(sink: Sink): Promise<void> {
-  await (sink as Sink & { close?: () => Promise<void> }).close?.();
-}
 
 /** Image file extensions (lower case, no dot) that loaders pick up from a folder. */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([

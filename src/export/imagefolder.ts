@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { ImgsiftError, errorMessage } from '../errors.js';
 import { md5Hex, stableStringify } from '../util/hash.js';
 import {
-  IMAGE_EXTENSIONS, ReencodeOptions, TrackedWriter, activeImageSamples, closeSink, extensionOf, imageFile, orderedMap,
+  IMAGE_EXTENSIONS, ReencodeOptions, TrackedWriter, activeImageSamples, extensionOf, imageFile, orderedMap,
   type ImageSample,
 } from './file-export.js';
-import { createSink } from './sink.js';
+import { S3Options, sinkFor } from './sink.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 import { sampleKeys } from './webdataset.js';
 
@@ -50,6 +50,8 @@ export const ImageFolderOptions = z
   .object({
     /** A local folder or s3://bucket/prefix. Relative paths resolve against the recipe. */
     to: z.string().min(1),
+    /** S3 settings when `to` is s3:// (endpoint, region, part size, concurrency, retries). */
+    s3: S3Options.optional(),
     /** Folder per split, e.g. { dev: validation }; by default a split's folder is its name. */
     splits: z.record(z.string(), z.string().min(1)).default({}),
     /**
@@ -227,7 +229,7 @@ export const imageFolderExporter: Exporter<ImageFolderOptions> = {
   options: ImageFolderOptions,
   async run(ctx: ExportContext, options: ImageFolderOptions): Promise<ExportStats> {
     const { reporter } = ctx;
-    const sink = await createSink(options.to, ctx.baseDir);
+    const sink = await sinkFor(ctx, options.to, options.s3);
     try {
       const out = new TrackedWriter(sink);
       const warned = new Set<string>();
@@ -307,7 +309,7 @@ export const imageFolderExporter: Exporter<ImageFolderOptions> = {
       if (reencoded) stats['files re-encoded'] = reencoded;
       return stats;
     } finally {
-      await closeSink(sink);
+      await sink.close();
     }
   },
 };

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { ImgsiftError, errorMessage } from '../errors.js';
 import {
-  IMAGE_EXTENSIONS, ReencodeOptions, TrackedWriter, activeImageSamples, closeSink, extensionOf, imageFile, orderedMap, safeSegment,
+  IMAGE_EXTENSIONS, ReencodeOptions, TrackedWriter, activeImageSamples, extensionOf, imageFile, orderedMap, safeSegment,
   type ImageSample,
 } from './file-export.js';
-import { createSink } from './sink.js';
+import { S3Options, sinkFor } from './sink.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 import { sampleKeys } from './webdataset.js';
 
@@ -53,6 +53,8 @@ const RegOptions = z
 export const KohyaOptions = z
   .object({
     to: z.string().min(1),
+    /** S3 settings when `to` is s3:// (endpoint, region, part size, concurrency, retries). */
+    s3: S3Options.optional(),
     /** How often kohya repeats each training image per epoch: the folder's `<repeats>_` prefix. */
     repeats: z.number().int().min(1).default(10),
     /** The identifier (trigger word) that names the concept; also prefixed to captions. */
@@ -158,7 +160,7 @@ export const kohyaExporter: Exporter<KohyaOptions> = {
   options: KohyaOptions,
   async run(ctx: ExportContext, options: KohyaOptions): Promise<ExportStats> {
     const { reporter } = ctx;
-    const sink = await createSink(options.to, ctx.baseDir);
+    const sink = await sinkFor(ctx, options.to, options.s3);
     try {
       const out = new TrackedWriter(sink);
       const samples = await activeImageSamples(ctx);
@@ -219,7 +221,7 @@ export const kohyaExporter: Exporter<KohyaOptions> = {
       if (reencoded) stats['files re-encoded'] = reencoded;
       return stats;
     } finally {
-      await closeSink(sink);
+      await sink.close();
     }
   },
 };

@@ -1,19 +1,21 @@
-import { rename, rm } from 'node:fs/promises';
-import { extname, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { z } from 'zod';
-import { ensureDir, tempPathFor } from '../util/fs.js';
-import { dirname } from 'node:path';
+import { S3Options, sinkFor, splitFileTarget } from './sink.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 
 /**
  * A flat manifest of every active sample with everything the catalog knows of it: the sample's
  * columns, its image's probe facts, its flagged issues, tags and review decision. JSONL or Parquet,
- * chosen by the file extension (or `as`). Written through DuckDB's COPY to a temporary name, then
- * renamed, so the manifest is complete or absent.
+ * chosen by the file extension (or `as`). Written through DuckDB's COPY to a temporary file, then
+ * committed through the export sink (renamed into place, or uploaded to s3://), so the manifest is
+ * complete or absent; an unchanged manifest is left untouched.
  */
 export const ManifestOptions = z
   .object({
+    /** A file: local (relative to the recipe) or s3://bucket/key. With --dev an s3:// one goes to dev_extracted/<name>. */
     to: z.string().min(1),
+    s3: S3Options.optional(),
     as: z.enum(['jsonl', 'parquet', 'csv']).optional(),
     /** Include samples that were dropped, with their drop reasons (default: only kept samples). */
     include_dropped: z.boolean().default(false),
@@ -26,24 +28,28 @@ export const manifestExporter: Exporter<ManifestOptions> = {
   description: 'flat JSONL/Parquet/CSV manifest of all samples with probe facts, issues, tags and decisions',
   options: ManifestOptions,
   async run(ctx: ExportContext, options: ManifestOptions): Promise<ExportStats> {
-    const out = resolve(ctx.baseDir, options.to);
-    const kind = options.as ?? kindFromExtension(out);
-    await ensureDir(dirname(out));
-    const tmp = tempPathFor(out);
-    const from = options.include_dropped
-      ? `(SELECT * FROM samples WHERE seen_run = ${ctx.runId})`
-      : 'active';
-    const select = manifestSelect(from, ctx.runId);
-    const format = kind === 'jsonl' ? `FORMAT JSON` : kind === 'csv' ? `FORMAT CSV, HEADER` : `FORMAT PARQUET`;
+    const { dir, name } = splitFileTarget(options.to);
+    const kind = options.as ?? kindFromExtension(name);
+    const sink = await sinkFor(ctx, dir, options.s3);
     try {
-      await ctx.catalog.run(`COPY (${select}) TO '${tmp.replace(/'/g, "''")}' (${format})`);
-      await rename(tmp, out);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
+      const from = options.include_dropped
+        ? `(SELECT * FROM samples WHERE seen_run = ${ctx.runId})`
+        : 'active';
+      const select = manifestSelect(from, ctx.runId);
+      const format = kind === 'jsonl' ? `FORMAT JSON` : kind === 'csv' ? `FORMAT CSV, HEADER` : `FORMAT PARQUET`;
+      const tmp = await sink.scratchFile(name);
+      try {
+        await ctx.catalog.run(`COPY (${select}) TO '${tmp.replace(/'/g, "''")}' (${format})`);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+      await sink.putFile(name, tmp);
+      const rows = await ctx.catalog.scalar(`SELECT count(*) FROM ${from}`);
+      return { [`manifest ${options.to}`]: rows };
+    } finally {
+      await sink.close();
     }
-    const rows = await ctx.catalog.scalar(`SELECT count(*) FROM ${from}`);
-    return { [`manifest ${options.to}`]: rows };
   },
 };
 

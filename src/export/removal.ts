@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ImgsiftError, UsageError } from '../errors.js';
-import { closeSink, compareIds } from './file-export.js';
-import { createSink } from './sink.js';
+import { compareIds } from './file-export.js';
+import { S3Options, sinkFor, splitFileTarget } from './sink.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 
 /**
@@ -29,6 +29,8 @@ const Common = {
   to: z.string().min(1),
   /** What identifies a sample in the file: its dataset path (id when it has none), or its id. */
   key: z.enum(['path', 'id']).default('path'),
+  /** S3 settings when `to` is s3://. */
+  s3: S3Options.optional(),
 };
 
 export const RemovalListOptions = z
@@ -123,15 +125,14 @@ function keyOf(s: { id: string; path: string | null }, key: 'path' | 'id'): stri
 }
 
 /** Write one whole file named by `to` through the sink of its folder. */
-async function putFile(ctx: ExportContext, to: string, data: string): Promise<void> {
+async function putFile(ctx: ExportContext, to: string, data: string, s3?: S3Options): Promise<void> {
   if (to.endsWith('/')) throw new UsageError(`export destination ${to} must name a file, not a folder`);
-  const slash = to.lastIndexOf('/');
-  const dir = slash < 0 ? '.' : slash === 0 ? '/' : to.slice(0, slash);
-  const sink = await createSink(dir, ctx.baseDir);
+  const { dir, name } = splitFileTarget(to);
+  const sink = await sinkFor(ctx, dir, s3);
   try {
-    await sink.put(to.slice(slash + 1), data);
+    await sink.put(name, data);
   } finally {
-    await closeSink(sink);
+    await sink.close();
   }
 }
 
@@ -157,7 +158,7 @@ export const removalListExporter: Exporter<RemovalListOptions> = {
     const list = await removals(ctx);
     const keys = checkKeys(list, options.key, 'removal_list');
     const lines = list.map((r, i) => (options.reasons ? `${keys[i]}\t${r.reasons.join(',')}\n` : `${keys[i]}\n`));
-    await putFile(ctx, options.to, lines.join(''));
+    await putFile(ctx, options.to, lines.join(''), options.s3);
     const stats: ExportStats = { 'samples listed': list.length };
     const byReason = new Map<string, number>();
     for (const r of list) for (const reason of r.reasons) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
@@ -175,7 +176,7 @@ export const relabelMapExporter: Exporter<RelabelMapOptions> = {
     const keys = checkKeys(plan.relabels, options.key, 'relabel_map');
     // Written by hand: JSON.stringify would move integer-like keys ("123") ahead of the others.
     const entries = plan.relabels.map((r, i) => `  ${JSON.stringify(keys[i])}: ${JSON.stringify(r.label)}`);
-    await putFile(ctx, options.to, entries.length ? `{\n${entries.join(',\n')}\n}\n` : '{}\n');
+    await putFile(ctx, options.to, entries.length ? `{\n${entries.join(',\n')}\n}\n` : '{}\n', options.s3);
     const stats: ExportStats = {
       relabeled: plan.relabels.length,
       'from decisions': plan.relabels.filter((r) => r.from === 'decision').length,

@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { z } from 'zod';
 import { ImgsiftError, errorMessage } from '../errors.js';
-import { tempPathFor, writeFileAtomic } from '../util/fs.js';
+import { tempPathFor } from '../util/fs.js';
 import { md5Hex, stableStringify } from '../util/hash.js';
 import { readUri } from '../util/uri.js';
+import { DEV_DIR, LocalSink, S3Options, isS3Url, sinkFor, type Sink, type SinkWriter } from './sink.js';
 import { TAR_END_BYTES, UstarWriter, tarEntryBytes } from './tar.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 
@@ -17,17 +16,20 @@ import type { Exporter, ExportContext, ExportStats } from './types.js';
  * dot). Output is deterministic — samples ordered by id within a split, members in `fields` order,
  * fixed tar headers — so the same catalog and options give byte-identical shards.
  *
- * Layout under `to` (default pattern):
+ * Layout under `to` (a local folder or s3://bucket/prefix; default pattern):
  *   <split>/shard-000000.tar ...   the shards
  *   <split>.index.json             wids shard index ({"__kind__": "wids-shard-index-v1", ...});
  *                                  shard urls are relative to the index file's directory
  *   dev_extracted/<split>/shard-000000/<key>.<ext>   with --dev: each shard's members as files
+ * With --dev and an s3:// `to`, nothing is uploaded: everything goes to `<recipe dir>/dev_extracted/`
+ * instead (tars, indexes, and each shard extracted beside its tar: dev_extracted/<split>/shard-000000/).
  *
- * Reruns: each shard is streamed to a temporary name while its md5 is computed; if the final file
- * already exists with the same size and md5 (read back from disk, not trusted from the old index)
- * the temporary file is discarded and the old file left untouched, otherwise the new one is renamed
- * over it. Writing then comparing costs one extra read of unchanged shards, but needs no second
- * pass over the sources to predict the bytes, and a shard is always complete or absent.
+ * Reruns: each shard is streamed into a sink writer (a temporary file, or a spool file for S3)
+ * while its md5 is computed; if the destination already holds an object of the same size and md5
+ * (read back from disk, or from the object's md5 metadata in S3 — never trusted from the old index)
+ * nothing is renamed or uploaded, otherwise the new shard is committed over it. Writing then
+ * comparing costs one extra read of unchanged local shards, but needs no second pass over the
+ * sources to predict the bytes, and a shard is always complete or absent.
  */
 
 /** Sample fields a member can carry (anything else names a file role, e.g. 'image', 'mask'). */
@@ -43,8 +45,14 @@ const REENCODE_EXT = { jpeg: 'jpg', png: 'png', webp: 'webp' } as const;
 
 export const WebDatasetOptions = z
   .object({
-    /** A local directory (s3:// is planned). Relative paths resolve against the recipe. */
+    /**
+     * A local directory (relative paths resolve against the recipe) or s3://bucket/prefix. With
+     * --dev nothing is uploaded: an s3:// destination is written to `dev_extracted/` beside the
+     * recipe instead, each shard extracted next to its tar (dev_extracted/<split>/shard-000000/).
+     */
     to: z.string().min(1),
+    /** Endpoint, region, part size, concurrency and retries for s3:// destinations. */
+    s3: S3Options.optional(),
     samples_per_shard: z.number().int().positive().default(2048),
     /** Start a new shard before one would exceed this many bytes (a single larger sample still gets a shard). */
     max_shard_bytes: z.number().int().positive().optional(),
@@ -356,63 +364,53 @@ interface ShardResult {
   written: boolean;
 }
 
-/** One shard being written: a tar streamed to a temporary file, md5 computed on the way. */
+/**
+ * One shard being written: a tar streamed into a sink writer (a temporary file, or a spool file
+ * that is uploaded on commit), md5 computed by the sink on the way.
+ */
 class ShardWriter {
   private readonly tar = new UstarWriter();
-  private readonly tmp: string;
-  private readonly hash = createHash('md5');
   private readonly pump: Promise<void>;
-  private readonly devDir: string | null;
   private readonly devTmp: string | null;
-  /** Bytes that have reached the file so far (the pump's count). */
-  bytes = 0;
   /** Bytes of the archive so far, counted as samples are added (before the stream drains). */
   planned = 0;
   nsamples = 0;
 
-  constructor(
-    private readonly final: string,
+  private constructor(
+    private readonly out: SinkWriter,
     readonly url: string,
-    devDir: string | null,
+    private readonly devDir: string | null,
   ) {
-    const tmp = tempPathFor(final);
-    this.tmp = tmp;
-    this.devDir = devDir;
     this.devTmp = devDir ? tempPathFor(devDir) : null;
-    // Chunks are gathered into ~1 MB batches, one writev each, with the next batch filling while
-    // the previous one is written: per-chunk writes (header, data, padding) cost a syscall each.
+    // Chunks are gathered into ~1 MB batches, one sink write each, with the next batch filling
+    // while the previous one is written: per-chunk writes (header, data, padding) cost a syscall each.
     this.pump = (async () => {
-      const fh = await open(tmp, 'w');
-      try {
-        let batch: Buffer[] = [];
-        let size = 0;
-        let pending: Promise<unknown> = Promise.resolve();
-        for await (const chunk of this.tar.stream as AsyncIterable<Buffer>) {
-          this.hash.update(chunk);
-          this.bytes += chunk.byteLength;
-          batch.push(chunk);
-          size += chunk.byteLength;
-          if (size >= WRITE_BATCH_BYTES || batch.length >= 512) {
-            await pending;
-            pending = fh.writev(batch);
-            batch = [];
-            size = 0;
-          }
+      let batch: Buffer[] = [];
+      let size = 0;
+      let pending: Promise<unknown> = Promise.resolve();
+      for await (const chunk of this.tar.stream as AsyncIterable<Buffer>) {
+        batch.push(chunk);
+        size += chunk.byteLength;
+        if (size >= WRITE_BATCH_BYTES || batch.length >= 512) {
+          await pending;
+          pending = out.write(Buffer.concat(batch, size));
+          pending.catch(() => undefined); // a failure surfaces at the next await, not as an unhandled rejection
+          batch = [];
+          size = 0;
         }
-        await pending;
-        if (batch.length) await fh.writev(batch);
-      } finally {
-        await fh.close();
       }
+      await pending;
+      if (batch.length) await out.write(Buffer.concat(batch, size));
     })();
     // If writing fails, fail the pending `add` too instead of leaving it waiting for a reader.
     this.pump.catch((err: Error) => this.tar.stream.destroy(err));
   }
 
-  static async open(final: string, url: string, devDir: string | null): Promise<ShardWriter> {
-    await mkdir(dirname(final), { recursive: true });
+  /** `devDir`: a local folder to extract the shard's members into (with --dev). */
+  static async open(sink: Sink, url: string, devDir: string | null): Promise<ShardWriter> {
+    const out = await sink.create(url);
     if (devDir) await mkdir(dirname(devDir), { recursive: true });
-    const w = new ShardWriter(final, url, devDir);
+    const w = new ShardWriter(out, url, devDir);
     if (w.devTmp) await mkdir(w.devTmp);
     return w;
   }
@@ -426,25 +424,13 @@ class ShardWriter {
     this.planned += sample.tarBytes;
   }
 
-  /** Finish the tar and move it into place, unless an identical file is already there. */
+  /** Finish the tar and commit it, unless an identical object is already there. */
   async close(): Promise<ShardResult> {
-    this.tar.finish();
-    await this.pump;
-    const md5sum = this.hash.digest('hex');
-    let written = true;
+    let committed;
     try {
-      if ((await fileMd5IfSize(this.final, this.bytes)) === md5sum) {
-        written = false;
-        await rm(this.tmp, { force: true });
-      } else {
-        const fh = await open(this.tmp, 'r+');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(this.tmp, this.final);
-      }
+      this.tar.finish();
+      await this.pump;
+      committed = await this.out.commit();
       if (this.devDir && this.devTmp) {
         await rm(this.devDir, { recursive: true, force: true });
         await rename(this.devTmp, this.devDir);
@@ -453,27 +439,15 @@ class ShardWriter {
       await this.discard();
       throw err;
     }
-    return { url: this.url, nsamples: this.nsamples, filesize: this.bytes, md5sum, written };
+    return { url: this.url, nsamples: this.nsamples, filesize: committed.size, md5sum: committed.md5, written: committed.written };
   }
 
   async discard(): Promise<void> {
     this.tar.stream.destroy();
     await this.pump.catch(() => undefined);
-    await rm(this.tmp, { force: true });
+    await this.out.abort();
     if (this.devTmp) await rm(this.devTmp, { recursive: true, force: true });
   }
-}
-
-async function fileMd5IfSize(path: string, size: number): Promise<string | null> {
-  try {
-    const st = await stat(path);
-    if (!st.isFile() || st.size !== size) return null;
-  } catch {
-    return null;
-  }
-  const h = createHash('md5');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,101 +458,130 @@ export const webdatasetExporter: Exporter<WebDatasetOptions> = {
   description: 'WebDataset tar shards per split (deterministic, USTAR) with a wids shard index',
   options: WebDatasetOptions,
   async run(ctx: ExportContext, options: WebDatasetOptions): Promise<ExportStats> {
-    const to = localDestination(ctx.baseDir, options.to);
-    const { catalog, reporter } = ctx;
-
-    const rows = await catalog.all<SampleRow>(
-      `SELECT id, path, text, label, group_key, coalesce(split, 'all') AS split, source_split, meta::VARCHAR AS meta
-       FROM active ORDER BY split, id`,
-    );
-    const plan = await makePlan(ctx, options, rows);
-    const bySplit = new Map<string, SampleRow[]>();
-    for (const r of rows) {
-      checkSplitName(r.split);
-      if (!bySplit.has(r.split)) bySplit.set(r.split, []);
-      bySplit.get(r.split)!.push(r);
-    }
-
-    const stats: ExportStats = {};
-    let bytes = 0;
-    let unchanged = 0;
-    let skipped = 0;
-    let reencoded = 0;
-    const progress = reporter.progress('webdataset', rows.length);
+    const sink = await sinkFor(ctx, options.to, options.s3);
     try {
-      for (const [split, samples] of bySplit) {
-        const files = await splitFiles(ctx, split);
-        const shards: ShardResult[] = [];
-        let shard: ShardWriter | null = null;
-        const openShard = (n: number) => {
-          const rel = shardPath(options.pattern, split, n);
-          const devDir = ctx.dev ? join(to, 'dev_extracted', split, basename(rel, '.tar')) : null;
-          return ShardWriter.open(join(to, rel), rel, devDir);
-        };
-        try {
-          const load = async (row: SampleRow): Promise<LoadedSample | { error: string; id: string }> => {
-            try {
-              return await loadSample(plan, row, files.get(row.id) ?? new Map());
-            } catch (err) {
-              if (err instanceof ImgsiftError) throw err;
-              return { error: errorMessage(err), id: row.id };
-            }
-          };
-          for await (const s of orderedMap(samples, load, 16)) {
-            if (ctx.signal?.aborted) throw new ImgsiftError('webdataset: export interrupted');
-            if ('error' in s) {
-              skipped++;
-              if (skipped <= 5) reporter.warn(`webdataset: skipped sample ${s.id}: ${s.error}`);
-              progress.tick(1, 1);
-              continue;
-            }
-            if (
-              shard &&
-              (shard.nsamples >= options.samples_per_shard ||
-                (options.max_shard_bytes !== undefined &&
-                  shard.planned + s.tarBytes + TAR_END_BYTES > options.max_shard_bytes))
-            ) {
-              shards.push(await shard.close());
-              shard = null;
-            }
-            shard ??= await openShard(shards.length);
-            await shard.add(s);
-            reencoded += s.reencoded;
-            progress.tick();
-          }
-          if (shard) shards.push(await shard.close());
-          shard = null;
-        } finally {
-          if (shard) await shard.discard();
-        }
-        await writeIndex(to, split, shards, plan.labels);
-        if (ctx.dev) await removeStaleExtracted(join(to, 'dev_extracted', split), shards);
-        for (const s of shards) {
-          if (s.written) bytes += s.filesize;
-          else unchanged++;
-        }
-        stats[`samples ${split}`] = shards.reduce((n, s) => n + s.nsamples, 0);
-        stats[`shards ${split}`] = shards.length;
-      }
+      return await exportTo(sink, ctx, options);
     } finally {
-      progress.finish();
+      await sink.close();
     }
-    stats['bytes written'] = bytes;
-    stats['shards unchanged'] = unchanged;
-    if (skipped) stats['samples skipped'] = skipped;
-    if (reencoded) stats['files re-encoded'] = reencoded;
-    return stats;
   },
 };
 
-function localDestination(baseDir: string, to: string): string {
-  if (/^s3:\/\//i.test(to)) {
-    throw new ImgsiftError(`webdataset: to '${to}': s3:// destinations are not yet supported; give a local directory`);
+/** Shard commits (an upload, for S3) that may run while the next shard is being built. */
+const MAX_CLOSING = 2;
+
+async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptions): Promise<ExportStats> {
+  const { catalog, reporter } = ctx;
+  const extractRoot = ctx.dev ? devExtractRoot(sink, options.to) : null;
+
+  const rows = await catalog.all<SampleRow>(
+    `SELECT id, path, text, label, group_key, coalesce(split, 'all') AS split, source_split, meta::VARCHAR AS meta
+     FROM active ORDER BY split, id`,
+  );
+  const plan = await makePlan(ctx, options, rows);
+  const bySplit = new Map<string, SampleRow[]>();
+  for (const r of rows) {
+    checkSplitName(r.split);
+    if (!bySplit.has(r.split)) bySplit.set(r.split, []);
+    bySplit.get(r.split)!.push(r);
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(to)) {
-    throw new ImgsiftError(`webdataset: to '${to}' must be a local directory (URL schemes are not supported)`);
+  const swept = await sink.sweep();
+  if (swept) reporter.info(`webdataset: removed ${swept} leftover(s) of an interrupted export from ${sink.location}`);
+
+  const stats: ExportStats = {};
+  let bytes = 0;
+  let unchanged = 0;
+  let skipped = 0;
+  let reencoded = 0;
+  const progress = reporter.progress('webdataset', rows.length);
+  try {
+    for (const [split, samples] of bySplit) {
+      const files = await splitFiles(ctx, split);
+      // Closing shards in order; a few commits overlap with building the next shard.
+      const closing: Promise<ShardResult>[] = [];
+      let settled = 0;
+      const closeShard = async (w: ShardWriter) => {
+        const p = w.close();
+        p.catch(() => undefined); // surfaces when awaited below
+        closing.push(p);
+        while (closing.length - settled > MAX_CLOSING) await closing[settled++];
+      };
+      let shard: ShardWriter | null = null;
+      const openShard = (n: number) => {
+        const rel = shardPath(options.pattern, split, n);
+        const devDir = extractRoot ? join(extractRoot, split, basename(rel, '.tar')) : null;
+        return ShardWriter.open(sink, rel, devDir);
+      };
+      let shards: ShardResult[];
+      try {
+        const load = async (row: SampleRow): Promise<LoadedSample | { error: string; id: string }> => {
+          try {
+            return await loadSample(plan, row, files.get(row.id) ?? new Map());
+          } catch (err) {
+            if (err instanceof ImgsiftError) throw err;
+            return { error: errorMessage(err), id: row.id };
+          }
+        };
+        for await (const s of orderedMap(samples, load, 16)) {
+          if (ctx.signal?.aborted) throw new ImgsiftError('webdataset: export interrupted');
+          if ('error' in s) {
+            skipped++;
+            if (skipped <= 5) reporter.warn(`webdataset: skipped sample ${s.id}: ${s.error}`);
+            progress.tick(1, 1);
+            continue;
+          }
+          if (
+            shard &&
+            (shard.nsamples >= options.samples_per_shard ||
+              (options.max_shard_bytes !== undefined &&
+                shard.planned + s.tarBytes + TAR_END_BYTES > options.max_shard_bytes))
+          ) {
+            const full = shard;
+            shard = null;
+            await closeShard(full);
+          }
+          shard ??= await openShard(closing.length);
+          await shard.add(s);
+          reencoded += s.reencoded;
+          progress.tick();
+        }
+        if (shard) {
+          const last = shard;
+          shard = null;
+          await closeShard(last);
+        }
+        shards = await Promise.all(closing);
+      } finally {
+        if (shard) await shard.discard();
+        await Promise.allSettled(closing);
+      }
+      await writeIndex(sink, split, shards, plan.labels);
+      if (extractRoot) await removeStaleExtracted(join(extractRoot, split), shards);
+      for (const s of shards) {
+        if (s.written) bytes += s.filesize;
+        else unchanged++;
+      }
+      stats[`samples ${split}`] = shards.reduce((n, s) => n + s.nsamples, 0);
+      stats[`shards ${split}`] = shards.length;
+    }
+  } finally {
+    progress.finish();
   }
-  return resolve(baseDir, to);
+  stats['bytes written'] = bytes;
+  stats['shards unchanged'] = unchanged;
+  if (skipped) stats['samples skipped'] = skipped;
+  if (reencoded) stats['files re-encoded'] = reencoded;
+  return stats;
+}
+
+/**
+ * Where --dev extracts shards: `<to>/dev_extracted` for a local destination; for an s3:// one
+ * the sink itself is already the local stand-in `<recipe dir>/dev_extracted` (see createSink),
+ * so the extracted folders sit beside their tars: dev_extracted/<split>/shard-000000/.
+ */
+function devExtractRoot(sink: Sink, to: string): string {
+  if (!(sink instanceof LocalSink)) throw new Error('unreachable: --dev always writes to a local folder');
+  return isS3Url(to) ? sink.root : join(sink.root, DEV_DIR);
 }
 
 function checkSplitName(split: string): void {
@@ -633,9 +636,15 @@ async function splitFiles(ctx: ExportContext, split: string): Promise<Map<string
 }
 
 /** The wids index of one split; shards the previous index listed but this one does not are removed. */
-async function writeIndex(to: string, split: string, shards: ShardResult[], labels: LabelCoding): Promise<void> {
-  const path = join(to, indexPath(split));
-  const previous = await readFile(path, 'utf8').then((t) => JSON.parse(t) as { shardlist?: Array<{ url?: unknown }> }, () => null);
+async function writeIndex(sink: Sink, split: string, shards: ShardResult[], labels: LabelCoding): Promise<void> {
+  const path = indexPath(split);
+  let previous: { shardlist?: Array<{ url?: unknown }> } | null = null;
+  try {
+    const old = await sink.get(path);
+    if (old) previous = JSON.parse(old.toString('utf8'));
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err; // an unreadable old index lists nothing to remove
+  }
   const index: Record<string, unknown> = {
     __kind__: 'wids-shard-index-v1',
     wids_version: 1,
@@ -643,18 +652,21 @@ async function writeIndex(to: string, split: string, shards: ShardResult[], labe
     shardlist: shards.map((s) => ({ url: s.url, nsamples: s.nsamples, filesize: s.filesize, md5sum: s.md5sum })),
   };
   if (labels.classes) index.classes = labels.classes;
-  await writeFileAtomic(path, JSON.stringify(index, null, 2) + '\n');
+  await sink.put(path, JSON.stringify(index, null, 2) + '\n');
   const keep = new Set(shards.map((s) => s.url));
   for (const old of previous?.shardlist ?? []) {
     if (typeof old.url !== 'string' || keep.has(old.url)) continue;
     if (old.url.startsWith('/') || old.url.split('/').includes('..')) continue; // only what we wrote
-    await rm(join(to, old.url), { force: true });
+    await sink.remove(old.url);
   }
 }
 
-/** dev_extracted is ours alone: drop shard directories of an earlier run that this one did not write. */
+/** Extracted shard folders are ours alone: drop those of an earlier run that this one did not write. */
 async function removeStaleExtracted(dir: string, shards: ShardResult[]): Promise<void> {
   const keep = new Set(shards.map((s) => basename(s.url, '.tar')));
-  const entries = await readdir(dir).catch(() => [] as string[]);
-  for (const name of entries) if (!keep.has(name)) await rm(join(dir, name), { recursive: true, force: true });
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    // Only folders: with an s3:// destination in --dev the shard tars live in the same folder.
+    if (e.isDirectory() && !keep.has(e.name)) await rm(join(dir, e.name), { recursive: true, force: true });
+  }
 }

@@ -1,7 +1,7 @@
 import { basename, dirname, posix } from 'node:path';
 import { z } from 'zod';
 import type { Catalog } from '../catalog/catalog.js';
-import { createSink, type SinkWriter } from '../export/sink.js';
+import { createSink, S3Options, sinkFor, type SinkWriter } from '../export/sink.js';
 import type { Exporter, ExportContext, ExportStats } from '../export/types.js';
 
 /**
@@ -105,6 +105,8 @@ export const TaggedManifestExportOptions = z
   .object({
     /** A .csv file, or a folder (the file is then `tagged_manifest.csv`). Local or s3://. */
     to: z.string().min(1),
+    /** S3 settings when `to` is s3://. */
+    s3: S3Options.optional(),
     /** List only the run's kept samples (default: dropped ones too, with why they were flagged). */
     only_active: z.boolean().default(false),
   })
@@ -120,10 +122,14 @@ export const taggedManifestExporter: Exporter<TaggedManifestExportOptions> = {
     const isFile = /\.csv$/i.test(options.to);
     const folder = isFile ? posix.dirname(options.to.replace(/\\/g, '/')) : options.to;
     const name = isFile ? posix.basename(options.to.replace(/\\/g, '/')) : 'tagged_manifest.csv';
-    const sink = await createSink(folder, ctx.baseDir);
-    const rows = await writeThrough(sink.create(name), (w) =>
-      writeTaggedManifestTo(ctx.catalog, w, { runId: ctx.runId, scope: options.only_active ? 'active' : 'run' }),
-    );
-    return { [`tagged manifest ${options.to}`]: rows };
+    const sink = await sinkFor(ctx, folder, options.s3);
+    try {
+      const rows = await writeThrough(sink.create(name), (w) =>
+        writeTaggedManifestTo(ctx.catalog, w, { runId: ctx.runId, scope: options.only_active ? 'active' : 'run' }),
+      );
+      return { [`tagged manifest ${options.to}`]: rows };
+    } finally {
+      await sink.close();
+    }
   },
 };
