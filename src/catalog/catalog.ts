@@ -218,7 +218,7 @@ export const COLUMNS = {
   samples: {
     id: 'varchar', source: 'varchar', source_ref: 'varchar', path: 'varchar', source_split: 'varchar',
     split: 'varchar', label: 'varchar', text: 'varchar', group_key: 'varchar', meta: 'json',
-    ord: 'bigint', first_run: 'int', seen_run: 'int',
+    ord: 'bigint', first_run: 'int', seen_run: 'int', drop_run: 'int',
   },
   files: { sample_id: 'varchar', role: 'varchar', uri: 'varchar' },
   fingerprints: { uri: 'varchar', size: 'bigint', mtime_ms: 'double', sha256: 'varchar' },

@@ -16,7 +16,8 @@ export const MIGRATIONS: Migration[] = [
     sql: [
       `CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
       // One row per sample. `ord` is the ingest order (stable iteration); `seen_run` the last run whose
-      // source still listed it (samples not seen in the current run are out of the dataset).
+      // source still listed it (samples not seen in the current run are out of the dataset);
+      // `drop_run` the last run that dropped it (why is in `drops`; kept in step by syncDrops).
       // `id` is unique, enforced by ingest (duplicates are resolved before the merge) rather than by
       // a PRIMARY KEY: DuckDB's index maintenance doubles the cost of merging a million rows.
       `CREATE TABLE samples (
@@ -32,7 +33,8 @@ export const MIGRATIONS: Migration[] = [
         meta JSON,
         ord BIGINT NOT NULL,
         first_run INTEGER NOT NULL,
-        seen_run INTEGER NOT NULL
+        seen_run INTEGER NOT NULL,
+        drop_run INTEGER
       )`,
       // The files of a sample by role ('image' for the main image; 'output', 'mask', ... for others).
       // (sample_id, role) is unique, enforced by ingest.
@@ -109,7 +111,7 @@ export const MIGRATIONS: Migration[] = [
         reviewer VARCHAR,
         created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
       )`,
-      // Why a sample is out of the dataset this run (filters, failed steps).
+      // Why a sample is out of the dataset this run (filters, failed downloads, ...).
       `CREATE TABLE drops (
         sample_id VARCHAR NOT NULL,
         reason VARCHAR NOT NULL,

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
-import { useRun } from '../catalog/run-view.js';
+import { syncDrops, useRun } from '../catalog/run-view.js';
 import { loadRecipe } from '../recipe/load.js';
 import type { Recipe } from '../recipe/schema.js';
 import { createSource } from '../sources/index.js';
@@ -132,6 +132,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
         const step = getStep(stage.name)!;
         if (step.kind !== 'reduce') throw new Error('unreachable');
         const stats = await step.run(ctx, stage.params);
+        await syncDrops(catalog, runId);
         steps.push({ name: stage.name, kind: 'reduce', stats, seconds: (Date.now() - t0) / 1000 });
       }
     }

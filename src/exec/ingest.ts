@@ -85,7 +85,7 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
       FROM ingest_samples i WHERE samples.id = i.id`);
     await tx.run(`INSERT INTO samples
       SELECT id, source, source_ref, path, source_split, source_split, label, text, group_key, meta,
-             ${maxOrd} + seq, ${runId}, ${runId}
+             ${maxOrd} + seq, ${runId}, ${runId}, NULL
       FROM ingest_samples i WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.id = i.id)`);
     await tx.run(`DELETE FROM files WHERE sample_id IN (SELECT id FROM ingest_samples)`);
     await tx.run(`INSERT INTO files SELECT DISTINCT ON (sample_id, role) sample_id, role, uri FROM ingest_files

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ReduceStep, StepContext, StepStats } from './types.js';
+import { syncDrops } from '../catalog/run-view.js';
 
 /**
  * Remove samples from the dataset, recording why. Each `drop` entry is one of:
@@ -73,6 +74,7 @@ async function insertDrops(ctx: StepContext, select: string, reason: string, arg
      SELECT a.id, $1, 'filter', ${runId} FROM active a WHERE a.id IN (${select})`,
     params,
   );
+  await syncDrops(catalog, runId);
   const after = await catalog.scalar(`SELECT count(*) FROM drops WHERE run_id = ${runId}`);
   return after - before;
 }

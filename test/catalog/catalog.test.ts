@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Catalog, COLUMNS } from '../../src/catalog/catalog.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/catalog/schema.js';
-import { useRun } from '../../src/catalog/run-view.js';
+import { syncDrops, useRun } from '../../src/catalog/run-view.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('a new catalog is migrated to the current schema and keeps its data across reopen', async () => {
@@ -77,6 +77,7 @@ test('the active view holds the run\'s samples minus dropped ones', async () => 
     { id: 'b', source: 's', ord: 3, first_run: 2, seen_run: 2 },
   ]);
   await c.append('drops', COLUMNS.drops, [{ sample_id: 'b', reason: 'corrupt', step: 'filter', run_id: 2 }]);
+  await syncDrops(c, 2);
   await useRun(c, 2);
   const ids = (await c.all<{ id: string }>(`SELECT id FROM active ORDER BY id`)).map((r) => r.id);
   assert.deepEqual(ids, ['a']);

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { COLUMNS } from '../../src/catalog/catalog.js';
-import { useRun } from '../../src/catalog/run-view.js';
+import { syncDrops, useRun } from '../../src/catalog/run-view.js';
 import { ImageFolderOptions, hasSplitKeyword, imageFolderExporter, imageFolderNames } from '../../src/export/imagefolder.js';
 import { buildImageCatalog, listFiles, type TestSample } from './image-catalog.js';
 
@@ -113,6 +113,7 @@ test('imagefolder: reruns are byte-identical, leave unchanged files alone and re
       { sample_id: '10', reason: 'duplicate', step: 'dedup', run_id: 1 },
       { sample_id: 'cat/001.jpg', reason: 'leak', step: 'leaks', run_id: 1 },
     ]);
+    await syncDrops(ctx.catalog, 1);
     await useRun(ctx.catalog, 1);
     const third = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: a }));
     assert.equal(third['stale files removed'], 3, 'two images and the test metadata');

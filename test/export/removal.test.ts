@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { COLUMNS } from '../../src/catalog/catalog.js';
-import { useRun } from '../../src/catalog/run-view.js';
+import { syncDrops, useRun } from '../../src/catalog/run-view.js';
 import {
   RelabelMapOptions, RemovalListOptions, relabelMapExporter, removalListExporter,
 } from '../../src/export/removal.js';
@@ -39,6 +39,7 @@ async function cleaningCatalog() {
     { sample_id: 'f', type: 'mislabel', score: 0.8, flagged: false, evidence: { suggested_label: 'owl' }, step: 'vl', source: 'visual-layer', run_id: 1 },
     { sample_id: 'c', type: 'mislabel', score: 0.8, flagged: true, evidence: { suggested_label: 'hen' }, step: 'vl', source: 'visual-layer', run_id: 1 },
   ]);
+  await syncDrops(catalog, 1);
   await useRun(catalog, 1);
   return built;
 }

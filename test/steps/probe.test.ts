@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Catalog, COLUMNS, type Row } from '../../src/catalog/catalog.js';
-import { useRun } from '../../src/catalog/run-view.js';
+import { syncDrops, useRun } from '../../src/catalog/run-view.js';
 import { Reporter } from '../../src/exec/reporter.js';
 import { probeStep, ProbeParamsSchema, type ProbeParams } from '../../src/steps/probe.js';
 import { DEFAULT_MAX_PIXELS } from '../../src/image/probe.js';
@@ -113,6 +113,7 @@ async function fixture(): Promise<Fixture> {
     rows.push({ content_hash: sha[key], step: 'probe', params_hash: 'old', ok: true, result: { ...(out.result as object), format: 'stale', width: -1 }, issues: [], error: null, elapsed_ms: 1, run_id: 1 });
   }
   await catalog.append('step_results', COLUMNS.step_results, rows);
+  await syncDrops(catalog, runId);
   await useRun(catalog, runId);
   const ctx: StepContext = { catalog, runId, workdir: dir, baseDir: dir, reporter: new Reporter({ mode: 'quiet' }) };
   return { catalog, ctx, dir, sha };
