@@ -9,6 +9,7 @@ import { registerExport } from './export.js';
 import { registerValidate } from './validate.js';
 import { registerImportIssues } from './import-issues.js';
 import { registerReport } from './report.js';
+import { registerReview } from './review.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
 export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
@@ -21,4 +22,5 @@ export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
   registerValidate,
   registerImportIssues,
   registerReport,
+  registerReview,
 ];

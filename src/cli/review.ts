@@ -1,0 +1,51 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { EXIT } from '../errors.js';
+import { DEFAULT_PORT, startReviewServer } from '../review/server.js';
+import { action, type CliState } from './common.js';
+
+export interface ReviewFlags {
+  workdir: string;
+  port: number;
+  host: string;
+  reviewer?: string;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`--port must be a whole number from 0 to 65535 (got '${value}')`);
+  return n;
+}
+
+/** `imgsift review`: serve the review app until interrupted (Ctrl-C closes the catalog cleanly). */
+export function registerReview(program: Command, state: CliState): void {
+  program
+    .command('review')
+    .description('local review web app: thumbnail grid, filters, duplicate and leak pairs, keep/remove/relabel/tag with history')
+    .option('--workdir <dir>', 'the workdir of a build (holds catalog.duckdb)', '.imgsift')
+    .addOption(new Option('--port <n>', 'port to listen on (0: any free port)').default(DEFAULT_PORT).argParser(parsePort))
+    .option('--host <addr>', 'address to bind; anything but loopback requires the printed access token', '127.0.0.1')
+    .option('--reviewer <name>', 'who changes are recorded as (default: your user name; the page can change it)')
+    .action(
+      action(state, async (opts: ReviewFlags) => {
+        const server = await startReviewServer({
+          workdir: resolve(opts.workdir), port: opts.port, host: opts.host, reviewer: opts.reviewer,
+          log: (line) => process.stderr.write(`imgsift review: ${line}\n`),
+        });
+        process.stdout.write(`imgsift review: ${server.samples} samples of run ${server.runId}\n`);
+        process.stdout.write(`imgsift review: open ${server.url}\n`);
+        if (server.token) process.stdout.write(`imgsift review: access token ${server.token} (every request needs it)\n`);
+        process.stdout.write(`imgsift review: Ctrl-C to stop\n`);
+        await new Promise<void>((done) => {
+          const stop = () => {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            void server.close().then(done);
+          };
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+        });
+        return EXIT.ok;
+      }),
+    );
+}
