@@ -24,3 +24,38 @@ export { formatSummary, type BuildSummary } from './report/summary.js';
 export { runDemo, type DemoOptions, type DemoResult } from './demo/run.js';
 export { ImgsiftError, InputError, UsageError, EXIT } from './errors.js';
 export { main as runCli } from './cli/main.js';
+
+// Signals
+export { computeHashes, hammingHex, type HashAlgo, type HashResult } from './image/hashes.js';
+export { probeImage, type ProbeResult, type ProbeOptions } from './image/probe.js';
+export { measureQuality, scoreQuality, scoreOddSize, type QualityMeasures } from './image/quality.js';
+export { selfDedup, crossDedup } from './text/dedup.js';
+export { normalizeText } from './text/normalize.js';
+export { dedupTextFile } from './text/file-dedup.js';
+
+// Exports and storage
+export { createSink, sinkFor, LocalSink, S3Options, type Sink, type SinkWriter } from './export/sink.js';
+export { validateShards } from './validate/validate.js';
+
+// Downloads
+export {
+  downloadUrls, downloadSamples, formatDownloadSummary, DownloadParams, HttpFetcher, processImage, ObjectStore,
+  type DownloadUrlsOptions, type DownloadUrlsResult, type DownloadStatus,
+} from './download/index.js';
+export { UrlsSource } from './sources/urls.js';
+
+// Review and report
+export { addTags, removeTags, setDecision, undo, history, filterSql } from './review/decisions.js';
+export { DEFAULT_TAGS } from './review/taxonomy.js';
+export { importIssues } from './review/imports.js';
+export { writeTaggedManifest } from './review/tagged-manifest.js';
+export { startReviewServer } from './review/server.js';
+export { writeReport } from './report/html.js';
+
+// Embeddings
+export { PRESETS, parseManifest } from './embed/manifest.js';
+export { modelsDir, resolveModel } from './embed/models-dir.js';
+export { getEncoder, Encoder } from './embed/encoder.js';
+export { EmbeddingSpace } from './embed/space.js';
+export { similar } from './embed/similar.js';
+export { VectorIndex } from './index/vector.js';

@@ -141,6 +141,57 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    description: 'downloads: the outcome of fetching each remote file of a sample',
+    sql: [
+      // One row per (sample, role) whose file was a URL: the last attempt's outcome. `status` is
+      // success | failed_to_download | failed_to_decode | skipped. `url` is the URL fetched (a changed
+      // manifest URL is fetched again); `path` the content-addressed object the bytes were stored as;
+      // `source_sha256` hashes the bytes as received, `sha256` the bytes as stored (after re-encoding).
+      `CREATE TABLE downloads (
+        sample_id VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        url VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        error VARCHAR,
+        http_status INTEGER,
+        attempts INTEGER NOT NULL,
+        final_url VARCHAR,
+        bytes BIGINT,
+        source_sha256 VARCHAR,
+        sha256 VARCHAR,
+        path VARCHAR,
+        stored_bytes BIGINT,
+        format VARCHAR,
+        width INTEGER,
+        height INTEGER,
+        original_width INTEGER,
+        original_height INTEGER,
+        started TIMESTAMP,
+        elapsed_ms DOUBLE,
+        fetch_ms DOUBLE,
+        process_ms DOUBLE,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (sample_id, role)
+      )`,
+    ],
+  },
+  {
+    version: 3,
+    description: 'embeddings: one vector per (content, model), float16',
+    sql: [
+      // Written by the embed step's afterAll from its cached results; `model` is the model id
+      // (`<name>@<file sha256 prefix>`), `vector` dim little-endian float16 values.
+      `CREATE TABLE embeddings (
+        content_hash VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (content_hash, model)
+      )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

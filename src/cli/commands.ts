@@ -10,6 +10,9 @@ import { registerValidate } from './validate.js';
 import { registerImportIssues } from './import-issues.js';
 import { registerReport } from './report.js';
 import { registerReview } from './review.js';
+import { registerDownload } from './download.js';
+import { registerModels } from './models.js';
+import { registerSimilar } from './similar.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
 export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
@@ -23,4 +26,7 @@ export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
   registerImportIssues,
   registerReport,
   registerReview,
+  registerDownload,
+  registerModels,
+  registerSimilar,
 ];

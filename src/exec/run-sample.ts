@@ -24,7 +24,8 @@ export async function runSampleTask(task: SampleTask): Promise<SampleTaskResult>
     const step = getMapStep(s.name);
     const started = performance.now();
     if (!step) {
-      outcomes.push({ step: s.name, paramsHash: s.paramsHash, ok: false, error: `unknown step ${s.name}`, elapsedMs: 0 });
+      // Not the content's fault (a registry mismatch): never cache it.
+      outcomes.push({ step: s.name, paramsHash: s.paramsHash, ok: false, error: `unknown step ${s.name}`, elapsedMs: 0, transient: true });
       continue;
     }
     try {

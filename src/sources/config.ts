@@ -107,6 +107,16 @@ export const WebDatasetSourceSchema = z
   })
   .strict();
 
+/** A list of URLs (TXT, one per line) or a manifest whose URL columns are mapped by `fields`. */
+export const UrlsSourceSchema = z
+  .object({
+    format: z.literal('urls'),
+    ...common,
+    list_format: z.enum(['txt', 'jsonl', 'csv', 'parquet']).optional(),
+    delimiter: z.string().length(1, 'exactly one character').default(','),
+  })
+  .strict();
+
 export const SourceConfigSchema = z.discriminatedUnion('format', [
   FolderSourceSchema,
   ImageFolderSourceSchema,
@@ -114,6 +124,7 @@ export const SourceConfigSchema = z.discriminatedUnion('format', [
   CsvSourceSchema,
   ParquetSourceSchema,
   WebDatasetSourceSchema,
+  UrlsSourceSchema,
 ]);
 
 export type SourceConfig = z.output<typeof SourceConfigSchema>;

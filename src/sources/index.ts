@@ -7,6 +7,7 @@ import { JsonlSource } from './jsonl.js';
 import { ParquetSource } from './parquet.js';
 import type { Source } from './types.js';
 import { WebDatasetSource } from './webdataset.js';
+import { UrlsSource } from './urls.js';
 
 /**
  * The reader for a recipe's `source:` block. Relative `path` and `root` resolve against
@@ -35,6 +36,8 @@ export function createSource(config: SourceConfig, baseDir: string): Source {
     case 'webdataset':
       // Patterns keep their braces and wildcards; only the base is resolved.
       return new WebDatasetSource({ path, fields: config.fields, extensions: config.extensions });
+    case 'urls':
+      return new UrlsSource({ path, fields: config.fields, listFormat: config.list_format, delimiter: config.delimiter });
   }
 }
 
@@ -47,6 +50,7 @@ export { ImageFolderSource, SPLIT_FOLDER_NAMES, type ImageFolderSourceOptions } 
 export { JsonlSource, JSONL_SUFFIXES, type ManifestSourceOptions } from './jsonl.js';
 export { ParquetSource, PARQUET_SUFFIXES } from './parquet.js';
 export { WebDatasetSource, splitMemberName, type WebDatasetSourceOptions } from './webdataset.js';
+export { UrlsSource } from './urls.js';
 export { tarMembers, WindowReader, TarFormatError, type TarMember } from './tar-index.js';
 export { resolveColumns, rowToRecord, DEFAULT_COLUMNS, type ResolvedColumns, type RowContext } from './manifest.js';
 export { expandBraces, listInputFiles } from './listing.js';

@@ -1,5 +1,8 @@
 import type { MapStep, Step } from './types.js';
 import { filterStep } from './filter.js';
+import { downloadStep } from './download.js';
+import { embedStep } from './embed.js';
+import { semanticStep } from './semantic.js';
 import { probeStep } from './probe.js';
 import { splitStep } from './split.js';
 import { hashStep } from './hash.js';
@@ -10,7 +13,17 @@ import { textDedupStep } from './text-dedup.js';
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
  * Worker threads import this module too, so per-sample steps must be importable without side effects.
  */
-const STEPS: Step[] = [probeStep, hashStep, qualityStep, splitStep, textDedupStep, filterStep];
+const STEPS: Step[] = [
+  downloadStep,
+  probeStep,
+  hashStep,
+  qualityStep,
+  embedStep,
+  semanticStep,
+  splitStep,
+  textDedupStep,
+  filterStep,
+];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));
 
