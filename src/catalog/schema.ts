@@ -192,6 +192,48 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    description: 'step_runs (map-step parameters per run), dup_clusters and leak_pairs',
+    sql: [
+      // Which parameters a per-sample step ran with in a run, so whole-dataset steps read the
+      // results of this run's configuration among every cached one.
+      `CREATE TABLE step_runs (
+        run_id INTEGER NOT NULL,
+        step VARCHAR NOT NULL,
+        params_hash VARCHAR NOT NULL,
+        PRIMARY KEY (run_id, step)
+      )`,
+      // One row per member of a duplicate cluster (the kept image included, method 'keep').
+      // `distance` is the perceptual-hash distance to the kept image (0 for exact copies),
+      // `similarity` 1 - distance/64; `evidence` what matched (signal, variant, distances, inliers).
+      `CREATE TABLE dup_clusters (
+        run_id INTEGER NOT NULL,
+        cluster INTEGER NOT NULL,
+        sample_id VARCHAR NOT NULL,
+        kept BOOLEAN NOT NULL,
+        method VARCHAR NOT NULL,
+        distance INTEGER,
+        similarity DOUBLE,
+        evidence JSON,
+        keep_reason VARCHAR,
+        min_similarity DOUBLE
+      )`,
+      // Pairs of an earlier split's sample and an evaluation split's sample that show the same picture.
+      `CREATE TABLE leak_pairs (
+        run_id INTEGER NOT NULL,
+        train_id VARCHAR NOT NULL,
+        test_id VARCHAR NOT NULL,
+        train_split VARCHAR,
+        test_split VARCHAR,
+        method VARCHAR NOT NULL,
+        leak_type VARCHAR NOT NULL,
+        similarity DOUBLE NOT NULL,
+        hamming_distance INTEGER,
+        evidence JSON
+      )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -13,6 +13,8 @@ import { registerReview } from './review.js';
 import { registerDownload } from './download.js';
 import { registerModels } from './models.js';
 import { registerSimilar } from './similar.js';
+import { registerDedup } from './dedup.js';
+import { registerLeaks } from './leaks.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
 export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
@@ -20,6 +22,8 @@ export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
   registerBuild,
   registerHash,
   registerQuality,
+  registerDedup,
+  registerLeaks,
   registerTextDedup,
   registerExport,
   registerValidate,

@@ -3,6 +3,9 @@ import { filterStep } from './filter.js';
 import { downloadStep } from './download.js';
 import { embedStep } from './embed.js';
 import { semanticStep } from './semantic.js';
+import { dedupSignalsStep } from './dedup-signals.js';
+import { dedupStep } from './dedup.js';
+import { leaksStep } from './leaks.js';
 import { probeStep } from './probe.js';
 import { splitStep } from './split.js';
 import { hashStep } from './hash.js';
@@ -17,10 +20,13 @@ const STEPS: Step[] = [
   downloadStep,
   probeStep,
   hashStep,
+  dedupSignalsStep,
   qualityStep,
   embedStep,
   semanticStep,
   splitStep,
+  dedupStep,
+  leaksStep,
   textDedupStep,
   filterStep,
 ];

@@ -1,0 +1,177 @@
+/**
+ * Perceptual hashes of an image's simple variants, for near-duplicate search: the image as stored,
+ * its mirror image, and — when it has a uniform border (letterbox, pillarbox, padding) — its
+ * content without the border, and that content mirrored. Comparing every variant of one image
+ * with every variant of another makes the match insensitive to mirroring and to padding.
+ *
+ * All variants come from one reduced decode, so they are consistent with each other across images
+ * but are not bit-exact with imagehash (the hash step is; use its values for imagehash semantics).
+ */
+import sharp from 'sharp';
+import { toLuma } from './luma.js';
+import { dHash, pHash, type GreyImage } from './perceptual.js';
+
+/** Shorter side the image is reduced to before hashing; plenty for 32 × 32 and 9 × 8 resamples. */
+export const VARIANT_MIN_SIDE = 128;
+
+export const VARIANT_NAMES = ['plain', 'mirror', 'trimmed', 'trimmed_mirror', 'centre'] as const;
+export type VariantName = (typeof VARIANT_NAMES)[number];
+
+export interface VariantHash {
+  phash: string;
+  dhash: string;
+}
+
+/** A border found on each side, as a fraction of the stored width (left, right) or height (top, bottom). */
+export interface Border {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+export interface ImageVariants {
+  /** Size as stored (no EXIF rotation, like the hash step). */
+  width: number;
+  height: number;
+  plain: VariantHash;
+  mirror: VariantHash;
+  /** Present only when a uniform border was found and removed. */
+  trimmed?: VariantHash;
+  trimmed_mirror?: VariantHash;
+  /**
+   * The central part (CENTRE_FRACTION of each side) of the content: drops what rotation wedges,
+   * small crops and corner marks change most, so those copies stay close.
+   */
+  centre: VariantHash;
+  border?: Border;
+}
+
+export const CENTRE_FRACTION = 0.8;
+
+export interface BorderOptions {
+  /** A border row or column has this share of its pixels within `tolerance` of the border's level. */
+  coverage?: number;
+  /** Grey levels a border pixel may differ from the border's level (JPEG ringing, noise). */
+  tolerance?: number;
+  /** Smallest border worth trimming, as a fraction of the side it is on. */
+  minFraction?: number;
+  /** Largest share of a dimension that trimming may remove (both sides together). */
+  maxFraction?: number;
+}
+
+const BORDER_DEFAULTS: Required<BorderOptions> = { coverage: 0.99, tolerance: 10, minFraction: 0.02, maxFraction: 0.5 };
+
+/** Decode at reduced size to 8-bit luma (Pillow's 'L' weights), as stored. Throws when undecodable. */
+export async function decodeGreyReduced(bytes: Buffer, minSide = VARIANT_MIN_SIDE): Promise<{ grey: GreyImage; width: number; height: number }> {
+  const img = sharp(bytes, { failOn: 'truncated', autoOrient: false });
+  const meta = await img.metadata();
+  const width = meta.width;
+  const height = meta.height;
+  if (!width || !height) throw new Error(`cannot read image size (format: ${meta.format ?? 'unknown'})`);
+  const shorter = Math.min(width, height);
+  let pipeline = img.toColourspace('srgb');
+  if (shorter > 2 * minSide) {
+    const f = shorter / minSide;
+    pipeline = pipeline.resize({
+      width: Math.max(1, Math.round(width / f)), height: Math.max(1, Math.round(height / f)), fit: 'fill', kernel: 'lanczos3',
+    });
+  }
+  const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  return { grey: { data: toLuma(data, info.width, info.height, info.channels), width: info.width, height: info.height }, width, height };
+}
+
+export function mirrorGrey(img: GreyImage): GreyImage {
+  const { width: w, height: h } = img;
+  const out = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) out[row + x] = img.data[row + w - 1 - x];
+  }
+  return { data: out, width: w, height: h };
+}
+
+export function cropGrey(img: GreyImage, left: number, top: number, width: number, height: number): GreyImage {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) out.set(img.data.subarray((top + y) * img.width + left, (top + y) * img.width + left + width), y * width);
+  return { data: out, width, height };
+}
+
+/**
+ * Uniform borders in pixels: from each side inwards, the run of rows (columns) whose pixels are
+ * nearly all at one level, the level of the outermost line; kept only as padding on both of two
+ * opposite sides. Undefined when there is nothing worth trimming.
+ */
+export function findBorder(img: GreyImage, options: BorderOptions = {}): { left: number; top: number; right: number; bottom: number } | undefined {
+  const o = { ...BORDER_DEFAULTS, ...options };
+  const { width: w, height: h, data } = img;
+  if (w < 8 || h < 8) return undefined;
+  // Pixels of line k from a side: a row (top/bottom) or column (left/right).
+  const line = (side: 'top' | 'bottom' | 'left' | 'right', k: number): { at: (i: number) => number; n: number } => {
+    switch (side) {
+      case 'top': return { at: (i) => data[k * w + i], n: w };
+      case 'bottom': return { at: (i) => data[(h - 1 - k) * w + i], n: w };
+      case 'left': return { at: (i) => data[i * w + k], n: h };
+      case 'right': return { at: (i) => data[i * w + (w - 1 - k)], n: h };
+    }
+  };
+  const median = (l: { at: (i: number) => number; n: number }): number => {
+    const hist = new Uint32Array(256);
+    for (let i = 0; i < l.n; i++) hist[l.at(i)]++;
+    let acc = 0;
+    for (let v = 0; v < 256; v++) if ((acc += hist[v]) * 2 >= l.n) return v;
+    return 255;
+  };
+  const depth = (side: 'top' | 'bottom' | 'left' | 'right', limit: number): number => {
+    const level = median(line(side, 0));
+    let k = 0;
+    for (; k < limit; k++) {
+      const l = line(side, k);
+      let near = 0;
+      for (let i = 0; i < l.n; i++) if (Math.abs(l.at(i) - level) <= o.tolerance) near++;
+      if (near < o.coverage * l.n) break;
+    }
+    return k;
+  };
+  // Padding is added to fit a frame, so it sits on two opposite sides, at one level, about
+  // equally wide. Requiring that keeps flat skies and roads (one side, two levels) untrimmed.
+  const pair = (a: 'top' | 'left', b: 'bottom' | 'right', extent: number): [number, number] => {
+    const limit = Math.floor(extent * o.maxFraction / 2);
+    const da = depth(a, limit);
+    const db = depth(b, limit);
+    const min = Math.max(1, Math.ceil(o.minFraction * extent));
+    if (da < min || db < min || Math.max(da, db) > 2 * Math.min(da, db)) return [0, 0];
+    if (Math.abs(median(line(a, 0)) - median(line(b, 0))) > o.tolerance) return [0, 0];
+    return [da, db];
+  };
+  const [top, bottom] = pair('top', 'bottom', h);
+  const [left, right] = pair('left', 'right', w);
+  if (top + bottom + left + right === 0) return undefined;
+  return { left, top, right, bottom };
+}
+
+function centreOf(img: GreyImage): GreyImage {
+  const w = Math.max(1, Math.round(img.width * CENTRE_FRACTION));
+  const h = Math.max(1, Math.round(img.height * CENTRE_FRACTION));
+  return cropGrey(img, Math.floor((img.width - w) / 2), Math.floor((img.height - h) / 2), w, h);
+}
+
+function hashPair(img: GreyImage): VariantHash {
+  return { phash: pHash(img), dhash: dHash(img) };
+}
+
+/** Hash an image and its variants. Throws when the bytes cannot be decoded. */
+export async function computeVariants(bytes: Buffer, options: { trim?: boolean; border?: BorderOptions } = {}): Promise<ImageVariants> {
+  const { grey, width, height } = await decodeGreyReduced(bytes);
+  const b = options.trim === false ? undefined : findBorder(grey, options.border);
+  const content = b ? cropGrey(grey, b.left, b.top, grey.width - b.left - b.right, grey.height - b.top - b.bottom) : grey;
+  const out: ImageVariants = { width, height, plain: hashPair(grey), mirror: hashPair(mirrorGrey(grey)), centre: hashPair(centreOf(content)) };
+  if (b) {
+    const inner = content;
+    out.trimmed = hashPair(inner);
+    out.trimmed_mirror = hashPair(mirrorGrey(inner));
+    const r = (v: number, of: number) => Math.round((v / of) * 1e4) / 1e4;
+    out.border = { left: r(b.left, grey.width), top: r(b.top, grey.height), right: r(b.right, grey.width), bottom: r(b.bottom, grey.height) };
+  }
+  return out;
+}

@@ -1,0 +1,325 @@
+/**
+ * Duplicate detection over images' signals, independent of the catalog: pair verdicts (exact
+ * bytes, exact pixels, perceptual hashes over mirror/padding variants, geometric check for the
+ * borderline) and non-chaining clusters around a kept image.
+ */
+import { HammingIndex, hamming64 } from '../index/hamming.js';
+import type { GeometricResult } from '../image/geometric.js';
+import type { DedupSignalsResult } from './dedup-signals.js';
+
+export const KEEP_RULES = ['largest', 'first', 'path'] as const;
+export type KeepRule = (typeof KEEP_RULES)[number];
+
+/** What the comparison needs of one image. */
+export interface MatchItem {
+  /** Caller's key (sample id). */
+  id: string;
+  path: string;
+  /** Ingest order, for keep: first. */
+  ord: number;
+  sha256: string;
+  signals: DedupSignalsResult;
+}
+
+export interface MatchThresholds {
+  /** A pair is a duplicate when its best variant pair is within both of these... */
+  phashThreshold: number;
+  dhashThreshold: number;
+  /** ...and borderline (geometric check) when within this pHash radius and `borderlineDhash`. */
+  candidateRadius: number;
+  borderlineDhash: number;
+  /** Only exact copies (bytes or pixels). */
+  exactOnly: boolean;
+}
+
+export const DEFAULT_THRESHOLDS: MatchThresholds = {
+  phashThreshold: 6, dhashThreshold: 12, candidateRadius: 10, borderlineDhash: 22, exactOnly: false,
+};
+
+/** Which signal showed a pair to be duplicates. */
+export type MatchMethod = 'sha256' | 'pixels' | 'phash' | 'phash_mirrored' | 'phash_trimmed' | 'phash_centre' | 'geometric';
+
+/** How one pair compares. `distance` is the pHash distance of the best variant pair (0 when exact). */
+export interface PairVerdict {
+  verdict: 'duplicate' | 'borderline' | 'different';
+  method: MatchMethod | null;
+  distance: number;
+  evidence: {
+    signal: MatchMethod | 'none';
+    /** Variant of the first image / of the second, e.g. 'plain/mirror'. */
+    variants?: string;
+    phash?: number;
+    dhash?: number;
+    inliers?: number;
+    matches?: number;
+    inlier_ratio?: number;
+  };
+}
+
+type VariantKey = keyof DedupSignalsResult['variants'];
+const VARIANTS: VariantKey[] = ['plain', 'mirror', 'trimmed', 'trimmed_mirror', 'centre'];
+const mirrored = (v: VariantKey) => v === 'mirror' || v === 'trimmed_mirror';
+
+/** Parsed 64-bit codes of an item's variants. */
+export interface VariantCodes {
+  name: VariantKey;
+  pHi: number;
+  pLo: number;
+  dHi: number;
+  dLo: number;
+}
+
+export function parseVariantCodes(s: DedupSignalsResult): VariantCodes[] {
+  const out: VariantCodes[] = [];
+  for (const name of VARIANTS) {
+    const v = s.variants[name];
+    if (!v) continue;
+    out.push({
+      name, pHi: parseInt(v.phash.slice(0, 8), 16), pLo: parseInt(v.phash.slice(8), 16),
+      dHi: parseInt(v.dhash.slice(0, 8), 16), dLo: parseInt(v.dhash.slice(8), 16),
+    });
+  }
+  return out;
+}
+
+/**
+ * The closest variant pair of two images: smallest pHash distance, then dHash. Mirroring both
+ * sides is the same as mirroring neither, so at most one side is a mirror variant; a centre crop
+ * is compared only with the other's centre crop.
+ */
+export function bestVariantPair(a: VariantCodes[], b: VariantCodes[]): { phash: number; dhash: number; variants: string; mirror: boolean } {
+  let best = { phash: 65, dhash: 65, variants: '', mirror: false };
+  for (const x of a) {
+    for (const y of b) {
+      if (mirrored(x.name) && mirrored(y.name)) continue;
+      if ((x.name === 'centre') !== (y.name === 'centre')) continue;
+      const p = hamming64(x.pHi, x.pLo, y.pHi, y.pLo);
+      if (p > best.phash) continue;
+      const d = hamming64(x.dHi, x.dLo, y.dHi, y.dLo);
+      if (p < best.phash || d < best.dhash) best = { phash: p, dhash: d, variants: `${x.name}/${y.name}`, mirror: mirrored(x.name) || mirrored(y.name) };
+    }
+  }
+  return best;
+}
+
+function perceptualMethod(variants: string): MatchMethod {
+  if (variants.includes('mirror')) return 'phash_mirrored';
+  if (variants.includes('trimmed')) return 'phash_trimmed';
+  if (variants.includes('centre')) return 'phash_centre';
+  return 'phash';
+}
+
+/** Pair verdict from the signals alone (a borderline pair needs the geometric check to decide). */
+export function judgePair(a: MatchItem, b: MatchItem, t: MatchThresholds, codes?: [VariantCodes[], VariantCodes[]]): PairVerdict & { mirror: boolean } {
+  if (a.sha256 === b.sha256) return { verdict: 'duplicate', method: 'sha256', distance: 0, evidence: { signal: 'sha256' }, mirror: false };
+  if (a.signals.pixel_sha256 && a.signals.pixel_sha256 === b.signals.pixel_sha256) {
+    return { verdict: 'duplicate', method: 'pixels', distance: 0, evidence: { signal: 'pixels' }, mirror: false };
+  }
+  const m = bestVariantPair(codes?.[0] ?? parseVariantCodes(a.signals), codes?.[1] ?? parseVariantCodes(b.signals));
+  const evidence = { variants: m.variants, phash: m.phash, dhash: m.dhash };
+  if (t.exactOnly) return { verdict: 'different', method: null, distance: m.phash, evidence: { signal: 'none', ...evidence }, mirror: m.mirror };
+  if (m.phash <= t.phashThreshold && m.dhash <= t.dhashThreshold) {
+    const method = perceptualMethod(m.variants);
+    return { verdict: 'duplicate', method, distance: m.phash, evidence: { signal: method, ...evidence }, mirror: m.mirror };
+  }
+  if (m.phash <= t.candidateRadius && m.dhash <= t.borderlineDhash) {
+    return { verdict: 'borderline', method: null, distance: m.phash, evidence: { signal: 'none', ...evidence }, mirror: m.mirror };
+  }
+  return { verdict: 'different', method: null, distance: m.phash, evidence: { signal: 'none', ...evidence }, mirror: m.mirror };
+}
+
+/** 1 for exact copies, else 1 - pHash distance / 64. */
+export function similarityOf(v: Pick<PairVerdict, 'method' | 'distance'>): number {
+  return v.method === 'sha256' || v.method === 'pixels' ? 1 : Math.round((1 - v.distance / 64) * 1e4) / 1e4;
+}
+
+/** Orders images best-first for keeping; returns a comparator over items. */
+export function keeperOrder(rule: KeepRule): (a: MatchItem, b: MatchItem) => number {
+  const byPath = (a: MatchItem, b: MatchItem) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  switch (rule) {
+    case 'first':
+      return (a, b) => a.ord - b.ord || byPath(a, b);
+    case 'path':
+      return byPath;
+    case 'largest':
+      return (a, b) =>
+        b.signals.width * b.signals.height - a.signals.width * a.signals.height || b.signals.bytes - a.signals.bytes || byPath(a, b);
+  }
+}
+
+/** Why `keep` was kept over the other members, in words. */
+export function keepReason(rule: KeepRule, keep: MatchItem, others: MatchItem[]): string {
+  if (rule === 'first') return 'first in the dataset (keep: first)';
+  if (rule === 'path') return 'first path in sort order (keep: path)';
+  const px = (i: MatchItem) => i.signals.width * i.signals.height;
+  const size = `${keep.signals.width}x${keep.signals.height}`;
+  if (others.every((o) => px(o) < px(keep))) return `largest resolution (${size})`;
+  const tied = others.filter((o) => px(o) === px(keep));
+  if (tied.every((o) => o.signals.bytes < keep.signals.bytes)) return `largest file (${keep.signals.bytes} bytes) among the largest resolution (${size})`;
+  return `first path among equal resolution (${size}) and file size`;
+}
+
+export interface ClusterMember {
+  index: number;
+  verdict: PairVerdict;
+}
+
+export interface Cluster {
+  /** 1-based, in the order the kept images were visited (best keeper first). */
+  id: number;
+  keep: number;
+  keepReason: string;
+  /** The other members, each with how it matched the kept image. */
+  members: ClusterMember[];
+  /** Smallest similarity between any two images of the cluster (see `minSimilarityScope`). */
+  minSimilarity: number;
+  /** 'all_pairs', or 'kept' for clusters too large to compare every pair (more than MAX_ALL_PAIRS). */
+  minSimilarityScope: 'all_pairs' | 'kept';
+}
+
+export interface ClusterStats {
+  candidatePairs: number;
+  geometricChecks: number;
+  geometricConfirmed: number;
+}
+
+/** Verifies a borderline pair by looking at the images (ORB + RANSAC); may throw. */
+export type GeometricCheck = (a: MatchItem, b: MatchItem, mirrorSecond: boolean) => Promise<GeometricResult>;
+
+export interface ClusterOptions {
+  thresholds: MatchThresholds;
+  keep: KeepRule;
+  /** Undefined: borderline pairs are not duplicates. */
+  geometric?: GeometricCheck;
+  /** Called when a geometric check fails to run (unreadable file): the pair is then not a duplicate. */
+  onGeometricError?: (a: MatchItem, b: MatchItem, err: unknown) => void;
+  maxPairs?: number;
+}
+
+const MAX_ALL_PAIRS = 2000;
+
+/**
+ * Duplicate clusters that never chain. Images are visited best keeper first; each image not yet
+ * in a cluster becomes a keeper and takes every unclustered image that is a duplicate of IT
+ * (exact copy, perceptual match, or borderline confirmed geometrically). So every member is
+ * within the thresholds of its kept image, however the members relate to each other.
+ *
+ * Candidates come from exact groups (same pixels, or same bytes) and from a pHash radius search
+ * (HammingIndex) over every variant of one representative per exact group.
+ */
+export async function clusterDuplicates(items: MatchItem[], options: ClusterOptions): Promise<{ clusters: Cluster[]; stats: ClusterStats }> {
+  const t = options.thresholds;
+  const n = items.length;
+  const codes = items.map((it) => parseVariantCodes(it.signals));
+
+  // Exact groups: same decoded pixels (or, without a pixel hash, same bytes). Same bytes imply
+  // same pixels, so this also holds every byte-identical group.
+  const groupOf = new Int32Array(n);
+  const groups: number[][] = [];
+  const byKey = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const key = items[i].signals.pixel_sha256 ? `p:${items[i].signals.pixel_sha256}` : `b:${items[i].sha256}`;
+    let g = byKey.get(key);
+    if (g === undefined) {
+      g = groups.length;
+      byKey.set(key, g);
+      groups.push([]);
+    }
+    groups[g].push(i);
+    groupOf[i] = g;
+  }
+
+  // Near candidates between groups: radius search over every variant of each group's first image.
+  const neighbours: Array<Set<number>> = groups.map(() => new Set());
+  let candidatePairs = 0;
+  if (!t.exactOnly && groups.length > 1) {
+    const owner: number[] = [];
+    const hi: number[] = [];
+    const lo: number[] = [];
+    groups.forEach((members, g) => {
+      for (const c of codes[members[0]]) {
+        owner.push(g);
+        hi.push(c.pHi);
+        lo.push(c.pLo);
+      }
+    });
+    const index = new HammingIndex({ hi: Uint32Array.from(hi), lo: Uint32Array.from(lo) });
+    const pairs = index.pairsWithin(t.candidateRadius, { maxPairs: options.maxPairs });
+    for (let k = 0; k < pairs.count; k++) {
+      const ga = owner[pairs.a[k]];
+      const gb = owner[pairs.b[k]];
+      if (ga === gb || neighbours[ga].has(gb)) continue;
+      neighbours[ga].add(gb);
+      neighbours[gb].add(ga);
+      candidatePairs++;
+    }
+  }
+
+  const cmp = keeperOrder(options.keep);
+  const order = items.map((_, i) => i).sort((a, b) => cmp(items[a], items[b]));
+  const clustered = new Uint8Array(n);
+  const clusters: Cluster[] = [];
+  const stats: ClusterStats = { candidatePairs, geometricChecks: 0, geometricConfirmed: 0 };
+
+  for (const s of order) {
+    if (clustered[s]) continue;
+    clustered[s] = 1;
+    const members: ClusterMember[] = [];
+    for (const i of groups[groupOf[s]]) {
+      if (clustered[i]) continue;
+      const v = judgePair(items[s], items[i], t, [codes[s], codes[i]]);
+      members.push({ index: i, verdict: v });
+    }
+    // Members of one exact group share every signal, so one verdict per group holds for all of them.
+    const borderline: Array<{ g: number; v: PairVerdict & { mirror: boolean } }> = [];
+    for (const g of [...neighbours[groupOf[s]]].sort((x, y) => x - y)) {
+      const open = groups[g].filter((i) => !clustered[i]);
+      if (open.length === 0) continue;
+      const v = judgePair(items[s], items[open[0]], t, [codes[s], codes[open[0]]]);
+      if (v.verdict === 'duplicate') for (const i of open) members.push({ index: i, verdict: v });
+      else if (v.verdict === 'borderline' && options.geometric) borderline.push({ g, v });
+    }
+    for (const { g, v } of borderline) {
+      const open = groups[g].filter((i) => !clustered[i]);
+      stats.geometricChecks++;
+      let geo: GeometricResult;
+      try {
+        geo = await options.geometric!(items[s], items[open[0]], v.mirror);
+      } catch (err) {
+        options.onGeometricError?.(items[s], items[open[0]], err);
+        continue;
+      }
+      if (!geo.same) continue;
+      stats.geometricConfirmed++;
+      const confirmed: PairVerdict = {
+        verdict: 'duplicate', method: 'geometric', distance: v.distance,
+        evidence: { ...v.evidence, signal: 'geometric', inliers: geo.inliers, matches: geo.matches, inlier_ratio: geo.inlierRatio },
+      };
+      for (const i of open) members.push({ index: i, verdict: confirmed });
+    }
+    const dups = members.filter((m) => m.verdict.verdict === 'duplicate');
+    if (dups.length === 0) continue;
+    for (const m of dups) clustered[m.index] = 1;
+    dups.sort((x, y) => cmp(items[x.index], items[y.index]));
+    const all = [s, ...dups.map((m) => m.index)];
+    const scope = all.length <= MAX_ALL_PAIRS ? 'all_pairs' : 'kept';
+    let minSim = Math.min(...dups.map((m) => similarityOf(m.verdict)));
+    if (scope === 'all_pairs') {
+      for (let x = 1; x < all.length; x++) {
+        for (let y = x + 1; y < all.length; y++) {
+          const v = judgePair(items[all[x]], items[all[y]], { ...t, exactOnly: false }, [codes[all[x]], codes[all[y]]]);
+          minSim = Math.min(minSim, similarityOf(v));
+        }
+      }
+    }
+    clusters.push({
+      id: clusters.length + 1,
+      keep: s,
+      keepReason: keepReason(options.keep, items[s], dups.map((m) => items[m.index])),
+      members: dups,
+      minSimilarity: minSim,
+      minSimilarityScope: scope,
+    });
+  }
+  return { clusters, stats };
+}

@@ -1,0 +1,182 @@
+import { z } from 'zod';
+import { COLUMNS, type Catalog, type Columns } from '../catalog/catalog.js';
+import { errorMessage } from '../errors.js';
+import { geometricMatch } from '../image/geometric.js';
+import { readUri } from '../util/uri.js';
+import {
+  DEFAULT_THRESHOLDS,
+  KEEP_RULES,
+  clusterDuplicates,
+  similarityOf,
+  type GeometricCheck,
+  type KeepRule,
+  type MatchItem,
+} from './dedup-match.js';
+import { loadSignalItems } from './dedup-signals.js';
+import type { ReduceStep, StepContext, StepStats } from './types.js';
+
+const bits = (d: number) => z.number().int().min(0).max(64).default(d);
+
+export const DedupParamsSchema = z
+  .object({
+    /** Which image of a cluster is kept: largest resolution (then file size, then path), first ingested, or first path. */
+    keep: z.enum(KEEP_RULES).default('largest'),
+    /** Only exact copies: same bytes or same decoded pixels. */
+    exact_only: z.boolean().default(false),
+    /** Near duplicate when the closest variants are within this pHash distance... */
+    phash_threshold: bits(DEFAULT_THRESHOLDS.phashThreshold),
+    /** ...and this dHash distance. */
+    dhash_threshold: bits(DEFAULT_THRESHOLDS.dhashThreshold),
+    /** pHash radius of the candidate search; pairs beyond the thresholds but within it are borderline. */
+    candidate_radius: bits(DEFAULT_THRESHOLDS.candidateRadius),
+    /** Borderline pairs must also be within this dHash distance to be checked geometrically. */
+    borderline_dhash: bits(DEFAULT_THRESHOLDS.borderlineDhash),
+    /** Decide borderline pairs by ORB feature matching and a RANSAC homography (off: they are not duplicates). */
+    geometric: z.boolean().default(true),
+    /** Homography inliers needed to confirm a borderline pair. */
+    min_inliers: z.number().int().min(4).default(20),
+    /** Share of ratio-test matches the inliers must make up. */
+    min_inlier_ratio: z.number().min(0).max(1).default(0.3),
+  })
+  .strict()
+  .refine((p) => p.candidate_radius >= p.phash_threshold, {
+    message: 'candidate_radius must be at least phash_threshold', path: ['candidate_radius'],
+  });
+export type DedupParams = z.infer<typeof DedupParamsSchema>;
+
+const CLUSTER_COLUMNS: Columns = {
+  run_id: 'int', cluster: 'int', sample_id: 'varchar', kept: 'bool', method: 'varchar', distance: 'int',
+  similarity: 'double', evidence: 'json', keep_reason: 'varchar', min_similarity: 'double',
+};
+
+/** ORB + RANSAC on the two images' files, with the step's acceptance figures. */
+function geometricCheck(params: DedupParams): GeometricCheck {
+  return async (a, b, mirrorSecond) => {
+    const [ba, bb] = await Promise.all([readUri((a as DedupItem).uri), readUri((b as DedupItem).uri)]);
+    return geometricMatch(ba, bb, { mirrorSecond, minInliers: params.min_inliers, minInlierRatio: params.min_inlier_ratio });
+  };
+}
+
+interface DedupItem extends MatchItem {
+  uri: string;
+}
+
+/**
+ * Duplicate clusters (exact bytes, exact pixels, near copies) with a kept image each. Writes the
+ * run's clusters to `dup_clusters` and a flagged `duplicate` issue on every member that is not
+ * kept, so `filter: {drop: [duplicate]}` removes them. Needs `hash` and `dedup_signals` before it.
+ */
+export const dedupStep: ReduceStep<DedupParams> = {
+  kind: 'reduce',
+  name: 'dedup',
+  description: 'duplicate clusters (exact and near: resized, recompressed, edited, padded, cropped, mirrored) with a kept image each',
+  params: DedupParamsSchema,
+  async run(ctx: StepContext, params: DedupParams): Promise<StepStats> {
+    const { items: loaded, missing } = await loadSignalItems(ctx, 'dedup');
+    const items: DedupItem[] = loaded.map((it) => ({ id: it.sampleId, path: it.path, ord: it.ord, sha256: it.sha256, signals: it.signals, uri: it.uri }));
+    const progress = ctx.reporter.progress('dedup', items.length);
+    let geometricErrors = 0;
+    const { clusters, stats } = await clusterDuplicates(items, {
+      keep: params.keep,
+      thresholds: {
+        phashThreshold: params.phash_threshold, dhashThreshold: params.dhash_threshold, candidateRadius: params.candidate_radius,
+        borderlineDhash: params.borderline_dhash, exactOnly: params.exact_only,
+      },
+      geometric: params.geometric ? geometricCheck(params) : undefined,
+      onGeometricError: (a, b, err) => {
+        geometricErrors++;
+        ctx.reporter.warn(`dedup: geometric check of ${a.path} and ${b.path} failed: ${errorMessage(err)}`);
+      },
+    });
+    progress.tick(items.length);
+    progress.finish();
+
+    const clusterRows: Record<string, unknown>[] = [];
+    const issueRows: Record<string, unknown>[] = [];
+    const byMethod: Record<string, number> = {};
+    for (const c of clusters) {
+      const keep = items[c.keep];
+      clusterRows.push({
+        run_id: ctx.runId, cluster: c.id, sample_id: keep.id, kept: true, method: 'keep', distance: 0, similarity: 1,
+        evidence: null, keep_reason: c.keepReason, min_similarity: c.minSimilarity,
+      });
+      for (const m of c.members) {
+        const it = items[m.index];
+        const method = m.verdict.method!;
+        const similarity = similarityOf(m.verdict);
+        byMethod[method] = (byMethod[method] ?? 0) + 1;
+        clusterRows.push({
+          run_id: ctx.runId, cluster: c.id, sample_id: it.id, kept: false, method, distance: m.verdict.distance, similarity,
+          evidence: m.verdict.evidence, keep_reason: c.keepReason, min_similarity: c.minSimilarity,
+        });
+        issueRows.push({
+          sample_id: it.id, type: 'duplicate', score: similarity, flagged: true,
+          evidence: { cluster: c.id, kept: keep.id, kept_path: keep.path, method, distance: m.verdict.distance, ...m.verdict.evidence },
+          step: 'dedup', source: 'imgsift', run_id: ctx.runId,
+        });
+      }
+    }
+    await writeResults(ctx.catalog, ctx.runId, clusterRows, issueRows);
+
+    const result: StepStats = {
+      'images compared': items.length,
+      clusters: clusters.length,
+      'duplicates flagged': issueRows.length,
+      'candidate pairs': stats.candidatePairs,
+    };
+    for (const [m, count] of Object.entries(byMethod).sort()) result[`by ${m}`] = count;
+    if (params.geometric) {
+      result['geometric checks'] = stats.geometricChecks;
+      result['geometric confirmed'] = stats.geometricConfirmed;
+      if (geometricErrors) result['geometric checks failed'] = geometricErrors;
+    }
+    if (missing) result['images without signals (unreadable or undecodable)'] = missing;
+    return result;
+  },
+};
+
+/** Replace the run's clusters and every earlier dedup issue, in one transaction. */
+async function writeResults(catalog: Catalog, runId: number, clusters: Record<string, unknown>[], issues: Record<string, unknown>[]): Promise<void> {
+  await catalog.transaction(async (tx) => {
+    await tx.run(`DELETE FROM dup_clusters WHERE run_id = ?`, [runId]);
+    await tx.run(`DELETE FROM issues WHERE step = 'dedup' AND source = 'imgsift'`);
+    await tx.append('dup_clusters', CLUSTER_COLUMNS, clusters);
+    await tx.append('issues', COLUMNS.issues, issues);
+  });
+}
+
+/** One cluster as `clusters.jsonl` has it: paths of the kept image and of all members (kept first). */
+export interface ClusterRecord {
+  cluster: number;
+  keep: string;
+  members: string[];
+  min_similarity: number;
+  keep_reason: string;
+  evidence: Array<{ path: string; method: string; distance: number; similarity: number } & Record<string, unknown>>;
+}
+
+/** The clusters of a run, from the catalog, in cluster order; members kept first, then by path. */
+export async function readClusters(catalog: Catalog, runId: number): Promise<ClusterRecord[]> {
+  const rows = await catalog.all<{
+    cluster: number; path: string | null; sample_id: string; kept: boolean; method: string; distance: number;
+    similarity: number; evidence: string | null; keep_reason: string; min_similarity: number;
+  }>(
+    `SELECT c.cluster, s.path, c.sample_id, c.kept, c.method, c.distance, c.similarity, c.evidence, c.keep_reason, c.min_similarity
+     FROM dup_clusters c JOIN samples s ON s.id = c.sample_id
+     WHERE c.run_id = ? ORDER BY c.cluster, c.kept DESC, s.path, c.sample_id`,
+    [runId],
+  );
+  const out: ClusterRecord[] = [];
+  for (const r of rows) {
+    const path = r.path ?? r.sample_id;
+    if (r.kept) {
+      out.push({ cluster: r.cluster, keep: path, members: [path], min_similarity: r.min_similarity, keep_reason: r.keep_reason, evidence: [] });
+      continue;
+    }
+    const c = out[out.length - 1];
+    c.members.push(path);
+    const ev = r.evidence ? (JSON.parse(r.evidence) as Record<string, unknown>) : {};
+    c.evidence.push({ path, method: r.method, distance: r.distance, similarity: r.similarity, ...ev });
+  }
+  return out;
+}
