@@ -12,46 +12,17 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Catalog, COLUMNS, CATALOG_FILE } from '../src/catalog/catalog.js';
+import { CATALOG_FILE } from '../src/catalog/catalog.js';
+import { SYNTH_ISSUES as ISSUES, SYNTH_LABELS as LABELS, SYNTH_TAGS as TAGS, writeSyntheticCatalog } from '../test/helpers/synthetic-catalog.js';
 import { startReviewServer } from '../src/review/server.js';
 
 const { values } = parseArgs({ options: { samples: { type: 'string', default: '1000000' }, requests: { type: 'string', default: '200' } } });
 const N = Number(values.samples);
 const REQUESTS = Number(values.requests);
-const LABELS = Array.from({ length: 100 }, (_, i) => `class_${String(i).padStart(3, '0')}`);
-const ISSUES = ['blurry', 'dark', 'light', 'odd_size', 'low_information', 'duplicate', 'leak', 'corrupt'];
-const TAGS = ['mislabel_confirmed', 'outlier_valid', 'duplicate_near', 'keep', 'remove'];
 
 async function generate(workdir: string): Promise<void> {
   const t0 = performance.now();
-  const cat = await Catalog.open(workdir);
-  try {
-    await cat.run(`INSERT INTO runs (id, name, started, finished, status) VALUES (1, 'bench', current_timestamp, current_timestamp, 'finished')`);
-    const B = 50_000;
-    for (let b = 0; b < N; b += B) {
-      const samples = [], files = [], issues = [], drops = [];
-      for (let i = b; i < Math.min(N, b + B); i++) {
-        const id = `img_${String(i).padStart(7, '0')}`;
-        const label = LABELS[(i * 7919) % LABELS.length];
-        samples.push({ id, source: 'bench', path: `${label}/${id}.jpg`, split: i % 20 === 0 ? 'test' : i % 20 === 1 ? 'dev' : 'train', label, ord: i, first_run: 1, seen_run: 1 });
-        files.push({ sample_id: id, role: 'image', uri: `/nonexistent/${id}.jpg` });
-        if (i % 7 === 0) {
-          const type = ISSUES[(i / 7) % ISSUES.length];
-          const score = ((i * 2654435761) % 1000) / 1000;
-          issues.push({ sample_id: id, type, score, flagged: score > 0.5, step: 'bench', source: i % 3 ? 'imgsift' : 'visual_layer', run_id: 1, evidence: { score } });
-        }
-        if (i % 997 === 0) drops.push({ sample_id: id, reason: 'corrupt', step: 'filter', run_id: 1 });
-      }
-      await cat.append('samples', COLUMNS.samples, samples);
-      await cat.append('files', COLUMNS.files, files);
-      await cat.append('issues', COLUMNS.issues, issues);
-      await cat.append('drops', COLUMNS.drops, drops);
-    }
-    await cat.run(`INSERT INTO tags (sample_id, tag, reviewer) SELECT id, ['mislabel_confirmed','outlier_valid','duplicate_near','keep','remove'][ord % 5 + 1], 'bench' FROM samples WHERE ord % 31 = 0`);
-    await cat.run(`INSERT INTO decisions (sample_id, action, new_label, reviewer) SELECT id, CASE WHEN ord % 3 = 0 THEN 'relabel' WHEN ord % 3 = 1 THEN 'keep' ELSE 'remove' END, CASE WHEN ord % 3 = 0 THEN 'class_001' END, 'bench' FROM samples WHERE ord % 53 = 0`);
-  } finally {
-    cat.close();
-  }
+  await writeSyntheticCatalog(workdir, N);
   process.stderr.write(`generated ${N} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 

@@ -18,6 +18,7 @@ let browser: BrowserContext;
 let profile: string;
 
 before(async () => {
+  assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: apt-get install -y chromium (or set IMGSIFT_CHROMIUM)`);
   fx = await reviewFixture();
   srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'server-default' });
   profile = await mkdtemp(join(tmpdir(), 'imgsift-chromium-'));
@@ -50,7 +51,7 @@ async function open(): Promise<Page> {
   return page;
 }
 
-test('the grid loads, filters with the sidebar, opens a sample and decides with the keyboard', { skip: !existsSync(CHROMIUM) && `no chromium at ${CHROMIUM}` }, async () => {
+test('the grid loads, filters with the sidebar, opens a sample and decides with the keyboard', async () => {
   const page = await open();
   await page.fill('#reviewer', 'kbd-reviewer');
   await page.dispatchEvent('#reviewer', 'change');
@@ -119,7 +120,7 @@ test('the grid loads, filters with the sidebar, opens a sample and decides with 
   await page.close();
 });
 
-test('the duplicate and leak views show pairs side by side', { skip: !existsSync(CHROMIUM) && `no chromium at ${CHROMIUM}` }, async () => {
+test('the duplicate and leak views show pairs side by side', async () => {
   const page = await open();
   await page.click('[data-view=duplicate]');
   await page.waitForSelector('.pair img');
