@@ -12,6 +12,7 @@
  */
 import { exactSearch, MetricKind, type BatchMatches } from 'usearch';
 import { VectorIndex, type Quantization } from '../src/index/vector.js';
+import { rng } from '../src/util/random.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -24,20 +25,10 @@ const quant = arg('--quant', 'f16') as Quantization;
 const K = 10;
 const CHUNK = 50_000;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Vectors [from, from + n) of the data set: seeded per chunk, so any chunk can be regenerated. */
 function chunk(from: number, n: number): Float32Array {
-  const r = mulberry32(1 + from);
+  const r = rng(1 + from);
   const v = new Float32Array(n * D);
   for (let i = 0; i < n; i++) {
     let s = 0;

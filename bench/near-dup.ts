@@ -10,31 +10,18 @@
  * printed beside the process CPU time, since a shared machine stretches the former.
  */
 import { HammingIndex, hamming64 } from '../src/index/hamming.js';
+import { uint32Rng } from '../src/util/random.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-/**
- * mulberry32: seedable and non-linear. (A linear generator such as xorshift32 would make the two
- * halves of a code linearly dependent, so "random" codes would crowd together and pair up.)
- */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 const n = arg('--n', 1_000_000);
 const planted = arg('--planted', 10_000);
 const radius = arg('--radius', 10);
-const rand = mulberry32(arg('--seed', 1));
+const rand = uint32Rng(arg('--seed', 1));
 
 const total = n + planted;
 const hi = new Uint32Array(total);

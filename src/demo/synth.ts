@@ -1,16 +1,9 @@
 import sharp, { type Sharp } from 'sharp';
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same images on every machine. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../util/random.js';
+
+/** The seeded PRNG the synthetic images use (re-exported for callers of this module). */
+export { rng };
 
 /**
  * Visually distinct scene classes. Each has its own palette and layout, so colour statistics,

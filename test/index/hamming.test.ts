@@ -2,22 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HammingIndex, blockRadii, codesFromHex, hamming64 } from '../../src/index/hamming.js';
 import { hammingHex } from '../../src/image/hashes.js';
+import { uint32Rng } from '../../src/util/random.js';
 
-/** Seeded mulberry32. */
-function rand32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** Random codes, half of them near copies of earlier ones (so small radii have pairs to find). */
 function codes(n: number, seed: number): { hi: Uint32Array; lo: Uint32Array } {
-  const r = rand32(seed);
+  const r = uint32Rng(seed);
   const hi = new Uint32Array(n);
   const lo = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
@@ -91,7 +81,7 @@ test('pairsWithin finds identical codes and refuses runaway output', () => {
 test('query returns exactly the codes within r, nearest first', () => {
   const c = codes(2000, 11);
   const index = new HammingIndex(c);
-  const r = rand32(99);
+  const r = uint32Rng(99);
   for (let q = 0; q < 40; q++) {
     const hi = q % 2 ? c.hi[r() % 2000] ^ (1 << r() % 32) : r();
     const lo = q % 2 ? c.lo[r() % 2000] : r();
