@@ -101,7 +101,7 @@ export interface CollectOptions {
 /** Issue types shown as pairs: their evidence names the other sample. */
 export const PAIR_TYPE = /dup|leak/i;
 /** Evidence keys that may name the other sample of a duplicate or leak, in order of preference. */
-export const PARTNER_KEYS = ['other', 'other_id', 'duplicate_of', 'keep', 'kept', 'original', 'match', 'matched', 'train_id', 'of'];
+export const PARTNER_KEYS = ['other', 'other_id', 'duplicate_of', 'keep', 'kept', 'original', 'match', 'matched', 'train_sample', 'train_id', 'of'];
 const SIMILARITY_KEYS = ['similarity', 'cosine', 'jaccard'];
 const DISTANCE_KEYS = ['distance', 'hamming', 'hamming_distance'];
 const ALIGN = /align|homograph|inlier|reproj|registration/i;

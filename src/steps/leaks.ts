@@ -226,8 +226,9 @@ export const leaksStep: ReduceStep<LeaksParams> = {
     const issues = [...perTest.values()].map(({ best, n }) => ({
       sample_id: best.test.sampleId, type: 'leak', score: best.similarity, flagged: true,
       evidence: {
-        train: best.train.sampleId, train_path: best.train.path, train_split: best.train.split, method: best.method,
-        leak_type: best.leakType, distance: best.hammingDistance, matches: n,
+        // `train_sample` names the other side for the review app's and the report's pair views.
+        train_sample: best.train.sampleId, train_path: best.train.path, train_split: best.train.split, method: best.method,
+        leak_type: best.leakType, similarity: best.similarity, distance: best.hammingDistance, matches: n,
       },
       step: 'leaks', source: 'imgsift', run_id: ctx.runId,
     }));

@@ -9,6 +9,7 @@ import { recipeFromObject } from '../../src/recipe/load.js';
 import { LeaksParamsSchema, readLeaks, type LeakRecord } from '../../src/steps/leaks.js';
 import { tempDir } from '../helpers/tmp.js';
 import { installTinyModel } from '../embed/helpers.js';
+import { collectReportData } from '../../src/report/data.js';
 
 const dir = await tempDir();
 let truth: DemoTruth;
@@ -60,6 +61,14 @@ test('the evaluation-side sample gets a flagged leak issue naming the train samp
     assert.equal(ev.train_path, truth.leaks.find((l) => l.test === i.path)!.train);
   }
   assert.equal(await catalog.scalar(`SELECT count(*) FROM drops WHERE run_id = ? AND reason = 'leak'`, [runId]), truth.leaks.length);
+});
+
+test('the report pairs every leaked test image with its train image (the evidence names it)', async () => {
+  const data = await collectReportData(catalog, runId);
+  const leak = data.pairs.find((p) => p.type === 'leak')!;
+  assert.equal(leak.flagged, truth.leaks.length);
+  assert.equal(leak.withPartner, truth.leaks.length);
+  assert.deepEqual(leak.bySplits, { 'test ↔ train': truth.leaks.length });
 });
 
 test('perceptual alone finds the near leak; exact alone only the exact one', async () => {
