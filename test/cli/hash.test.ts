@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { photoJpeg, photoPng } from '../../src/demo/synth.js';
 import { formatHashTable, hashFiles } from '../../src/cli/hash.js';
 import { computeHashes } from '../../src/image/hashes.js';
+import { runCli } from '../helpers/cli.js';
 
 let dir: string;
 let good: string;
@@ -44,20 +44,10 @@ test('hashFiles: rows in order, a bad or missing file gets an error and the othe
   assert.match(lines[2], /error: /);
 });
 
-/** Runs the command through its registration, as the lead's program will. */
+/** Runs the real `imgsift` binary (dist/, built by `npm test`). */
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const script = `
-    import { Command } from 'commander';
-    import { registerHash } from './src/cli/hash.ts';
-    const state = { exitCode: 0 };
-    const program = new Command('imgsift').exitOverride();
-    registerHash(program, state);
-    program.commands.forEach((c) => c.exitOverride());
-    try { await program.parseAsync(${JSON.stringify(args)}, { from: 'user' }); }
-    catch (e) { process.exit(e.exitCode === 0 ? 0 : 2); }
-    process.exit(state.exitCode);`;
-  const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
-  return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+  const r = runCli(args);
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('imgsift hash --json: one line per file, error lines, exit 1 when a file failed', () => {

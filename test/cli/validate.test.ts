@@ -1,26 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { tempDir } from '../helpers/tmp.js';
 import { fixtures, writeExtracted, writeTar } from '../validate/fixtures.js';
+import { runCli } from '../helpers/cli.js';
 
-/** Runs the command through its registration, as the lead's program will. */
+/** Runs the real `imgsift` binary (dist/, built by `npm test`). */
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const script = `
-    import { Command } from 'commander';
-    import { registerValidate } from './src/cli/validate.ts';
-    const state = { exitCode: 0 };
-    const program = new Command('imgsift').exitOverride();
-    registerValidate(program, state);
-    program.commands.forEach((c) => c.exitOverride());
-    try { await program.parseAsync(${JSON.stringify(args)}, { from: 'user' }); }
-    catch (e) { process.exit(e.exitCode === 0 ? 0 : 2); }
-    process.exit(state.exitCode);`;
-  const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
-  return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+  const r = runCli(args);
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('imgsift validate: exit 0 when clean, 1 with problems (and overlays), 2 for a missing path', async () => {
