@@ -64,6 +64,35 @@ function list(v: string | string[]): string[] {
 }
 
 /**
+ * The conditions one issue row must meet for a filter's issue fields (type, source, score range,
+ * flagged), all on the same row; columns are prefixed with `prefix` (e.g. 'i.'). Shared by
+ * filterSql and the review grid, which reads issues from its own table.
+ */
+export function issueRowConditions(filter: SampleFilter, prefix = ''): SqlFragment {
+  const hasRange = filter.scoreMin !== undefined || filter.scoreMax !== undefined;
+  const ic: string[] = [];
+  const ip: DuckDBValue[] = [];
+  if (!hasRange || filter.flagged === true) ic.push(`${prefix}flagged`);
+  if (filter.issue !== undefined) {
+    ic.push(`${prefix}type IN ${LIST}`);
+    ip.push(JSON.stringify(list(filter.issue)));
+  }
+  if (filter.source !== undefined) {
+    ic.push(`${prefix}source IN ${LIST}`);
+    ip.push(JSON.stringify(list(filter.source)));
+  }
+  if (filter.scoreMin !== undefined) {
+    ic.push(`${prefix}score >= ?`);
+    ip.push(filter.scoreMin);
+  }
+  if (filter.scoreMax !== undefined) {
+    ic.push(`${prefix}score <= ?`);
+    ip.push(filter.scoreMax);
+  }
+  return { sql: ic.length ? ic.join(' AND ') : 'true', params: ip };
+}
+
+/**
  * The WHERE condition of a filter over a sample relation aliased `alias` (columns of `samples`).
  * Use it as `SELECT ... FROM active s WHERE ${f.sql}` with `f.params` (then your own params).
  */
@@ -82,27 +111,9 @@ export function filterSql(filter: SampleFilter, alias = 's'): SqlFragment {
   const hasRange = filter.scoreMin !== undefined || filter.scoreMax !== undefined;
   const issueFields = filter.issue !== undefined || filter.source !== undefined || hasRange;
   if (issueFields || filter.flagged === true) {
-    const ic: string[] = [`i.sample_id = ${a}.id`];
-    const ip: DuckDBValue[] = [];
-    if (!hasRange || filter.flagged === true) ic.push('i.flagged');
-    if (filter.issue !== undefined) {
-      ic.push(`i.type IN ${LIST}`);
-      ip.push(JSON.stringify(list(filter.issue)));
-    }
-    if (filter.source !== undefined) {
-      ic.push(`i.source IN ${LIST}`);
-      ip.push(JSON.stringify(list(filter.source)));
-    }
-    if (filter.scoreMin !== undefined) {
-      ic.push('i.score >= ?');
-      ip.push(filter.scoreMin);
-    }
-    if (filter.scoreMax !== undefined) {
-      ic.push('i.score <= ?');
-      ip.push(filter.scoreMax);
-    }
-    conds.push(`EXISTS (SELECT 1 FROM issues i WHERE ${ic.join(' AND ')})`);
-    params.push(...ip);
+    const ic = issueRowConditions(filter, 'i.');
+    conds.push(`EXISTS (SELECT 1 FROM issues i WHERE i.sample_id = ${a}.id AND ${ic.sql})`);
+    params.push(...ic.params);
   }
   if (filter.flagged === false) {
     if (issueFields) throw new UsageError('filter: flagged: false cannot be combined with issue, source or a score range');

@@ -1,6 +1,6 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { Catalog } from '../../catalog/catalog.js';
-import { filterSql, type SampleFilter, type SqlFragment } from '../decisions.js';
+import { filterSql, issueRowConditions, type SampleFilter, type SqlFragment } from '../decisions.js';
 
 /**
  * The review app's read side: a snapshot of the run's samples laid out for fast grid pages and
@@ -66,25 +66,9 @@ export function gridWhere(filter: GridFilter): SqlFragment {
   const hasRange = filter.scoreMin !== undefined || filter.scoreMax !== undefined;
   const issueFields = filter.issue !== undefined || filter.source !== undefined || hasRange;
   if (issueFields || filter.flagged === true) {
-    const ic: string[] = [];
-    if (!hasRange || filter.flagged === true) ic.push('flagged');
-    if (filter.issue !== undefined) {
-      ic.push(`type IN ${LIST}`);
-      params.push(JSON.stringify(list(filter.issue)));
-    }
-    if (filter.source !== undefined) {
-      ic.push(`source IN ${LIST}`);
-      params.push(JSON.stringify(list(filter.source)));
-    }
-    if (filter.scoreMin !== undefined) {
-      ic.push('score >= ?');
-      params.push(filter.scoreMin);
-    }
-    if (filter.scoreMax !== undefined) {
-      ic.push('score <= ?');
-      params.push(filter.scoreMax);
-    }
-    conds.push(`g.rn IN (SELECT rn FROM review_issues WHERE ${ic.length ? ic.join(' AND ') : 'true'})`);
+    const ic = issueRowConditions(filter);
+    conds.push(`g.rn IN (SELECT rn FROM review_issues WHERE ${ic.sql})`);
+    params.push(...ic.params);
   }
   if (filter.flagged === false) {
     if (issueFields) add(filterSql({ flagged: false, issue: filter.issue }, 'g')); // throws the same UsageError
