@@ -63,16 +63,33 @@ export class Encoder {
     return enc;
   }
 
-  /** Embed encoded images (any format sharp reads), as one batch. */
+  /** Embed encoded images (any format sharp reads), as one batch; throws if any image is unreadable. */
   async embedImages(images: Buffer[]): Promise<Float32Array[]> {
+    const out = await this.embedImagesEach(images);
+    const bad = out.find((v) => v instanceof Error);
+    if (bad) throw bad;
+    return out as Float32Array[];
+  }
+
+  /**
+   * Embed encoded images as one inference batch; an image that cannot be read or preprocessed
+   * gets its Error in its place and the others are embedded all the same.
+   */
+  async embedImagesEach(images: Buffer[]): Promise<Array<Float32Array | Error>> {
     const p = this.manifest.image;
     if (!p) throw new ImgsiftError(`model ${this.manifest.name} is a ${this.manifest.kind} model, not an image model`);
-    if (images.length === 0) return [];
+    const pixels = await Promise.all(
+      images.map((img) => preprocessImage(img, p).then((r) => r.data, (err: unknown) => (err instanceof Error ? err : new Error(errorMessage(err))))),
+    );
+    const good = pixels.filter((x): x is Float32Array => !(x instanceof Error));
+    if (good.length === 0) return pixels as Error[];
     const per = 3 * p.size * p.size;
-    const batch = new Float32Array(per * images.length);
-    for (let i = 0; i < images.length; i++) batch.set((await preprocessImage(images[i], p)).data, i * per);
-    const dims = p.layout === 'nchw' ? [images.length, 3, p.size, p.size] : [images.length, p.size, p.size, 3];
-    return this.run({ [this.manifest.input]: new this.ort.Tensor('float32', batch, dims) }, images.length);
+    const batch = new Float32Array(per * good.length);
+    good.forEach((x, i) => batch.set(x, i * per));
+    const dims = p.layout === 'nchw' ? [good.length, 3, p.size, p.size] : [good.length, p.size, p.size, 3];
+    const vectors = await this.run({ [this.manifest.input]: new this.ort.Tensor('float32', batch, dims) }, good.length);
+    let next = 0;
+    return pixels.map((x) => (x instanceof Error ? x : vectors[next++]));
   }
 
   /** Embed texts with a text tower, as one batch. */

@@ -63,7 +63,7 @@ export function planStages(recipe: Recipe): Stage[] {
       if (!k) throw new ImgsiftError(`step '${name}' needs step '${u}' to run before it in the recipe`);
       return k;
     });
-    const ph = paramsHash({ step: name, version: step.version, params, uses });
+    const ph = paramsHash({ step: name, version: step.version, params: step.cacheKey ? step.cacheKey(params) : params, uses });
     keys.set(name, ph);
     const planned: PlannedMapStep = { step: step as MapStep<unknown>, params, paramsHash: ph };
     const last = stages[stages.length - 1];

@@ -56,6 +56,26 @@ export async function runMapPhase(
   const writer = new ResultWriter(catalog, ctx.runId);
   const inflight = new Set<Promise<void>>();
   const allTaskSteps: TaskStep[] = steps.map((s) => ({ name: s.step.name, params: s.params, paramsHash: s.paramsHash }));
+  // Samples go to the workers in groups as large as the largest batch a step takes (an encoder's
+  // batch), each group needing the same steps; 1 (no grouping) when no step batches.
+  const groupSize = Math.max(1, ...steps.map((s) => (s.step.runBatch ? s.step.batchSize?.(s.params) ?? 1 : 1)));
+  const groups = new Map<string, { tasks: SampleTask[]; stats: Array<{ size: number; mtimeMs: number }> }>();
+  const submit = async (key: string) => {
+    const g = groups.get(key);
+    if (!g) return;
+    groups.delete(key);
+    await pool.waitForRoom();
+    if (signal?.aborted) throw new InterruptedError();
+    const p = pool.runGroup(g.tasks).then(async (results) => {
+      results.forEach((result, i) => {
+        const failedCount = record(writer, result, g.stats[i], stats);
+        progress.tick(1, failedCount > 0 ? 1 : 0);
+      });
+      await writer.maybeFlush();
+    });
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  };
 
   let lastOrd: bigint = -1n;
   try {
@@ -108,17 +128,15 @@ export async function runMapPhase(
         }
         stats.computed++;
         const task: SampleTask = { sampleId: r.id, uri: r.uri, name: r.path ?? '', sha256: sha, steps: needed, upstream: {} };
-        await pool.waitForRoom();
-        if (signal?.aborted) throw new InterruptedError();
-        const p = pool.run(task).then(async (result) => {
-          const failedCount = record(writer, result, st, stats);
-          progress.tick(1, failedCount > 0 ? 1 : 0);
-          await writer.maybeFlush();
-        });
-        inflight.add(p);
-        void p.finally(() => inflight.delete(p));
+        const key = needed.map((s) => s.name).join('+');
+        let g = groups.get(key);
+        if (!g) groups.set(key, (g = { tasks: [], stats: [] }));
+        g.tasks.push(task);
+        g.stats.push(st);
+        if (g.tasks.length >= groupSize) await submit(key);
       }
     }
+    for (const key of [...groups.keys()]) await submit(key);
   } finally {
     await Promise.allSettled([...inflight]);
     await writer.flush();

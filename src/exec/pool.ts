@@ -5,14 +5,14 @@ import type { SampleTask, SampleTaskResult } from './task.js';
 export interface PoolOptions {
   /** Worker threads (default: the number of cores). */
   workers?: number;
-  /** A task running longer than this is abandoned and its worker replaced (default 120 s). */
+  /** A task running longer than this is abandoned and its worker replaced (default 120 s; a group gets this per task). */
   taskTimeoutMs?: number;
 }
 
 interface Job {
   id: number;
-  task: SampleTask;
-  resolve: (r: SampleTaskResult) => void;
+  tasks: SampleTask[];
+  resolve: (r: SampleTaskResult[]) => void;
 }
 
 interface Slot {
@@ -33,9 +33,10 @@ function spawnWorker(): Worker {
 }
 
 /**
- * A fixed set of worker threads running per-sample tasks. `run` queues a task and resolves with
- * its result; it never rejects for a bad sample: a worker that crashes or hangs is replaced and
- * the sample gets a failed outcome with the reason. Callers bound the queue (back-pressure) by
+ * A fixed set of worker threads running per-sample tasks. `run` queues a task (`runGroup`, a group
+ * of tasks a worker runs step by step, so batching steps see them together) and resolves with its
+ * result; it never rejects for a bad sample: a worker that crashes or hangs is replaced and its
+ * samples get a failed outcome with the reason. Callers bound the queue (back-pressure) by
  * awaiting `waitForRoom` before submitting.
  */
 export class WorkerPool {
@@ -53,7 +54,7 @@ export class WorkerPool {
     for (let i = 0; i < this.size; i++) this.slots.push(this.startSlot());
   }
 
-  /** Tasks queued or running. */
+  /** Jobs (tasks or groups) queued or running. */
   get pending(): number {
     return this.queue.length + this.slots.filter((s) => s.job).length;
   }
@@ -65,10 +66,16 @@ export class WorkerPool {
     }
   }
 
-  run(task: SampleTask): Promise<SampleTaskResult> {
+  async run(task: SampleTask): Promise<SampleTaskResult> {
+    return (await this.runGroup([task]))[0];
+  }
+
+  /** Run tasks that need the same steps in one worker, together; one result per task, in order. */
+  runGroup(tasks: SampleTask[]): Promise<SampleTaskResult[]> {
     if (this.closed) return Promise.reject(new Error('worker pool is closed'));
+    if (tasks.length === 0) return Promise.resolve([]);
     return new Promise((resolve) => {
-      this.queue.push({ id: this.nextId++, task, resolve });
+      this.queue.push({ id: this.nextId++, tasks, resolve });
       this.dispatch();
     });
   }
@@ -80,10 +87,10 @@ export class WorkerPool {
 
   private startSlot(): Slot {
     const slot: Slot = { worker: spawnWorker() };
-    slot.worker.on('message', (msg: { id: number; result?: SampleTaskResult; error?: string }) => {
+    slot.worker.on('message', (msg: { id: number; results?: SampleTaskResult[]; error?: string }) => {
       const job = slot.job;
       if (!job || job.id !== msg.id) return;
-      this.finish(slot, msg.result ?? failed(job.task, `worker error: ${msg.error}`));
+      this.finish(slot, msg.results ?? failed(job.tasks, `worker error: ${msg.error}`));
     });
     slot.worker.on('error', (err) => this.replace(slot, `worker crashed: ${err.message}`));
     slot.worker.on('exit', (code) => {
@@ -93,7 +100,7 @@ export class WorkerPool {
     return slot;
   }
 
-  /** A worker died or hung: fail its sample, start a fresh worker in its place. */
+  /** A worker died or hung: fail its samples, start a fresh worker in its place. */
   private replace(slot: Slot, reason: string): void {
     const index = this.slots.indexOf(slot);
     if (index < 0) return;
@@ -102,16 +109,21 @@ export class WorkerPool {
     slot.worker.removeAllListeners();
     void slot.worker.terminate();
     this.slots[index] = this.startSlot();
-    if (job) job.resolve(failed(job.task, reason));
+    if (job && job.tasks.length > 1 && !this.closed) {
+      // Which sample brought the worker down? Rerun the group's tasks one by one: only it fails.
+      void Promise.all(job.tasks.map((t) => this.run(t))).then(job.resolve, () => job.resolve(failed(job.tasks, reason)));
+    } else if (job) {
+      job.resolve(failed(job.tasks, reason));
+    }
     this.dispatch();
   }
 
-  private finish(slot: Slot, result: SampleTaskResult): void {
+  private finish(slot: Slot, results: SampleTaskResult[]): void {
     const job = slot.job;
     if (slot.timer) clearTimeout(slot.timer);
     slot.job = undefined;
     slot.timer = undefined;
-    job?.resolve(result);
+    job?.resolve(results);
     this.dispatch();
   }
 
@@ -120,8 +132,9 @@ export class WorkerPool {
       if (slot.job || this.queue.length === 0) continue;
       const job = this.queue.shift()!;
       slot.job = job;
-      slot.timer = setTimeout(() => this.replace(slot, `timed out after ${this.timeoutMs} ms`), this.timeoutMs);
-      slot.worker.postMessage({ id: job.id, task: job.task });
+      const limit = this.timeoutMs * job.tasks.length;
+      slot.timer = setTimeout(() => this.replace(slot, `timed out after ${limit} ms`), limit);
+      slot.worker.postMessage({ id: job.id, tasks: job.tasks });
     }
     // Wake every waiter; each re-checks its own limit.
     const waiters = this.roomWaiters;
@@ -130,14 +143,14 @@ export class WorkerPool {
   }
 }
 
-/** The result of a task whose worker crashed or hung: failed, and not to be cached (it may pass next time). */
-function failed(task: SampleTask, reason: string): SampleTaskResult {
-  return {
+/** The results of tasks whose worker crashed or hung: failed, and not to be cached (they may pass next time). */
+function failed(tasks: SampleTask[], reason: string): SampleTaskResult[] {
+  return tasks.map((task) => ({
     sampleId: task.sampleId,
     uri: task.uri,
     sha256: task.sha256,
     outcomes: task.steps.map((s) => ({
       step: s.name, paramsHash: s.paramsHash, ok: false, error: reason, elapsedMs: 0, transient: true,
     })),
-  };
+  }));
 }

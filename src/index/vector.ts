@@ -192,19 +192,25 @@ export class VectorIndex {
     return out;
   }
 
+  /**
+   * The k nearest of each query. HNSW keeps max(ef_search, k) candidates, so asking for
+   * max(k, expansionSearch) and keeping k is a search at our ef_search: usearch's own setting is
+   * not kept across save/load (a loaded index searches at its default) and cannot be changed from JS.
+   */
   private batch(queries: Float32Array, n: number, k: number): Neighbour[][] {
     const d = this.settings.dim;
+    const want = Math.min(this.size, Math.max(k, this.settings.expansionSearch));
     const res: Neighbour[][] = [];
     if (n === 1) {
-      const m = this.index.search(queries.subarray(0, d), k, this.threads);
-      res.push(toNeighbours(m.keys, m.distances, m.keys.length));
+      const m = this.index.search(queries.subarray(0, d), want, this.threads);
+      res.push(toNeighbours(m.keys, m.distances, Math.min(k, m.keys.length)));
       return res;
     }
     // A flat n × dim array is searched as a batch (the typings only know the array-of-rows form).
-    const m = this.index.search(queries.subarray(0, n * d), k, this.threads) as unknown as BatchMatches;
+    const m = this.index.search(queries.subarray(0, n * d), want, this.threads) as unknown as BatchMatches;
     for (let i = 0; i < n; i++) {
-      const c = Number(m.counts[i]);
-      res.push(toNeighbours(m.keys.subarray(i * k, i * k + c), m.distances.subarray(i * k, i * k + c), c));
+      const c = Math.min(k, Number(m.counts[i]));
+      res.push(toNeighbours(m.keys.subarray(i * want, i * want + c), m.distances.subarray(i * want, i * want + c), c));
     }
     return res;
   }

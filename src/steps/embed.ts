@@ -13,9 +13,11 @@ import type { MapStep } from './types.js';
  * the file's content hash — and manifest become part of the parameters, so the step's cache key
  * changes when the file or the preprocessing does: reruns and new samples embed only what is new.
  *
- * Each worker thread keeps one onnxruntime session per model and embeds one sample per task
- * (the executor hands out single samples; batching across tasks would need a queue in the pool).
- * The vector travels back as float16 in the result; afterAll moves it into the `embeddings` table.
+ * Each worker thread keeps one onnxruntime session per model; the executor hands it groups of
+ * `batch_size` samples, embedded as one inference batch (an unreadable image fails alone). The
+ * vectors travel back as float16 in the results; afterAll moves them into the `embeddings` table.
+ * The cache key is the model id and manifest: neither the batch size nor where the file lies
+ * changes an embedding.
  */
 
 export const EmbedParams = z
@@ -24,13 +26,15 @@ export const EmbedParams = z
     model: z.string().min(1, { message: 'model: name a model (e.g. clip-vit-b32) or give a path to a .onnx file' }),
     /** The preset to use when the model has no manifest of its own. */
     preset: z.string().optional(),
+    /** Images per inference batch. */
+    batch_size: z.number().int().min(1).max(512).default(16),
   })
   .strict()
   .transform((p, ctx) => {
     try {
       const r = resolveModel(p);
       if (r.manifest.kind !== 'image') throw new Error(`model '${p.model}' is a ${r.manifest.kind} model; the embed step needs an image model`);
-      return { model: p.model, ...(p.preset ? { preset: p.preset } : {}), model_id: r.id, path: r.path, manifest: r.manifest };
+      return { model: p.model, ...(p.preset ? { preset: p.preset } : {}), batch_size: p.batch_size, model_id: r.id, path: r.path, manifest: r.manifest };
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: errorMessage(err), path: ['model'] });
       return z.NEVER;
@@ -62,11 +66,24 @@ export const embedStep: MapStep<EmbedParamsResolved> = {
   params: EmbedParams,
 
   async run(input, params) {
-    const encoder = await getEncoder({ id: params.model_id, path: params.path, dir: dirname(params.path), manifest: params.manifest }, { threads: ortThreads() });
-    const [v] = await encoder.embedImages([input.bytes]);
-    const result: EmbedResult = { model: params.model_id, dim: v.length, f16: encodeF16(v).toString('base64') };
-    return { result: { ...result } };
+    const [out] = await embedStep.runBatch!([input], params);
+    if (out instanceof Error) throw out;
+    return out;
   },
+
+  batchSize: (params) => params.batch_size,
+
+  async runBatch(inputs, params) {
+    const encoder = await getEncoder({ id: params.model_id, path: params.path, dir: dirname(params.path), manifest: params.manifest }, { threads: ortThreads() });
+    const vectors = await encoder.embedImagesEach(inputs.map((i) => i.bytes));
+    return vectors.map((v) => {
+      if (v instanceof Error) return v;
+      const result: EmbedResult = { model: params.model_id, dim: v.length, f16: encodeF16(v).toString('base64') };
+      return { result: { ...result } };
+    });
+  },
+
+  cacheKey: (params) => ({ model_id: params.model_id, manifest: params.manifest }),
 
   async afterAll(ctx, _params, paramsHash) {
     await storeEmbedResults(ctx.catalog, 'embed', paramsHash);

@@ -45,6 +45,15 @@ export interface MapStep<P = unknown> {
   /** Earlier map steps whose results this one reads (their params become part of its cache key). */
   uses?: string[];
   run(input: SampleInput, params: P): Promise<MapOutput>;
+  /** Samples to hand `runBatch` at once (default 1). The executor groups samples to match. */
+  batchSize?(params: P): number;
+  /** `run` on several samples at once (one inference batch): one output, or the Error of that sample, per input. */
+  runBatch?(inputs: SampleInput[], params: P): Promise<Array<MapOutput | Error>>;
+  /**
+   * The part of the parameters that decides the results, for the cache key (default: all of them).
+   * A batch size or where a model file lies does not change an embedding.
+   */
+  cacheKey?(params: P): unknown;
   /** Runs on the main thread after the step's results are in the catalog (e.g. materialise tables). */
   afterAll?(ctx: StepContext, params: P, paramsHash: string): Promise<void>;
   /** Figures for the build summary, read from the catalog after the step ran. */

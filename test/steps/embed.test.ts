@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { photoJpeg, SCENE_KINDS } from '../../src/demo/synth.js';
 import { decodeF16 } from '../../src/embed/float16.js';
@@ -56,6 +56,43 @@ test('embed: vectors land in the embeddings table as float16; reruns and new sam
     assert.ok(results.every((r) => !r.result.includes('f16')));
     const failed = await catalog.all<{ error: string }>(`SELECT error FROM step_results WHERE step = 'embed' AND NOT ok`);
     assert.equal(failed.length, 1);
+  } finally {
+    catalog.close();
+  }
+});
+
+test('embed: samples are embedded in batches, the same as one by one; a bad image fails alone; the batch size is not in the cache key', async () => {
+  const root = await tempDir();
+  process.env.IMGSIFT_MODELS = await installTinyModel(join(root, 'models'));
+  const data = join(root, 'data');
+  await writeScenes(data, 0, 9);
+  await writeFile(join(data, 'img_4_truncated.jpg'), (await photoJpeg({ seed: 999, width: 200, height: 150 })).subarray(0, 900));
+  const workdir = join(root, 'wd');
+  const source = { format: 'folder', path: data };
+
+  const first = await buildEmbedded(workdir, source, 'tiny', [], { batch_size: 4 });
+  assert.equal(first.computed, 10);
+  assert.equal((await buildEmbedded(workdir, source, 'tiny', [], { batch_size: 1 })).computed, 0, 'another batch size reuses the cache');
+
+  const catalog = await Catalog.open(workdir);
+  try {
+    const rows = await catalog.all<{ path: string; vector: Buffer | null; error: string | null }>(
+      `SELECT s.path, e.vector, r.error FROM samples s JOIN files f ON f.sample_id = s.id JOIN file_status fs ON fs.uri = f.uri
+       JOIN step_results r ON r.content_hash = fs.sha256 AND r.step = 'embed'
+       LEFT JOIN embeddings e ON e.content_hash = fs.sha256 ORDER BY s.path`,
+    );
+    assert.equal(rows.length, 10);
+    const enc = await getEncoder(resolveModel({ model: 'tiny' }));
+    for (const r of rows) {
+      if (r.path === 'img_4_truncated.jpg') {
+        assert.equal(r.vector, null);
+        assert.ok(r.error, 'the truncated image has its own error');
+        continue;
+      }
+      assert.equal(r.error, null, `${r.path} embedded despite the bad image in its batch`);
+      const [alone] = await enc.embedImages([await readFile(join(data, r.path))]);
+      assert.ok(cosine(decodeF16(r.vector!), alone) > 0.9999, `${r.path}: batched = alone`);
+    }
   } finally {
     catalog.close();
   }
