@@ -67,3 +67,28 @@ test('HNSW search agrees with exact search; filter and radius search; save, reop
   assert.equal((await VectorIndex.open(dir, 'm', { dim: d, quantization: 'i8' })).reused, false);
   assert.equal((await VectorIndex.open(dir, 'other', { dim: d })).reused, false);
 });
+
+test('a reopened index searches at the ef_search it is opened with (usearch forgets its own on load)', async () => {
+  // 128-d random vectors: hard for HNSW, so a small candidate list misses neighbours a large one finds.
+  const d = 128, n = 3000, q = 40, k = 10;
+  const v = randomUnit(n, d, 11);
+  const queries = randomUnit(q, d, 12);
+  const idx = await VectorIndex.create({ dim: d, quantization: 'f32', expansionAdd: 32 });
+  idx.addMissing(Array.from({ length: n }, (_, i) => String(i)), v);
+  const dir = await tempDir();
+  await idx.save(dir, 'r');
+  const recall = async (ef: number) => {
+    const { index } = await VectorIndex.open(dir, 'r', { dim: d, quantization: 'f32', expansionAdd: 32, expansionSearch: ef });
+    const hits = index.search(queries, k);
+    let found = 0;
+    hits.forEach((h, i) => {
+      const truth = new Set(exactTop(v, d, queries.subarray(i * d, (i + 1) * d), k).map(String));
+      found += h.filter((x) => truth.has(index.keyAt(x.key))).length;
+    });
+    return found / (q * k);
+  };
+  const narrow = await recall(10);
+  const wide = await recall(n);
+  assert.ok(wide >= 0.99, `ef_search ${n}: recall ${wide}`);
+  assert.ok(narrow < wide - 0.1, `ef_search 10 (${narrow}) is measurably below ef_search ${n} (${wide})`);
+});
