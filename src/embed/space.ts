@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import { VectorIndex, type Neighbour, type Quantization } from '../index/vector.js';
 import { modelFileStem } from './models-dir.js';
-import { chooseModel, loadSampleEmbeddings, type SampleEmbeddings } from './store.js';
+import { chooseModel, loadSampleEmbeddings, OF_IMAGE, type EmbeddingOf, type SampleEmbeddings } from './store.js';
 
 /**
  * The active samples' embeddings of one model, with the persisted ANN index over their contents
@@ -16,6 +16,8 @@ export interface SpaceOptions {
   /** Where `index/` lives (default: the catalog's directory; an in-memory catalog keeps the index in memory). */
   workdir?: string;
   quantization?: Quantization;
+  /** The samples' images (default) or one of their texts. */
+  of?: EmbeddingOf;
 }
 
 /** A neighbour of a sample: another sample's row in `data`, and the cosine similarity. */
@@ -55,8 +57,9 @@ export class EmbeddingSpace {
   }
 
   static async open(catalog: Catalog, options: SpaceOptions = {}): Promise<EmbeddingSpace> {
-    const model = await chooseModel(catalog, options.model);
-    const data = await loadSampleEmbeddings(catalog, model);
+    const of = options.of ?? OF_IMAGE;
+    const model = await chooseModel(catalog, options.model, of);
+    const data = await loadSampleEmbeddings(catalog, model, of);
     const workdir = options.workdir ?? (catalog.path === ':memory:' ? undefined : dirname(catalog.path));
     const dir = workdir ? join(workdir, 'index') : undefined;
     const stem = modelFileStem(model);

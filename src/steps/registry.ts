@@ -2,6 +2,7 @@ import type { MapStep, Step } from './types.js';
 import { filterStep } from './filter.js';
 import { downloadStep } from './download.js';
 import { embedStep } from './embed.js';
+import { embedTextStep } from './embed-text.js';
 import { semanticStep } from './semantic.js';
 import { dedupSignalsStep } from './dedup-signals.js';
 import { dedupStep } from './dedup.js';
@@ -23,6 +24,7 @@ const STEPS: Step[] = [
   dedupSignalsStep,
   qualityStep,
   embedStep,
+  embedTextStep,
   semanticStep,
   splitStep,
   dedupStep,

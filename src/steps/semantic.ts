@@ -1,11 +1,14 @@
 import { z } from 'zod';
 import { COLUMNS, type Row } from '../catalog/catalog.js';
 import { EmbeddingSpace } from '../embed/space.js';
+import { OF_IMAGE } from '../embed/store.js';
+import { TextField } from '../text/field.js';
 import { kNearest, labelDisagreement, outlierScores, semanticDuplicates } from '../embed/semantic.js';
 import type { Json, ReduceStep, StepContext, StepStats } from './types.js';
 
 /**
- * Whole-dataset signals from the embeddings of an earlier `embed` step:
+ * Whole-dataset signals from the embeddings of an earlier `embed` step (or, with `of: text`, of an
+ * `embed_text` step: the same signals on captions/prompts, as `text_`-prefixed issue types):
  * - `semantic_duplicate` on each sample that repeats another's content in meaning (cosine >= threshold),
  *   evidence naming the sample `kept`;
  * - `outlier` on every sample: a score in [0,1] from the mean distance to its k nearest neighbours;
@@ -20,6 +23,10 @@ export const SemanticParams = z
   .object({
     /** Model id or name whose embeddings to use (default: the only one the samples have). */
     model: z.string().optional(),
+    /** The embeddings of the samples' images (embed step) or of their texts (embed_text step). */
+    of: z.enum(['image', 'text']).default('image'),
+    /** With of: text, which text: 'text' or a meta field (as embed_text's `field`). */
+    field: TextField,
     dedup: z
       .object({
         threshold: Similarity.default(0.95),
@@ -63,16 +70,20 @@ const round = (x: number) => Math.round(x * 10000) / 10000;
 export const semanticStep: ReduceStep<SemanticParams> = {
   kind: 'reduce',
   name: 'semantic',
-  description: 'semantic duplicates, outliers and label disagreement from image embeddings (usearch HNSW)',
+  description: 'semantic duplicates, outliers and label disagreement from image (or caption) embeddings (usearch HNSW)',
   params: SemanticParams,
   async run(ctx: StepContext, params: SemanticParams): Promise<StepStats> {
     const { catalog } = ctx;
-    const space = await EmbeddingSpace.open(catalog, { model: params.model, workdir: ctx.workdir });
+    const of = params.of === 'text' ? ({ kind: 'text', field: params.field } as const) : OF_IMAGE;
+    const space = await EmbeddingSpace.open(catalog, { model: params.model, workdir: ctx.workdir, of });
     const { ids, labels } = space.data;
     const model = space.data.model;
+    // Text findings are their own issue types and step, so an image pass and a text pass coexist.
+    const prefix = params.of === 'text' ? 'text_' : '';
+    const stepName = params.of === 'text' ? 'semantic_text' : 'semantic';
     const issues: Row[] = [];
     const issue = (row: number, type: string, score: number, flagged: boolean, evidence: Json) =>
-      issues.push({ sample_id: ids[row], type, score: round(score), flagged, evidence, step: 'semantic', source: 'imgsift', run_id: ctx.runId });
+      issues.push({ sample_id: ids[row], type: prefix + type, score: round(score), flagged, evidence, step: stepName, source: 'imgsift', run_id: ctx.runId });
     const stats: StepStats = {
       model, 'samples with embeddings': space.size, 'samples without embeddings': space.data.missing,
       'index vectors': space.index.size, 'index vectors added': space.indexAdded,
@@ -122,7 +133,7 @@ export const semanticStep: ReduceStep<SemanticParams> = {
     }
 
     await catalog.transaction(async (tx) => {
-      await tx.run(`DELETE FROM issues WHERE source = 'imgsift' AND step = 'semantic'`);
+      await tx.run(`DELETE FROM issues WHERE source = 'imgsift' AND step = '${stepName}'`);
       await tx.append('issues', COLUMNS.issues, issues);
     });
     return stats;

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { COLUMNS, type Row } from '../catalog/catalog.js';
+import { EmbeddingSpace } from '../embed/space.js';
 import { SelfDeduper, crossDedup, type DedupFigures, type TextDedupOptions, type TextMatch } from '../text/dedup.js';
+import { embeddingCrossDedup, embeddingSelfDedup } from '../text/embedding-dedup.js';
 import { DEFAULT_NGRAM, DEFAULT_NUM_PERM } from '../text/minhash.js';
+import { TextField, textFieldSql } from '../text/field.js';
 import type { ReduceStep, StepContext, StepStats } from './types.js';
 
 /**
@@ -10,20 +13,28 @@ import type { ReduceStep, StepContext, StepStats } from './types.js';
  * removed (train rows that leak validation prompts), never the other way round.
  *
  * Every removal becomes a flagged `text_duplicate` issue on the removed sample, with the matched
- * sample's id, the exact Jaccard similarity and the kind ('self' | 'cross') as evidence; a later
- * `filter: { drop: [text_duplicate] }` takes them out of the dataset. Texts are compared after
- * normalisation (src/text/normalize.ts); see src/text/dedup.ts for the method.
+ * sample's id, the similarity and the kind ('self' | 'cross') as evidence; a later
+ * `filter: { drop: [text_duplicate] }` takes them out of the dataset. With method 'minhash' texts
+ * are compared after normalisation (src/text/normalize.ts) by exact Jaccard (src/text/dedup.ts);
+ * with 'embedding', by the cosine of their embed_text vectors (src/text/embedding-dedup.ts).
  */
 
 const SPLIT_NAME = /^[a-z][a-z0-9_-]*$/;
-const META_FIELD = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const Threshold = z.number().gt(0).max(1);
 
 export const TextDedupParams = z
   .object({
     /** 'text' (the sample's text column) or the name of a field of `meta`. */
-    field: z.string().regex(META_FIELD, { message: `field must be 'text' or a meta field name matching ${META_FIELD}` }).default('text'),
-    /** Self-dedup threshold (Jaccard of character n-grams). */
+    field: TextField,
+    /**
+     * 'minhash': Jaccard similarity of character n-grams (spelling-level copies; no model needed).
+     * 'embedding': cosine similarity of text embeddings from an earlier `embed_text` step (same
+     * meaning in other words); thresholds are then cosines.
+     */
+    method: z.enum(['minhash', 'embedding']).default('minhash'),
+    /** For method embedding: the text model's id or name (default: the only one with embeddings of `field`). */
+    model: z.string().optional(),
+    /** Self-dedup threshold (Jaccard of character n-grams, or cosine). */
     threshold: Threshold.default(0.85),
     /** Run self-dedup (false: only the cross-split pass). */
     self: z.boolean().default(true),
@@ -53,7 +64,8 @@ export const TextDedupParams = z
       .default({}),
   })
   .strict()
-  .refine((p) => p.self || p.cross !== undefined, { message: 'text_dedup: with self: false, a `cross` block is needed' });
+  .refine((p) => p.self || p.cross !== undefined, { message: 'text_dedup: with self: false, a `cross` block is needed' })
+  .refine((p) => p.model === undefined || p.method === 'embedding', { message: 'model: only method embedding uses a model', path: ['model'] });
 export type TextDedupParams = z.infer<typeof TextDedupParams>;
 
 export const TEXT_DUPLICATE = 'text_duplicate';
@@ -66,6 +78,8 @@ export interface TextDuplicateEvidence {
   similarity: number;
   threshold: number;
   field: string;
+  /** The text model, for method embedding. */
+  model?: string;
 }
 
 interface TextRow {
@@ -74,89 +88,71 @@ interface TextRow {
   text: string | null;
 }
 
-function textSql(field: string): string {
-  // META_FIELD admits no quote, so the JSON path needs no escaping.
-  return field === 'text' ? 'text' : `json_extract_string(meta, '$."${field}"')`;
-}
-
 export const textDedupStep: ReduceStep<TextDedupParams> = {
   kind: 'reduce',
   name: 'text_dedup',
-  description: 'near-duplicate captions/prompts (MinHash-LSH on character n-grams, exact Jaccard): self and cross-split',
+  description: 'near-duplicate captions/prompts (MinHash-LSH with exact Jaccard, or text-embedding cosine): self and cross-split',
   params: TextDedupParams,
   async run(ctx: StepContext, params: TextDedupParams): Promise<StepStats> {
     const { catalog } = ctx;
-    const rows = await catalog.all<TextRow>(`SELECT id, split, ${textSql(params.field)} AS text FROM active ORDER BY ord, id`);
-    const options = (threshold: number, label: string, total: number): TextDedupOptions => {
-      const progress = ctx.reporter.progress(label, total);
-      let last = 0;
-      return {
-        threshold, ngram: params.ngram, numPerm: params.num_perm, normalize: params.normalize,
-        onProgress: (done) => {
-          ctx.signal?.throwIfAborted();
-          progress.tick(done - last);
-          last = done;
-          if (done === total) progress.finish();
-        },
-      };
-    };
+    const rows = await catalog.all<TextRow>(`SELECT id, split, ${textFieldSql(params.field)} AS text FROM active ORDER BY ord, id`);
+    const matcher = params.method === 'embedding' ? await embeddingMatcher(ctx, params, rows) : minhashMatcher(params, rows);
 
     const issues: Row[] = [];
     const removed = new Set<number>();
-    const record = (kind: 'self' | 'cross', threshold: number, m: TextMatch, rowsOf: TextRow[], matchedOf: TextRow[]) => {
-      const row = rowsOf[m.index];
+    const record = (kind: 'self' | 'cross', threshold: number, m: TextMatch, rowsOf: number[], matchedOf: number[]) => {
+      const row = rows[rowsOf[m.index]];
       const evidence: TextDuplicateEvidence = {
-        kind, matched: matchedOf[m.matched].id, similarity: m.similarity, threshold, field: params.field,
+        kind, matched: rows[matchedOf[m.matched]].id, similarity: m.similarity, threshold, field: params.field,
       };
+      if (matcher.model) evidence.model = matcher.model;
       issues.push({ sample_id: row.id, type: TEXT_DUPLICATE, score: m.similarity, flagged: true, evidence, step: 'text_dedup', source: 'imgsift', run_id: ctx.runId });
     };
 
-    const stats: StepStats = { 'samples compared': rows.length };
-    let empty = 0;
-    let selfLsh = '';
+    const stats: StepStats = { 'samples compared': rows.length, method: params.method };
+    if (matcher.model) stats.model = matcher.model;
     if (params.self) {
       const groups = params.per_split ? groupBy(rows, (r) => r.split ?? '') : new Map([['', rows.map((_, i) => i)]]);
-      const total = { removed: 0 };
-      const o = options(params.threshold, 'text dedup (self)', rows.length);
-      let done = 0;
+      const progress = ctx.reporter.progress('text dedup (self)', rows.length);
+      let total = 0;
+      let empty = 0;
+      let lsh = '';
       for (const [split, members] of groups) {
-        const d = new SelfDeduper({ ...o, onProgress: undefined }, members.length);
-        const groupRows = members.map((i) => rows[i]);
-        groupRows.forEach((r, k) => {
-          const m = d.push(r.text);
-          if (m) {
-            record('self', params.threshold, m, groupRows, groupRows);
-            removed.add(members[k]);
-          }
-          if (++done % 4096 === 0) o.onProgress!(done);
+        const r = matcher.self(members, params.threshold, (n) => {
+          ctx.signal?.throwIfAborted();
+          progress.tick(n);
         });
-        const f: DedupFigures = d.figures;
-        empty += f.empty;
-        total.removed += f.removed;
-        selfLsh = `${f.bands} bands x ${f.rowsPerBand} rows`;
-        if (params.per_split && groups.size > 1) stats[`self duplicates: ${split || '(no split)'}`] = f.removed;
+        for (const m of r.matches) {
+          record('self', params.threshold, m, members, members);
+          removed.add(members[m.index]);
+        }
+        total += r.matches.length;
+        empty += r.empty;
+        lsh = r.lsh ?? lsh;
+        if (params.per_split && groups.size > 1) stats[`self duplicates: ${split || '(no split)'}`] = r.matches.length;
       }
-      o.onProgress!(rows.length);
-      stats['self duplicates'] = total.removed;
+      progress.finish();
+      stats['self duplicates'] = total;
       stats['self threshold'] = params.threshold;
-      stats['self lsh'] = selfLsh;
+      if (lsh) stats['self lsh'] = lsh;
       stats['samples without text'] = empty;
     }
 
     if (params.cross) {
       const { from, against, threshold } = params.cross;
       const survivors = rows.map((_, i) => i).filter((i) => !removed.has(i));
-      const fromRows = survivors.filter((i) => from.includes(rows[i].split ?? '')).map((i) => rows[i]);
-      const refRows = survivors.filter((i) => against.includes(rows[i].split ?? '')).map((i) => rows[i]);
-      const res = crossDedup(
-        fromRows.map((r) => r.text),
-        refRows.map((r) => r.text),
-        options(threshold, `text dedup (${from.join('+')} near ${against.join('+')})`, fromRows.length),
-      );
-      for (const m of res.removed) record('cross', threshold, m, fromRows, refRows);
-      stats[`cross duplicates: ${from.join('+')} near ${against.join('+')}`] = res.figures.removed;
+      const fromRows = survivors.filter((i) => from.includes(rows[i].split ?? ''));
+      const refRows = survivors.filter((i) => against.includes(rows[i].split ?? ''));
+      const progress = ctx.reporter.progress(`text dedup (${from.join('+')} near ${against.join('+')})`, fromRows.length);
+      const r = matcher.cross(fromRows, refRows, threshold, (n) => {
+        ctx.signal?.throwIfAborted();
+        progress.tick(n);
+      });
+      progress.finish();
+      for (const m of r.matches) record('cross', threshold, m, fromRows, refRows);
+      stats[`cross duplicates: ${from.join('+')} near ${against.join('+')}`] = r.matches.length;
       stats['cross threshold'] = threshold;
-      stats['cross lsh'] = `${res.figures.bands} bands x ${res.figures.rowsPerBand} rows`;
+      if (r.lsh) stats['cross lsh'] = r.lsh;
       if (refRows.length === 0) {
         ctx.reporter.warn(`text_dedup: no active samples in split(s) ${against.join(', ')}; the cross-split pass removed nothing`);
       }
@@ -171,6 +167,68 @@ export const textDedupStep: ReduceStep<TextDedupParams> = {
     return stats;
   },
 };
+
+/**
+ * One way of finding near-duplicate texts. Rows are indexes into the step's rows; a match's
+ * `index` and `matched` are positions in the lists given. `tick` reports rows done.
+ */
+interface Matcher {
+  /** Model id, for the embedding method. */
+  model?: string;
+  self(members: number[], threshold: number, tick: (n: number) => void): { matches: TextMatch[]; empty: number; lsh?: string };
+  cross(from: number[], against: number[], threshold: number, tick: (n: number) => void): { matches: TextMatch[]; lsh?: string };
+}
+
+function minhashMatcher(params: TextDedupParams, rows: TextRow[]): Matcher {
+  const options = (threshold: number, tick: (n: number) => void): TextDedupOptions => {
+    let last = 0;
+    return {
+      threshold, ngram: params.ngram, numPerm: params.num_perm, normalize: params.normalize,
+      onProgress: (done) => {
+        tick(done - last);
+        last = done;
+      },
+    };
+  };
+  const lsh = (f: DedupFigures) => `${f.bands} bands x ${f.rowsPerBand} rows`;
+  return {
+    self(members, threshold, tick) {
+      const o = options(threshold, tick);
+      const d = new SelfDeduper(o, members.length);
+      const matches: TextMatch[] = [];
+      for (const i of members) {
+        const m = d.push(rows[i].text);
+        if (m) matches.push(m);
+      }
+      o.onProgress!(members.length);
+      return { matches, empty: d.figures.empty, lsh: lsh(d.figures) };
+    },
+    cross(from, against, threshold, tick) {
+      const res = crossDedup(from.map((i) => rows[i].text), against.map((i) => rows[i].text), options(threshold, tick));
+      return { matches: res.removed, lsh: lsh(res.figures) };
+    },
+  };
+}
+
+/** Cosine similarity of text embeddings from an earlier embed_text step (model: the only one, or `params.model`). */
+async function embeddingMatcher(ctx: StepContext, params: TextDedupParams, rows: TextRow[]): Promise<Matcher> {
+  const space = await EmbeddingSpace.open(ctx.catalog, { model: params.model, workdir: ctx.workdir, of: { kind: 'text', field: params.field } });
+  const rowOfId = new Map(space.data.ids.map((id, r) => [id, r]));
+  const rowOf = Int32Array.from(rows, (r) => rowOfId.get(r.id) ?? -1);
+  return {
+    model: space.data.model,
+    self(members, threshold, tick) {
+      const matches = embeddingSelfDedup(space, rowOf, members, threshold);
+      tick(members.length);
+      return { matches, empty: members.filter((i) => rowOf[i] < 0).length };
+    },
+    cross(from, against, threshold, tick) {
+      const matches = embeddingCrossDedup(space, rowOf, from, against, threshold);
+      tick(from.length);
+      return { matches };
+    },
+  };
+}
 
 function groupBy<T>(items: T[], key: (t: T) => string): Map<string, number[]> {
   const out = new Map<string, number[]>();

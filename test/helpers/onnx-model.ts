@@ -213,9 +213,12 @@ export function identityModel(shape: Dim[], input = 'pixel_values', output = 'im
  * A text "encoder": token ids [N, L] int64 → Gather from a fixed embedding table (vocab × dim)
  * → ReduceMean over tokens → [N, dim]. With a byte-level tokenizer, texts sharing bytes embed close.
  */
-export function tinyTextModel(o: { vocab?: number; dim?: number; input?: string; output?: string; seed?: number } = {}): Buffer {
+export function tinyTextModel(o: { vocab?: number; dim?: number; input?: string; output?: string; seed?: number; zeroRows?: number[] } = {}): Buffer {
   const vocab = o.vocab ?? 260;
   const dim = o.dim ?? 32;
+  const table = projection(vocab, dim, o.seed ?? 11);
+  // A zero row (the padding id) adds nothing to the mean, so padding does not pull texts together.
+  for (const r of o.zeroRows ?? []) table.fill(0, r * dim, (r + 1) * dim);
   const input = o.input ?? 'input_ids';
   const output = o.output ?? 'text_embeds';
   return encodeModel({
@@ -226,7 +229,7 @@ export function tinyTextModel(o: { vocab?: number; dim?: number; input?: string;
       // opset 17: ReduceMean takes axes as an attribute.
       { op: 'ReduceMean', inputs: ['tok'], outputs: [output], attrs: { axes: [1], keepdims: 0 } },
     ],
-    initializers: [{ name: 'table', dims: [vocab, dim], values: projection(vocab, dim, o.seed ?? 11) }],
+    initializers: [{ name: 'table', dims: [vocab, dim], values: table }],
   });
 }
 
