@@ -69,7 +69,7 @@ async function client(manifest: string, out: string, concurrency: number): Promi
 async function calibrate(files: string[]): Promise<void> {
   const { processImage } = await import('../src/download/resizer.js');
   const bodies = await Promise.all(files.map((f) => readFile(f)));
-  const o = { mode: 'keep_ratio', size: 256, onlyIfBigger: false, format: 'jpeg', quality: 90, skipReencode: false, maxPixels: 178_956_970, failOn: 'error' } as const;
+  const o = { mode: 'keep_ratio', size: 256, onlyIfBigger: false, downscale: 'area', upscale: 'lanczos', format: 'jpeg', quality: 90, skipReencode: false, maxPixels: 178_956_970, failOn: 'error' } as const;
   for (const b of bodies.slice(0, 10)) await processImage(b, o);
   const c0 = process.cpuUsage();
   const t0 = performance.now();

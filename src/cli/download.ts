@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { downloadUrls, formatDownloadSummary, ENCODE_FORMATS, parseByteSize, RESIZE_MODES, URL_LIST_FORMATS } from '../download/index.js';
+import { downloadUrls, formatDownloadSummary, ENCODE_FORMATS, parseByteSize, RESIZE_MODES, INTERPOLATIONS, URL_LIST_FORMATS } from '../download/index.js';
 import type { DownloadParamsInput } from '../download/params.js';
 import type { FieldMap } from '../sources/types.js';
 import { action, parseNonNegativeNumber, parsePositiveInt, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
@@ -22,6 +22,8 @@ interface DownloadFlags extends OutputFlags {
   maxSize?: number;
   maxRedirects?: number;
   resizeMode?: (typeof RESIZE_MODES)[number];
+  downscaleInterpolation?: (typeof INTERPOLATIONS)[number];
+  upscaleInterpolation?: (typeof INTERPOLATIONS)[number];
   imageSize?: number;
   resizeOnlyIfBigger?: boolean;
   encodeFormat?: (typeof ENCODE_FORMATS)[number];
@@ -70,6 +72,7 @@ function paramsFrom(o: DownloadFlags): DownloadParamsInput {
     concurrency: o.concurrency, per_host: o.perHost, read_timeout: o.timeout, connect_timeout: o.connectTimeout,
     total_timeout: o.totalTimeout, retries: o.retries, max_bytes: o.maxSize, max_redirects: o.maxRedirects,
     resize_mode: o.resizeMode, image_size: o.imageSize, resize_only_if_bigger: o.resizeOnlyIfBigger,
+    downscale_interpolation: o.downscaleInterpolation, upscale_interpolation: o.upscaleInterpolation,
     encode_format: o.encodeFormat, encode_quality: o.encodeQuality, skip_reencode: o.skipReencode,
     user_agent: o.userAgent, respect_robots: o.robots, verify_hash: o.verifyHash, retry_failed: o.retryFailed,
     retry_skipped: o.retrySkipped, durable: o.fsync,
@@ -100,6 +103,8 @@ export function registerDownload(program: Command, state: CliState): void {
     .addOption(new Option('--resize-mode <mode>', 'resize as img2dataset (default no)').choices(RESIZE_MODES))
     .option('--image-size <px>', 'target size for --resize-mode (default 256)', parsePositiveInt('--image-size'))
     .option('--resize-only-if-bigger', 'never enlarge')
+    .addOption(new Option('--downscale-interpolation <kind>', 'interpolation when shrinking, as img2dataset (default area)').choices(INTERPOLATIONS))
+    .addOption(new Option('--upscale-interpolation <kind>', 'interpolation when enlarging (default lanczos)').choices(INTERPOLATIONS))
     .addOption(new Option('--encode-format <format>', 'format of the stored images (default jpeg)').choices(ENCODE_FORMATS))
     .option('--encode-quality <q>', 'JPEG/WebP quality, PNG compression level (default 95)', (v) => Math.trunc(parseNonNegativeNumber('--encode-quality', 100)(v)))
     .option('--skip-reencode', 'store the bytes as received when not resized and already in the encode format')

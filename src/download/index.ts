@@ -110,7 +110,7 @@ export function formatDownloadSummary(r: DownloadUrlsResult): string {
 }
 
 export { downloadSamples, checkHash, type DownloadResult, type DownloadRunOptions } from './downloader.js';
-export { DownloadParams, downloadParams, parseByteSize, RESIZE_MODES, ENCODE_FORMATS, type DownloadParamsInput, type ResizeMode, type EncodeFormat } from './params.js';
+export { DownloadParams, downloadParams, parseByteSize, RESIZE_MODES, INTERPOLATIONS, ENCODE_FORMATS, type DownloadParamsInput, type ResizeMode, type EncodeFormat } from './params.js';
 export { HttpFetcher, FetchAborted, parseRetryAfter, type FetchOutcome, type HttpOptions } from './http.js';
 export { processImage, type Processed, type ResizeOptions } from './resizer.js';
 export { ObjectStore } from './store.js';

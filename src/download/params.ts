@@ -36,6 +36,8 @@ const seconds = (max: number) => z.number().positive().max(max);
 
 export const RESIZE_MODES = ['no', 'keep_ratio', 'keep_ratio_largest', 'center_crop', 'border'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
+export const INTERPOLATIONS = ['nearest', 'linear', 'area', 'cubic', 'lanczos'] as const;
+export type Interpolation = (typeof INTERPOLATIONS)[number];
 export const ENCODE_FORMATS = ['jpeg', 'png', 'webp'] as const;
 export type EncodeFormat = (typeof ENCODE_FORMATS)[number];
 export const RETRYABLE_STATUSES = ['failed_to_download', 'failed_to_decode', 'skipped'] as const;
@@ -73,6 +75,9 @@ export const DownloadParams = z
     image_size: z.number().int().min(1).max(65535).default(256),
     /** Only shrink: images already smaller than image_size keep their size. */
     resize_only_if_bigger: z.boolean().default(false),
+    /** Interpolation when shrinking and when enlarging, with img2dataset's names and defaults (see download/resizer.ts). */
+    downscale_interpolation: z.enum(INTERPOLATIONS).default('area'),
+    upscale_interpolation: z.enum(INTERPOLATIONS).default('lanczos'),
     encode_format: z.enum(ENCODE_FORMATS).default('jpeg'),
     /** JPEG/WebP quality 1-100; for PNG the zlib compression level 0-9. */
     encode_quality: z.number().int().min(0).max(100).default(95),

@@ -1,7 +1,8 @@
-import sharp, { type Metadata, type ResizeOptions as SharpResize, type Sharp } from 'sharp';
+import sharp, { type KernelEnum, type ResizeOptions as SharpResize, type Sharp } from 'sharp';
 import { errorMessage } from '../errors.js';
+import { jpegHeader } from '../image/jpeg-header.js';
 import { probeImage, type FailOn } from '../image/probe.js';
-import type { EncodeFormat, ResizeMode } from './params.js';
+import type { EncodeFormat, Interpolation, ResizeMode } from './params.js';
 
 /**
  * The resizer: checks a downloaded body is an image and makes the bytes to store. The content is
@@ -16,6 +17,10 @@ import type { EncodeFormat, ResizeMode } from './params.js';
  *  - center_crop:         smallest side becomes image_size, then the centre image_size² is kept
  *  - border:              largest side becomes image_size, then white borders make it square
  * With resize_only_if_bigger, an image whose relevant side is already <= image_size is not scaled.
+ * Interpolation follows img2dataset's two settings, one for shrinking and one for enlarging.
+ * OpenCV's `area` (its default for shrinking) has no libvips twin: libvips reduces with the kernel
+ * stretched over the scale factor, so every kernel antialiases, and `area` maps to its linear
+ * (triangle) kernel, the closest to a pixel-area average and the cheapest that does not alias.
  * Unlike img2dataset (OpenCV ignores EXIF), images are first turned upright by their EXIF orientation,
  * so what is stored looks the way the source shows it. Alpha is flattened onto white for JPEG.
  */
@@ -26,6 +31,8 @@ export interface ResizeOptions {
   onlyIfBigger: boolean;
   format: EncodeFormat;
   quality: number;
+  downscale: Interpolation;
+  upscale: Interpolation;
   skipReencode: boolean;
   maxPixels: number;
   failOn: FailOn;
@@ -48,27 +55,44 @@ export type Processed =
 
 const EXT: Record<string, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tif', avif: 'avif', heif: 'heic' };
 
-export async function processImage(body: Buffer, o: ResizeOptions): Promise<Processed> {
-  let meta: Metadata;
+/** What the resizer needs to know before decoding. */
+interface Header {
+  format: string;
+  width: number;
+  /** Height of one page (the first frame of an animation). */
+  height: number;
+  orientation: number;
+}
+
+/** The header: a JPEG's from its markers (no libvips pipeline), any other format's from sharp. */
+async function readHeader(body: Buffer): Promise<Header | null> {
+  const j = jpegHeader(body);
+  if (j) return { format: 'jpeg', ...j };
   try {
-    meta = await sharp(body, { limitInputPixels: false }).metadata();
+    const meta = await sharp(body, { limitInputPixels: false }).metadata();
+    const format = meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : String(meta.format);
+    return { format, width: meta.width, height: meta.pageHeight ?? meta.height, orientation: meta.orientation ?? 1 };
   } catch {
-    // Not parseable: let the probe say what the content is (HTML page, text, truncated header...).
-    return { ok: false, error: await whyNotAnImage(body, o) };
+    return null;
   }
-  const pageHeight = meta.pageHeight ?? meta.height;
-  const pixels = meta.width * pageHeight;
+}
+
+export async function processImage(body: Buffer, o: ResizeOptions): Promise<Processed> {
+  const head = await readHeader(body);
+  // Not parseable: let the probe say what the content is (HTML page, text, truncated header...).
+  if (!head) return { ok: false, error: await whyNotAnImage(body, o) };
+  const pixels = head.width * head.height;
   if (pixels > o.maxPixels) {
-    return { ok: false, error: `decompression bomb: ${meta.width}x${pageHeight} (${pixels} pixels) is over the ${o.maxPixels}-pixel limit; not decoded` };
+    return { ok: false, error: `decompression bomb: ${head.width}x${head.height} (${pixels} pixels) is over the ${o.maxPixels}-pixel limit; not decoded` };
   }
-  const rotated = (meta.orientation ?? 1) >= 5;
-  const originalWidth = rotated ? pageHeight : meta.width;
-  const originalHeight = rotated ? meta.width : pageHeight;
+  const rotated = head.orientation >= 5;
+  const originalWidth = rotated ? head.height : head.width;
+  const originalHeight = rotated ? head.width : head.height;
   const target = plan(originalWidth, originalHeight, o);
-  const format = meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : String(meta.format);
+  const format = head.format;
 
   try {
-    if (!target && o.skipReencode && format === o.format && (meta.orientation ?? 1) === 1) {
+    if (!target && o.skipReencode && format === o.format && head.orientation === 1) {
       // Stored as received: a full decode still has to prove the pixels are all there.
       const probe = await probeImage(body, '', { maxPixels: o.maxPixels, failOn: o.failOn });
       if (!probe.decodes) return { ok: false, error: probe.error ?? 'does not decode' };
@@ -89,24 +113,24 @@ export async function processImage(body: Buffer, o: ResizeOptions): Promise<Proc
   }
 }
 
+const KERNEL: Record<Interpolation, keyof KernelEnum> = { nearest: 'nearest', linear: 'linear', area: 'linear', cubic: 'cubic', lanczos: 'lanczos3' };
+
 /** The sharp resize for this image, or null when its size stays. */
 function plan(w: number, h: number, o: ResizeOptions): SharpResize | null {
   const s = o.size;
+  // The side that becomes `s`: the smaller one (keep_ratio, center_crop) or the larger one.
+  const side = o.mode === 'keep_ratio' || o.mode === 'center_crop' ? Math.min(w, h) : Math.max(w, h);
+  if (o.mode === 'no' || (o.onlyIfBigger && side <= s)) return null;
+  const kernel = KERNEL[side > s ? o.downscale : o.upscale];
   switch (o.mode) {
-    case 'no':
-      return null;
     case 'keep_ratio':
+      return { width: s, height: s, fit: 'outside', kernel };
     case 'center_crop':
-      if (o.onlyIfBigger && Math.min(w, h) <= s) return null;
-      return o.mode === 'keep_ratio'
-        ? { width: s, height: s, fit: 'outside' }
-        : { width: s, height: s, fit: 'cover', position: 'centre' };
+      return { width: s, height: s, fit: 'cover', position: 'centre', kernel };
     case 'keep_ratio_largest':
+      return { width: s, height: s, fit: 'inside', kernel };
     case 'border':
-      if (o.onlyIfBigger && Math.max(w, h) <= s) return null;
-      return o.mode === 'keep_ratio_largest'
-        ? { width: s, height: s, fit: 'inside' }
-        : { width: s, height: s, fit: 'contain', background: '#ffffff' };
+      return { width: s, height: s, fit: 'contain', background: '#ffffff', kernel };
   }
 }
 

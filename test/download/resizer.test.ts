@@ -6,7 +6,7 @@ import { processImage, type ResizeOptions } from '../../src/download/resizer.js'
 import { bombPng } from '../helpers/bad-images.js';
 
 const BASE: ResizeOptions = {
-  mode: 'no', size: 64, onlyIfBigger: false, format: 'jpeg', quality: 90, skipReencode: false, maxPixels: 178_956_970, failOn: 'error',
+  mode: 'no', size: 64, onlyIfBigger: false, downscale: 'area', upscale: 'lanczos', format: 'jpeg', quality: 90, skipReencode: false, maxPixels: 178_956_970, failOn: 'error',
 };
 
 async function dims(bytes: Buffer): Promise<[number, number, string]> {
@@ -88,4 +88,24 @@ test('bombs, truncated files and non-images are refused with a reason', async ()
   assert.deepEqual(html, { ok: false, error: 'not an image: HTML document' });
   const empty = await processImage(Buffer.alloc(0), BASE);
   assert.equal(empty.ok, false);
+});
+
+test('shrinking uses downscale_interpolation and enlarging upscale_interpolation, each equal to sharp with that kernel', async () => {
+  const jpg = await photoJpeg({ seed: 9, width: 160, height: 120 });
+  const png = { ...BASE, format: 'png' as const, quality: 6 };
+  const pixels = async (b: Buffer) => (await sharp(b).raw().toBuffer()).toString('base64');
+  const direct = (size: number, kernel: 'nearest' | 'linear' | 'lanczos3') =>
+    sharp(jpg).resize({ width: size, height: size, fit: 'outside', kernel }).png().toBuffer().then(pixels);
+  const run = async (size: number, downscale: ResizeOptions['downscale'], upscale: ResizeOptions['upscale']) => {
+    const r = await processImage(jpg, { ...png, mode: 'keep_ratio', size, downscale, upscale });
+    assert.ok(r.ok);
+    return pixels(r.bytes);
+  };
+  // Shrinking: the downscale kernel decides, the upscale one does not matter.
+  assert.equal(await run(48, 'nearest', 'lanczos'), await direct(48, 'nearest'));
+  assert.equal(await run(48, 'area', 'nearest'), await direct(48, 'linear'));
+  assert.notEqual(await run(48, 'nearest', 'lanczos'), await run(48, 'lanczos', 'lanczos'));
+  // Enlarging: the other way round.
+  assert.equal(await run(200, 'nearest', 'lanczos'), await direct(200, 'lanczos3'));
+  assert.equal(await run(200, 'lanczos', 'nearest'), await direct(200, 'nearest'));
 });
