@@ -1,9 +1,10 @@
 /**
  * Embedding throughput: images/s through the embed path (sharp preprocessing + onnxruntime on CPU,
- * one image per call with a cached session, as each worker thread runs it), single thread.
- * With the tiny test encoder by default; with a real model when one is given.
+ * with a cached session, as each worker thread runs it), single thread, at each batch size given
+ * (the embed step's `batch_size`; 1 is one image per inference call). With the tiny test encoder
+ * by default; with a real model when one is given.
  *
- *   node --import tsx bench/embed.ts [--n 200] [--size 640x480] [--threads 1]
+ *   node --import tsx bench/embed.ts [--n 200] [--size 640x480] [--threads 1] [--batch 1,16]
  *   node --import tsx bench/embed.ts --model /path/to/clip-vision.onnx --preset clip-vit-b32 [--n 50]
  *
  * The build runs one such loop per worker thread (IMGSIFT_ORT_THREADS sets onnxruntime's threads per
@@ -37,18 +38,23 @@ try {
   const enc = await Encoder.load(model, { threads });
   const loadMs = performance.now() - t0;
   await enc.embedImages([images[0]]); // warm-up
-
-  const c0 = process.cpuUsage();
-  const t1 = performance.now();
-  for (let i = 0; i < n; i++) await enc.embedImages([images[i % images.length]]);
-  const embedS = (performance.now() - t1) / 1000;
-  const cpu = process.cpuUsage(c0);
+  console.log(`model ${model.id} (${model.manifest.image!.size}px input, ${model.manifest.dim ?? '?'}-d), session load ${loadMs.toFixed(0)} ms, ort threads ${threads}`);
   const t2 = performance.now();
   for (let i = 0; i < n; i++) await preprocessImage(images[i % images.length], model.manifest.image!);
   const preMs = (performance.now() - t2) / n;
-  console.log(`model ${model.id} (${model.manifest.image!.size}px input, ${model.manifest.dim ?? '?'}-d), session load ${loadMs.toFixed(0)} ms, ort threads ${threads}`);
-  console.log(`${n} images ${w}x${h} JPEG: ${(n / embedS).toFixed(1)} images/s (${(embedS * 1000 / n).toFixed(1)} ms each, of which sharp preprocessing ~${preMs.toFixed(1)} ms)`);
-  console.log(`CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s for ${embedS.toFixed(1)} s wall; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+  console.log(`sharp preprocessing alone: ${preMs.toFixed(1)} ms per ${w}x${h} JPEG`);
+  for (const b of arg('--batch', '1,16')!.split(',').map(Number)) {
+    const c0 = process.cpuUsage();
+    const t1 = performance.now();
+    for (let i = 0; i < n; i += b) {
+      const batch = Array.from({ length: Math.min(b, n - i) }, (_, k) => images[(i + k) % images.length]);
+      await enc.embedImagesEach(batch);
+    }
+    const s = (performance.now() - t1) / 1000;
+    const cpu = process.cpuUsage(c0);
+    console.log(`batch ${String(b).padStart(3)}: ${n} images in ${s.toFixed(1)} s = ${(n / s).toFixed(1)} images/s (${((s * 1000) / n).toFixed(1)} ms each), CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
+  }
+  console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   await enc.release();
 } finally {
   await rm(tmp, { recursive: true, force: true });
