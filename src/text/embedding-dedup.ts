@@ -23,13 +23,8 @@ export function embeddingSelfDedup(space: EmbeddingSpace, rowOf: Int32Array, mem
   members.forEach((m, k) => {
     const row = rowOf[m];
     if (row < 0) return;
-    let best: { k: number; similarity: number } | undefined;
-    for (const n of near.get(row) ?? []) {
-      const j = position.get(n.row)!;
-      if (j >= k || !kept[j]) continue;
-      if (!best || n.similarity > best.similarity || (n.similarity === best.similarity && j < best.k)) best = { k: j, similarity: n.similarity };
-    }
-    if (best) out.push({ index: k, matched: best.k, similarity: best.similarity });
+    const match = bestMatch(near.get(row), position, (j) => j < k && kept[j] === 1);
+    if (match) out.push({ index: k, ...match });
     else kept[k] = 1;
   });
   return out;
@@ -44,14 +39,25 @@ export function embeddingCrossDedup(space: EmbeddingSpace, rowOf: Int32Array, fr
   const near = neighboursOf(space, from.map((m) => rowOf[m]), threshold, (row) => position.has(row));
   const out: TextMatch[] = [];
   from.forEach((m, k) => {
-    let best: { k: number; similarity: number } | undefined;
-    for (const n of near.get(rowOf[m]) ?? []) {
-      const j = position.get(n.row)!;
-      if (!best || n.similarity > best.similarity || (n.similarity === best.similarity && j < best.k)) best = { k: j, similarity: n.similarity };
-    }
-    if (best) out.push({ index: k, matched: best.k, similarity: best.similarity });
+    const match = bestMatch(near.get(rowOf[m]), position, () => true);
+    if (match) out.push({ index: k, ...match });
   });
   return out;
+}
+
+/** The most similar allowed neighbour (the earliest on ties), as a position in the caller's list. */
+function bestMatch(
+  near: Array<{ row: number; similarity: number }> | undefined,
+  position: Map<number, number>,
+  allowed: (j: number) => boolean,
+): { matched: number; similarity: number } | undefined {
+  let best: { matched: number; similarity: number } | undefined;
+  for (const n of near ?? []) {
+    const j = position.get(n.row)!;
+    if (!allowed(j)) continue;
+    if (!best || n.similarity > best.similarity || (n.similarity === best.similarity && j < best.matched)) best = { matched: j, similarity: n.similarity };
+  }
+  return best;
 }
 
 /** For each given space row, the accepted rows within the threshold (itself excluded). */
