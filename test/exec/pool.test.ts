@@ -69,3 +69,28 @@ test('a task that hangs past the timeout fails transiently and the worker is rep
     await ok.close();
   }
 });
+
+test('a group runs together; when its worker hangs, its tasks are retried one by one so only the culprit fails', async () => {
+  const dir = await tempDir();
+  const names = await writePhotos(dir, 3, { size: [2000, 1500] });
+  const tasks = names.map((n) => ({ sampleId: n, uri: join(dir, n), name: n, steps: [probe], upstream: {} }));
+  const ok = new WorkerPool({ workers: 1 });
+  try {
+    const results = await ok.runGroup(tasks);
+    assert.deepEqual(results.map((r) => [r.sampleId, r.outcomes[0].ok]), names.map((n) => [n, true]));
+  } finally {
+    await ok.close();
+  }
+  // Every task exceeds a 1 ms budget: the group (3 ms) times out, then each task alone (1 ms).
+  const slow = new WorkerPool({ workers: 1, taskTimeoutMs: 1 });
+  try {
+    const results = await slow.runGroup(tasks);
+    assert.equal(results.length, 3);
+    for (const r of results) {
+      assert.equal(r.outcomes[0].transient, true);
+      assert.match(r.outcomes[0].error!, /timed out after 1 ms/, 'failed on its own, not with the group');
+    }
+  } finally {
+    await slow.close();
+  }
+});
