@@ -5,15 +5,6 @@ import { getMapStep } from '../steps/registry.js';
 import type { Json, MapOutput, MapStep, SampleInput } from '../steps/types.js';
 import type { SampleTask, SampleTaskResult, StepOutcome, TaskStep } from './task.js';
 
-/**
- * Run a sample's per-sample steps: read its bytes once, hash them, then each step in order.
- * A step that throws gets `ok: false` with the reason; the others still run. Used inside worker
- * threads, and directly when running in-process.
- */
-export async function runSampleTask(task: SampleTask): Promise<SampleTaskResult> {
-  return (await runSampleGroup([task]))[0];
-}
-
 /** A sample of a group on its way through the steps. */
 interface Live {
   task: SampleTask;
@@ -22,10 +13,12 @@ interface Live {
 }
 
 /**
- * Run a group of samples that need the same steps (the map phase groups them so): step by step,
- * each step on every sample of the group, so a step with `runBatch` (an ONNX encoder) gets them
- * as one batch. Each sample's outcome is the same as if it had run alone: a failure of one sample
- * never fails another (a batch that throws is retried sample by sample).
+ * Run the per-sample steps of a group of samples that need the same steps (the map phase groups
+ * them so; a lone task is a group of one), inside a worker thread. Each file is read and hashed
+ * once; then step by step, each step on every sample, so a step with `runBatch` (an ONNX encoder)
+ * gets them as one batch. A step that throws gets `ok: false` with the reason and later steps
+ * still run; a failure of one sample never fails another (a batch that throws is retried sample
+ * by sample), so each outcome is what the sample would get alone.
  */
 export async function runSampleGroup(tasks: SampleTask[]): Promise<SampleTaskResult[]> {
   const results: SampleTaskResult[] = [];
