@@ -43,6 +43,7 @@ export function formatModelsReport(r: ModelsReport): string {
     `    or a full manifest: {"name", "kind": "image", "input", "output", "pooling": "none|cls|mean", "normalize": true,`,
     `    "image": {"size", "resize": "shortest|squash", "resize_to", "interpolation", "mean", "std", "layout": "nchw|nhwc"}}`,
     `  - or name a file directly in a recipe: embed: { model: ./path/model.onnx, preset: clip-vit-b32 }`,
+    `  image models serve the embed step; text towers the embed_text step (captions/prompts) and \`similar --text\``,
     '  imgsift never downloads models; export one on a machine with network access, e.g. with Hugging Face optimum.',
   );
   return out.join('\n') + '\n';
