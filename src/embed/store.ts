@@ -37,7 +37,6 @@ export const OF_IMAGE: EmbeddingOf = { kind: 'image' };
 /** The active samples that have an embedding for one model, with their vectors as one matrix. */
 export interface SampleEmbeddings {
   model: string;
-  of: EmbeddingOf;
   dim: number;
   /** Per row: sample id, content hash, split, label. Ordered by ingest order. */
   ids: string[];
@@ -112,7 +111,7 @@ export async function loadSampleEmbeddings(catalog: Catalog, model: string, of: 
     decodeF16(r.vector, vectors, i * dim);
   });
   return {
-    model, of, dim, vectors, missing: total - rows.length,
+    model, dim, vectors, missing: total - rows.length,
     ids: rows.map((r) => r.id), contents: rows.map((r) => r.content),
     splits: rows.map((r) => r.split), labels: rows.map((r) => r.label),
   };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Catalog } from '../catalog/catalog.js';
 import { getEncoder } from '../embed/encoder.js';
 import { encodeF16 } from '../embed/float16.js';
-import { resolveModel, type ResolvedModel } from '../embed/models-dir.js';
+import { resolveModel } from '../embed/models-dir.js';
 import { activeContents } from '../embed/store.js';
 import { errorMessage } from '../errors.js';
 import { TextField, textFieldSql } from '../text/field.js';
@@ -38,7 +38,7 @@ export const EmbedTextParams = z
         const tower = r.manifest.text_model ? `; its text tower is '${r.manifest.text_model}'` : '';
         throw new Error(`model '${p.model}' is an ${r.manifest.kind} model; embed_text needs a text model${tower}`);
       }
-      return { ...p, model_id: r.id, resolved: r };
+      return { ...p, resolved: r };
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: errorMessage(err), path: ['model'] });
       return z.NEVER;
@@ -67,16 +67,16 @@ export const embedTextStep: ReduceStep<EmbedTextParams> = {
        FROM active a WHERE trim(coalesce(${t}, '')) <> ''
          AND sha256(${t}) NOT IN (SELECT content_hash FROM embeddings WHERE model = ?)
        GROUP BY content ORDER BY first`,
-      [params.model_id],
+      [params.resolved.id],
     );
     const distinct = await catalog.scalar(`SELECT count(DISTINCT content) FROM ${contents} c`);
     const stats: StepStats = {
-      model: params.model_id, 'samples with text': withText, 'samples without text': active - withText,
+      model: params.resolved.id, 'samples with text': withText, 'samples without text': active - withText,
       'distinct texts': distinct, 'texts embedded': 0, 'texts cached': distinct - todo.length,
     };
     if (todo.length === 0) return stats;
 
-    const encoder = await getEncoder(params.resolved as ResolvedModel, { threads: availableParallelism() });
+    const encoder = await getEncoder(params.resolved, { threads: availableParallelism() });
     const progress = ctx.reporter.progress('embed_text', todo.length);
     const pending: EmbeddingRow[] = [];
     let embedded = 0;
@@ -85,7 +85,7 @@ export const embedTextStep: ReduceStep<EmbedTextParams> = {
         ctx.signal?.throwIfAborted();
         const batch = todo.slice(i, i + params.batch_size);
         const vectors = await encoder.embedTexts(batch.map((r) => r.text));
-        vectors.forEach((v, k) => pending.push({ content_hash: batch[k].content, model: params.model_id, dim: v.length, f16: encodeF16(v).toString('base64') }));
+        vectors.forEach((v, k) => pending.push({ content_hash: batch[k].content, model: params.resolved.id, dim: v.length, f16: encodeF16(v).toString('base64') }));
         progress.tick(batch.length);
         if (pending.length >= COMMIT_ROWS) embedded += await commit(catalog, pending.splice(0));
       }
