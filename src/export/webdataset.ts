@@ -6,6 +6,7 @@ import { ImgsiftError, errorMessage } from '../errors.js';
 import { tempPathFor } from '../util/fs.js';
 import { md5Hex, stableStringify } from '../util/hash.js';
 import { readUri } from '../util/uri.js';
+import { orderedMap } from './file-export.js';
 import { DEV_DIR, LocalSink, S3Options, isS3Url, sinkFor, type Sink, type SinkWriter } from './sink.js';
 import { TAR_END_BYTES, UstarWriter, tarEntryBytes } from './tar.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
@@ -332,25 +333,6 @@ function parseMeta(meta: unknown): unknown {
 
 function dropNulls(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
-}
-
-/** `fn` over `items` with up to `concurrency` in flight, yielding results in input order. */
-async function* orderedMap<T, R>(items: T[], fn: (item: T) => Promise<R>, concurrency: number): AsyncGenerator<R> {
-  const inflight: Promise<R>[] = [];
-  let next = 0;
-  const fill = () => {
-    while (next < items.length && inflight.length < concurrency) {
-      const p = fn(items[next++]);
-      p.catch(() => undefined); // rejections surface when awaited in order
-      inflight.push(p);
-    }
-  };
-  fill();
-  while (inflight.length) {
-    const r = await inflight.shift()!;
-    fill();
-    yield r;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
