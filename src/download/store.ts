@@ -1,6 +1,7 @@
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { writeViaTemp } from '../util/fs.js';
 import { sha256Hex } from '../util/hash.js';
 
 /**
@@ -46,20 +47,7 @@ export class ObjectStore {
       await mkdir(dir, { recursive: true });
       this.dirs.add(dir);
     }
-    const tmp = join(this.tmp, `${sha256}.${randomBytes(4).toString('hex')}`);
-    try {
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writeFile(bytes);
-        if (this.durable) await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, path);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await writeViaTemp(join(this.tmp, `${sha256}.${randomBytes(4).toString('hex')}`), path, bytes, this.durable);
     return { sha256, path };
   }
 }

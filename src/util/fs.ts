@@ -13,12 +13,19 @@ export function tempPathFor(path: string): string {
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
+  await writeViaTemp(tempPathFor(path), path, data, true);
+}
+
+/**
+ * Write `data` to `tmp`, fsync it when `durable`, and rename it to `path`; on any failure the
+ * temporary file is removed and the error rethrown. `tmp` must be on the same file system.
+ */
+export async function writeViaTemp(tmp: string, path: string, data: Uint8Array | string, durable: boolean): Promise<void> {
   try {
     const fh = await open(tmp, 'w');
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
