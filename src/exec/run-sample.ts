@@ -34,6 +34,7 @@ export async function runSampleGroup(tasks: SampleTask[]): Promise<SampleTaskRes
     const sha256 = task.sha256 ?? sha256Hex(bytes);
     const input: SampleInput = {
       id: task.sampleId, uri: task.uri, name: task.name || uriBasename(task.uri), bytes, sha256, upstream: { ...task.upstream },
+      roles: { image: { bytes, sha256, name: task.name || uriBasename(task.uri) } }, fields: {},
     };
     const outcomes: StepOutcome[] = [];
     live.push({ task, input, outcomes });

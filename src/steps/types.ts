@@ -23,11 +23,39 @@ export interface SampleInput {
   sha256: string;
   /** Results of earlier per-sample steps of this run, by step name (only those this step `uses`). */
   upstream: Record<string, Json>;
+  /**
+   * Every role the step reads (`roles(params)`), by role name; `bytes`/`sha256` above are the first
+   * of them. A two-file step (align) reads `roles.input` and `roles.output`.
+   */
+  roles: Record<string, RoleInput>;
+  /** The sample fields the step declared in `fields(params)` (their values are part of its cache key). */
+  fields: Record<string, Json>;
+}
+
+/** One file of a sample as a step reads it. */
+export interface RoleInput {
+  bytes: Buffer;
+  sha256: string;
+  /** File name for extension checks. */
+  name: string;
+}
+
+/**
+ * A file a step makes for its sample (a mask, a crop, a bucket-sized image). The executor stores it
+ * content-addressed in the workdir (`assets/<2 hex>/<sha256>.<ext>`) and registers it as `role` of the
+ * sample, with its lineage.
+ */
+export interface DerivedFile {
+  role: string;
+  /** Extension without the dot, naming the encoding: png, jpg, webp. */
+  ext: string;
+  bytes: Buffer;
 }
 
 export interface MapOutput {
   result: Json;
   issues?: IssueRecord[];
+  files?: DerivedFile[];
 }
 
 /**
@@ -44,6 +72,17 @@ export interface MapStep<P = unknown> {
   params: z.ZodType<P>;
   /** Earlier map steps whose results this one reads (their params become part of its cache key). */
   uses?: string[];
+  /**
+   * The roles this step reads, in order (default: the `role` parameter, else the recipe's main role).
+   * The cache key covers the content hash of each.
+   */
+  roles?(params: P): string[];
+  /**
+   * Sample fields the result depends on besides the bytes (`path` for an extension check, `meta.bbox`
+   * for a crop): handed to the step in `input.fields` and covered by the cache key. Paths are dotted
+   * (`meta.item.bbox`); `label`, `text`, `path`, `split`, `group` name the catalog columns.
+   */
+  fields?(params: P): string[];
   run(input: SampleInput, params: P): Promise<MapOutput>;
   /** Samples to hand `runBatch` at once (default 1). The executor groups samples to match. */
   batchSize?(params: P): number;
@@ -81,5 +120,7 @@ export interface StepContext {
   reporter: Reporter;
   /** Where the recipe lives; relative paths in parameters resolve against it. */
   baseDir: string;
+  /** The recipe's top-level `lookups:` tables (name → key → value), for `derive` templates. */
+  lookups?: Record<string, Record<string, string>>;
   signal?: AbortSignal;
 }

@@ -6,7 +6,7 @@ import type { SampleInput } from '../../src/steps/types.js';
 import { sha256Hex } from '../../src/util/hash.js';
 
 function sample(bytes: Buffer): SampleInput {
-  return { id: 's1', uri: '/x/s1.jpg', name: 's1.jpg', bytes, sha256: sha256Hex(bytes), upstream: {} };
+  return { id: 's1', uri: '/x/s1.jpg', name: 's1.jpg', bytes, sha256: sha256Hex(bytes), upstream: {}, roles: {}, fields: {} };
 }
 
 test('params: defaults, canonical order, unknown algorithms rejected with the allowed list', () => {

@@ -16,7 +16,7 @@ import { makeBadImages } from '../helpers/bad-images.js';
 const params = (p: unknown = {}): ProbeParams => ProbeParamsSchema.parse(p);
 
 async function runOn(bytes: Buffer, name: string, p: ProbeParams = params()): Promise<MapOutput> {
-  return probeStep.run({ id: name, uri: `/data/${name}`, name, bytes, sha256: sha256Hex(bytes), upstream: {} }, p);
+  return probeStep.run({ id: name, uri: `/data/${name}`, name, bytes, sha256: sha256Hex(bytes), upstream: {}, roles: {}, fields: {} }, p);
 }
 
 test('params: defaults, format aliases, precise errors', () => {

@@ -10,7 +10,7 @@ import type { SampleInput, StepContext } from '../../src/steps/types.js';
 import { sha256Hex } from '../../src/util/hash.js';
 
 const input = (bytes: Buffer, name = 'x.jpg'): SampleInput => ({
-  id: name, uri: `/data/${name}`, name, bytes, sha256: sha256Hex(bytes), upstream: {},
+  id: name, uri: `/data/${name}`, name, bytes, sha256: sha256Hex(bytes), upstream: {}, roles: {}, fields: {},
 });
 
 test('params: cleanvision defaults, seed 003 options, precise errors', () => {
