@@ -218,18 +218,19 @@ export const COLUMNS = {
   samples: {
     id: 'varchar', source: 'varchar', source_ref: 'varchar', path: 'varchar', source_split: 'varchar',
     split: 'varchar', label: 'varchar', text: 'varchar', group_key: 'varchar', meta: 'json',
-    ord: 'bigint', first_run: 'int', seen_run: 'int', drop_run: 'int',
+    ord: 'bigint', first_run: 'int', seen_run: 'int', drop_run: 'int', parent_id: 'varchar',
   },
   files: { sample_id: 'varchar', role: 'varchar', uri: 'varchar' },
   fingerprints: { uri: 'varchar', size: 'bigint', mtime_ms: 'double', sha256: 'varchar' },
   file_status: { uri: 'varchar', sha256: 'varchar', error: 'varchar', run_id: 'int' },
   step_results: {
     content_hash: 'varchar', step: 'varchar', params_hash: 'varchar', ok: 'bool', result: 'json',
-    issues: 'json', error: 'varchar', elapsed_ms: 'double', run_id: 'int',
+    issues: 'json', error: 'varchar', elapsed_ms: 'double', run_id: 'int', files: 'json',
   },
   issues: {
     sample_id: 'varchar', type: 'varchar', score: 'double', flagged: 'bool', evidence: 'json',
     step: 'varchar', source: 'varchar', run_id: 'int',
   },
   drops: { sample_id: 'varchar', reason: 'varchar', step: 'varchar', run_id: 'int' },
+  sample_keys: { sample_id: 'varchar', step: 'varchar', params_hash: 'varchar', key: 'varchar', run_id: 'int' },
 } satisfies Record<string, Columns>;

@@ -234,6 +234,39 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 5,
+    description: 'roles: parent samples, derived files and their lineage, per-sample keys of multi-input steps',
+    sql: [
+      // The record a sample was made from (an annotated item's image, an augmentation's original).
+      `ALTER TABLE samples ADD COLUMN parent_id VARCHAR`,
+      // Files a per-sample step made ({role, sha256, ext} per file), beside its result.
+      `ALTER TABLE step_results ADD COLUMN files JSON`,
+      // The cache key of a sample for a step that reads more than its main file's bytes (two roles,
+      // or sample fields such as a crop box): content_hash in step_results. Steps that read one
+      // role's bytes alone are keyed by that file's sha256 and need no row here.
+      `CREATE TABLE sample_keys (
+        sample_id VARCHAR NOT NULL,
+        step VARCHAR NOT NULL,
+        params_hash VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (sample_id, step, params_hash)
+      )`,
+      // Where each derived file of a sample came from: the step, its parameters and the key of its inputs.
+      `CREATE TABLE derived_files (
+        sample_id VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        uri VARCHAR NOT NULL,
+        step VARCHAR NOT NULL,
+        params_hash VARCHAR NOT NULL,
+        input_key VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (sample_id, role)
+      )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

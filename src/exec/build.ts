@@ -16,6 +16,8 @@ import { Reporter } from './reporter.js';
 import { collectSummary, type BuildSummary, type StepSummary } from '../report/summary.js';
 import { writeReport } from '../report/html.js';
 import { saveTaxonomy } from '../review/taxonomy.js';
+import { fetchSourceFile, isHttpUrl } from '../sources/remote.js';
+import { MAIN_ROLE, resolveRole, roleAliasesOf, saveRoleAliases } from '../catalog/roles.js';
 
 export interface BuildOptions {
   /** Process only the first N samples of the source. */
@@ -28,10 +30,21 @@ export interface BuildOptions {
   workers?: number;
   /** Override the recipe's workdir. */
   workdir?: string;
+  /** `KEY=VALUE` overrides of recipe values (`--set`), when the recipe is given as a file. */
+  set?: readonly string[];
   reporter?: Reporter;
   signal?: AbortSignal;
   /** The command line, recorded with the run. */
   argv?: string[];
+}
+
+/** Why a source gave no samples, in words. */
+function emptySourceMessage(source: string, s: IngestStats, where: string | undefined): string {
+  if (s.read === 0) {
+    return `${source} has no samples${s.badRows ? ` (${s.badRows} malformed rows skipped)` : ''}: nothing to build. Check source.path and source.format`;
+  }
+  if (where && s.filtered > 0) return `${source}: none of the ${s.read} records matched source.where (${where}); nothing to build`;
+  return `${source}: ${s.read} records read but none became a sample (explode found ${s.explodedEmpty} empty lists); nothing to build`;
 }
 
 export interface BuildResult {
@@ -47,28 +60,53 @@ type Stage =
   | { kind: 'map'; steps: PlannedMapStep[] }
   | { kind: 'reduce'; name: string; params: unknown };
 
-/** Plan the stages; a map step's cache key covers its version, parameters and those of the steps it uses. */
+/**
+ * Plan the stages; a map step's cache key covers its version, parameters and those of the steps it
+ * uses (the content of the roles it reads, and its declared fields, are added per sample). A step
+ * reading a role that an earlier step of the same pass makes starts a new pass, so every pass reads
+ * files that exist when it starts. Roles are checked here, before any work: each role a step reads
+ * comes from the source or from an earlier step.
+ */
 export function planStages(recipe: Recipe): Stage[] {
   const stages: Stage[] = [];
   const keys = new Map<string, string>();
-  for (const { name, params } of recipe.steps) {
+  const aliases = roleAliasesOf(recipe);
+  const available = new Set<string>([MAIN_ROLE, ...Object.keys(recipe.source.fields.files ?? {})]);
+  let madeInPass = new Set<string>();
+  for (const { name, params, role, line } of recipe.steps) {
     const step = getStep(name);
     if (!step) throw new ImgsiftError(`unknown step ${name}`);
+    const where = `${recipe.file}${line !== undefined ? `:${line}` : ''}: steps: ${name}`;
     if (step.kind === 'reduce') {
       stages.push({ kind: 'reduce', name, params });
+      madeInPass = new Set();
       continue;
     }
     const uses = (step.uses ?? []).map((u) => {
       const k = keys.get(u);
-      if (!k) throw new ImgsiftError(`step '${name}' needs step '${u}' to run before it in the recipe`);
+      if (!k) throw new ImgsiftError(`${where}: needs step '${u}' to run before it in the recipe`);
       return k;
     });
-    const ph = paramsHash({ step: name, version: step.version, params: step.cacheKey ? step.cacheKey(params) : params, uses });
+    const roles = (step.roles ? step.roles(params) : [role ?? MAIN_ROLE]).map((r) => resolveRole(r, aliases));
+    for (const r of roles) {
+      if (!available.has(r)) {
+        throw new ImgsiftError(`${where}: reads role '${r}', which neither the source (${[...available].join(', ')}) nor an earlier step makes`);
+      }
+    }
+    const fields = step.fields?.(params) ?? [];
+    const ph = paramsHash({ step: name, version: step.version, params: step.cacheKey ? step.cacheKey(params) : params, uses, ...(role ? { role } : {}) });
     keys.set(name, ph);
-    const planned: PlannedMapStep = { step: step as MapStep<unknown>, params, paramsHash: ph };
+    const planned: PlannedMapStep = { step: step as MapStep<unknown>, params, paramsHash: ph, roles, fields };
     const last = stages[stages.length - 1];
-    if (last && last.kind === 'map') last.steps.push(planned);
-    else stages.push({ kind: 'map', steps: [planned] });
+    if (last && last.kind === 'map' && !roles.some((r) => madeInPass.has(r))) last.steps.push(planned);
+    else {
+      stages.push({ kind: 'map', steps: [planned] });
+      madeInPass = new Set();
+    }
+    for (const r of step.produces?.(params) ?? []) {
+      available.add(r);
+      madeInPass.add(r);
+    }
   }
   return stages;
 }
@@ -79,7 +117,7 @@ export function planStages(recipe: Recipe): Stage[] {
  * by content, batches are committed atomically, and exports are rewritten from the catalog.
  */
 export async function build(recipeOrFile: Recipe | string, options: BuildOptions = {}): Promise<BuildResult> {
-  const recipe = typeof recipeOrFile === 'string' ? await loadRecipe(recipeOrFile) : recipeOrFile;
+  const recipe = typeof recipeOrFile === 'string' ? await loadRecipe(recipeOrFile, { set: options.set }) : recipeOrFile;
   const reporter = options.reporter ?? new Reporter();
   const workdir = resolve(recipe.baseDir, options.workdir ?? recipe.workdir ?? `.imgsift/${recipe.name}`);
   const stages = planStages(recipe);
@@ -97,12 +135,19 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     reporter.info(`run ${runId} of '${recipe.name}' in ${workdir}`);
     await saveTaxonomy(catalog, recipe.review);
 
-    const source = createSource(recipe.source, recipe.baseDir);
+    const sourceConfig = isHttpUrl(recipe.source.path)
+      ? { ...recipe.source, path: await fetchSourceFile(recipe.source.path, workdir) }
+      : recipe.source;
+    const source = createSource(sourceConfig, recipe.baseDir);
     const ingested: IngestStats = await ingest(catalog, source, {
       runId, reporter, maxSamples: options.maxSamples, skipBadRows: options.skipBadRows,
-      onDuplicateId: recipe.on_duplicate_id, signal: options.signal,
+      onDuplicateId: recipe.on_duplicate_id, where: recipe.source.where, explode: recipe.source.explode, signal: options.signal,
     });
     if (options.signal?.aborted) throw new InterruptedError();
+    if (ingested.read === 0 || ingested.added + ingested.updated === 0) {
+      throw new ImgsiftError(emptySourceMessage(source.description, ingested, recipe.source.where), EXIT.attention);
+    }
+    await saveRoleAliases(catalog, recipe);
     await useRun(catalog, runId);
 
     const ctx: StepContext = { catalog, runId, workdir, reporter, baseDir: recipe.baseDir, signal: options.signal };

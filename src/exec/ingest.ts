@@ -2,6 +2,8 @@ import type { Catalog, Columns, Row } from '../catalog/catalog.js';
 import { InputError } from '../errors.js';
 import type { Reporter } from './reporter.js';
 import type { Source, SourceRecord } from '../sources/types.js';
+import type { ExplodeConfig } from '../sources/config.js';
+import { explodeRecord } from './explode.js';
 
 export interface IngestOptions {
   runId: number;
@@ -12,6 +14,10 @@ export interface IngestOptions {
   skipBadRows?: boolean;
   /** Two rows with one id: stop with an error naming both rows, or keep the first. */
   onDuplicateId?: 'error' | 'first';
+  /** `source.where`: keep only records matching this SQL condition (before --max-samples counts). */
+  where?: string;
+  /** `source.explode`: one sample per element of a list field. */
+  explode?: ExplodeConfig;
   signal?: AbortSignal;
 }
 
@@ -24,12 +30,21 @@ export interface IngestStats {
   badRows: number;
   badRowExamples: string[];
   duplicateIds: number;
+  /** Records `source.where` left out. */
+  filtered: number;
+  /** Records `explode` turned into children, and records whose list was empty. */
+  exploded: number;
+  explodedEmpty: number;
+  /** Children of earlier runs that this run's records no longer make (removed with their files and issues). */
+  orphansRemoved: number;
 }
 
 const STAGE_SAMPLES: Columns = {
   seq: 'bigint', id: 'varchar', source: 'varchar', source_ref: 'varchar', path: 'varchar',
-  source_split: 'varchar', label: 'varchar', text: 'varchar', group_key: 'varchar', meta: 'json',
+  source_split: 'varchar', label: 'varchar', text: 'varchar', group_key: 'varchar', meta: 'json', parent_id: 'varchar',
 };
+const STAGE_SQL = `seq BIGINT, id VARCHAR, source VARCHAR, source_ref VARCHAR, path VARCHAR,
+    source_split VARCHAR, label VARCHAR, text VARCHAR, group_key VARCHAR, meta JSON, parent_id VARCHAR`;
 const STAGE_FILES: Columns = { seq: 'bigint', sample_id: 'varchar', role: 'varchar', uri: 'varchar' };
 const BATCH = 5000;
 
@@ -41,39 +56,73 @@ const BATCH = 5000;
  */
 export async function ingest(catalog: Catalog, source: Source, options: IngestOptions): Promise<IngestStats> {
   const { runId, reporter } = options;
-  const stats: IngestStats = { read: 0, added: 0, updated: 0, gone: 0, badRows: 0, badRowExamples: [], duplicateIds: 0 };
-  await catalog.run(`DROP TABLE IF EXISTS ingest_samples`);
-  await catalog.run(`DROP TABLE IF EXISTS ingest_files`);
-  await catalog.run(`CREATE TABLE ingest_samples (seq BIGINT, id VARCHAR, source VARCHAR, source_ref VARCHAR, path VARCHAR,
-    source_split VARCHAR, label VARCHAR, text VARCHAR, group_key VARCHAR, meta JSON)`);
+  const stats: IngestStats = {
+    read: 0, added: 0, updated: 0, gone: 0, badRows: 0, badRowExamples: [], duplicateIds: 0,
+    filtered: 0, exploded: 0, explodedEmpty: 0, orphansRemoved: 0,
+  };
+  for (const t of ['ingest_samples', 'ingest_files', 'ingest_batch', 'ingest_batch_files']) await catalog.run(`DROP TABLE IF EXISTS ${t}`);
+  await catalog.run(`CREATE TABLE ingest_samples (${STAGE_SQL})`);
   await catalog.run(`CREATE TABLE ingest_files (seq BIGINT, sample_id VARCHAR, role VARCHAR, uri VARCHAR)`);
+  const where = options.where ? new WhereFilter(catalog, options.where, source.description) : undefined;
+  // Without a filter or explode, the reader can stop at --max-samples itself.
+  const readerMax = where || options.explode ? undefined : options.maxSamples;
+  const max = options.maxSamples ?? Infinity;
 
   const progress = reporter.progress('ingest', options.maxSamples);
+  let seq = 0;
+  let kept = 0;
   let samples: Row[] = [];
   let files: Row[] = [];
+  let batchMeta: Array<Record<string, unknown> | undefined> = [];
   const flush = async () => {
-    await catalog.append('ingest_samples', STAGE_SAMPLES, samples);
-    await catalog.append('ingest_files', STAGE_FILES, files);
+    if (where) {
+      const passed = await where.apply(samples, files, batchMeta);
+      stats.filtered += samples.length - passed;
+      kept += passed;
+    } else {
+      await catalog.append('ingest_samples', STAGE_SAMPLES, samples);
+      await catalog.append('ingest_files', STAGE_FILES, files);
+      kept += samples.length;
+    }
     progress.tick(samples.length);
     samples = [];
     files = [];
+    batchMeta = [];
   };
   const onBadRow = (err: InputError) => {
     if (!options.skipBadRows) throw err;
     stats.badRows++;
     if (stats.badRowExamples.length < 10) stats.badRowExamples.push(err.message);
   };
-  for await (const rec of source.read({ onBadRow, maxRecords: options.maxSamples, signal: options.signal })) {
+  const stage = (rec: SourceRecord) => {
+    seq++;
+    samples.push(stageRow(seq, rec, source.description));
+    batchMeta.push(rec.meta);
+    for (const [role, uri] of Object.entries(rec.files)) files.push({ seq, sample_id: rec.id, role, uri });
+  };
+  for await (const rec of source.read({ onBadRow, maxRecords: readerMax, signal: options.signal })) {
     stats.read++;
-    samples.push(stageRow(stats.read, rec, source.description));
-    for (const [role, uri] of Object.entries(rec.files)) files.push({ seq: stats.read, sample_id: rec.id, role, uri });
+    if (options.explode) {
+      const children = explodeRecord(rec, options.explode);
+      if (children instanceof InputError) onBadRow(children);
+      else {
+        if (children.length === 0) stats.explodedEmpty++;
+        stats.exploded++;
+        children.forEach(stage);
+      }
+    } else stage(rec);
     if (samples.length >= BATCH) await flush();
-    if (options.signal?.aborted) break;
+    if (kept >= max || options.signal?.aborted) break;
   }
   await flush();
   progress.finish();
+  if (kept > max) {
+    // The last batch passed more than --max-samples asked for: keep the first ones.
+    await catalog.run(`DELETE FROM ingest_samples WHERE seq > (SELECT seq FROM ingest_samples ORDER BY seq LIMIT 1 OFFSET ${max - 1})`);
+  }
 
   stats.duplicateIds = await resolveDuplicates(catalog, options.onDuplicateId ?? 'error', source.description);
+  const staged = await catalog.scalar(`SELECT count(*) FROM ingest_samples`);
   const before = await catalog.scalar(`SELECT count(*) FROM samples`);
   const maxOrd = await catalog.scalar(`SELECT coalesce(max(ord), 0) FROM samples`);
   await catalog.transaction(async (tx) => {
@@ -81,23 +130,126 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
     await tx.run(`UPDATE samples SET
         source = i.source, source_ref = i.source_ref, path = i.path, source_split = i.source_split,
         split = i.source_split, label = i.label, text = i.text, group_key = i.group_key, meta = i.meta,
-        seen_run = ${runId}
+        parent_id = i.parent_id, seen_run = ${runId}
       FROM ingest_samples i WHERE samples.id = i.id`);
-    await tx.run(`INSERT INTO samples
+    await tx.run(`INSERT INTO samples (id, source, source_ref, path, source_split, split, label, text, group_key, meta,
+                                       ord, first_run, seen_run, drop_run, parent_id)
       SELECT id, source, source_ref, path, source_split, source_split, label, text, group_key, meta,
-             ${maxOrd} + seq, ${runId}, ${runId}, NULL
+             ${maxOrd} + seq, ${runId}, ${runId}, NULL, parent_id
       FROM ingest_samples i WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.id = i.id)`);
     await tx.run(`DELETE FROM files WHERE sample_id IN (SELECT id FROM ingest_samples)`);
     await tx.run(`INSERT INTO files SELECT DISTINCT ON (sample_id, role) sample_id, role, uri FROM ingest_files
                   WHERE seq IN (SELECT seq FROM ingest_samples) ORDER BY sample_id, role, seq`);
+    // A parent this run read again whose children are not all made again (explode with other
+    // parameters, fewer items): the old children go, with everything recorded about them.
+    stats.orphansRemoved = await removeOrphans(tx, runId);
   });
   const after = await catalog.scalar(`SELECT count(*) FROM samples`);
-  stats.added = after - before;
-  stats.updated = stats.read - stats.duplicateIds - stats.added;
+  stats.added = after - before + stats.orphansRemoved;
+  stats.updated = staged - stats.added;
   stats.gone = await catalog.scalar(`SELECT count(*) FROM samples WHERE seen_run < ${runId}`);
-  await catalog.run(`DROP TABLE ingest_samples`);
-  await catalog.run(`DROP TABLE ingest_files`);
+  for (const t of ['ingest_samples', 'ingest_files', 'ingest_batch', 'ingest_batch_files']) await catalog.run(`DROP TABLE IF EXISTS ${t}`);
   return stats;
+}
+
+type Tx = Parameters<Parameters<Catalog['transaction']>[0]>[0];
+
+/** Tables keyed by sample id that hold what was found or decided about a sample. */
+const PER_SAMPLE_TABLES = ['files', 'issues', 'drops', 'sample_keys', 'derived_files', 'downloads', 'tags', 'decisions'];
+
+async function removeOrphans(tx: Tx, runId: number): Promise<number> {
+  const orphans = `SELECT s.id FROM samples s WHERE s.parent_id IS NOT NULL AND s.seen_run < ${runId}
+    AND (s.parent_id IN (SELECT parent_id FROM ingest_samples WHERE parent_id IS NOT NULL)
+         OR s.parent_id IN (SELECT id FROM ingest_samples))`;
+  const [{ n }] = await tx.all<{ n: bigint }>(`SELECT count(*) AS n FROM (${orphans})`);
+  if (Number(n) === 0) return 0;
+  await tx.run(`CREATE OR REPLACE TEMP TABLE orphan_ids AS ${orphans}`);
+  for (const t of PER_SAMPLE_TABLES) await tx.run(`DELETE FROM ${t} WHERE sample_id IN (SELECT id FROM orphan_ids)`);
+  await tx.run(`DELETE FROM samples WHERE id IN (SELECT id FROM orphan_ids)`);
+  await tx.run(`DROP TABLE orphan_ids`);
+  return Number(n);
+}
+
+/**
+ * `source.where` over a batch of staged records: the record's mapped fields (id, path, split,
+ * label, text, group, source, parent_id) and every metadata key as a column of the type its values
+ * have (numbers, booleans, text; objects and lists as JSON), so `edit_type IN ('a', 'b')` and
+ * `style > 0` read as written.
+ */
+class WhereFilter {
+  private checked = false;
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly condition: string,
+    private readonly sourceName: string,
+  ) {}
+
+  /** Stage the batch, keep the records matching the condition; returns how many passed. */
+  async apply(samples: Row[], files: Row[], metas: Array<Record<string, unknown> | undefined>): Promise<number> {
+    const { catalog } = this;
+    if (!this.checked) {
+      await catalog.run(`CREATE TABLE IF NOT EXISTS ingest_batch (${STAGE_SQL})`);
+      await catalog.run(`CREATE TABLE IF NOT EXISTS ingest_batch_files (seq BIGINT, sample_id VARCHAR, role VARCHAR, uri VARCHAR)`);
+    }
+    if (samples.length === 0 && this.checked) return 0;
+    await catalog.append('ingest_batch', STAGE_SAMPLES, samples);
+    await catalog.append('ingest_batch_files', STAGE_FILES, files);
+    const view = `SELECT b.*, b.source_split AS split, b.group_key AS "group"${metaColumns(metas)} FROM ingest_batch b`;
+    try {
+      await catalog.run(`INSERT INTO ingest_samples SELECT ${Object.keys(STAGE_SAMPLES).join(', ')}
+        FROM (${view}) WHERE coalesce((${this.condition}), false)`);
+    } catch (err) {
+      throw new InputError(
+        { file: this.sourceName, field: 'source.where' },
+        `cannot apply ${JSON.stringify(this.condition)}: ${(err as Error).message.split('\n')[0]}`,
+      );
+    } finally {
+      this.checked = true;
+    }
+    const lo = samples[0]?.seq ?? 0;
+    const hi = samples[samples.length - 1]?.seq ?? -1;
+    const passed = await catalog.scalar(`SELECT count(*) FROM ingest_samples WHERE seq BETWEEN ${lo} AND ${hi}`);
+    await catalog.run(`INSERT INTO ingest_files SELECT * FROM ingest_batch_files
+      WHERE seq IN (SELECT seq FROM ingest_samples WHERE seq BETWEEN ${lo} AND ${hi})`);
+    await catalog.run(`DELETE FROM ingest_batch`);
+    await catalog.run(`DELETE FROM ingest_batch_files`);
+    return passed;
+  }
+}
+
+const BASE_COLUMNS = new Set([...Object.keys(STAGE_SAMPLES), 'split', 'group']);
+
+/** `, CAST(b.meta->>'k' AS DOUBLE) AS "k", ...` for the metadata keys of a batch. */
+function metaColumns(metas: Array<Record<string, unknown> | undefined>): string {
+  const kinds = new Map<string, Set<string>>();
+  for (const m of metas) {
+    if (!m) continue;
+    for (const [k, v] of Object.entries(m)) {
+      if (v === null || v === undefined) continue;
+      let set = kinds.get(k);
+      if (!set) kinds.set(k, (set = new Set()));
+      set.add(typeof v === 'object' ? 'json' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'double') : typeof v);
+    }
+  }
+  let out = '';
+  for (const [k, set] of kinds) {
+    if (BASE_COLUMNS.has(k)) continue;
+    const path = `'$.' || ${sqlString(JSON.stringify(k))}`;
+    const kind = set.size === 1 ? [...set][0] : set.has('json') || set.has('string') ? 'mixed' : 'double';
+    const text = `json_extract_string(b.meta, ${path})`;
+    const expr =
+      kind === 'int' ? `TRY_CAST(${text} AS BIGINT)`
+      : kind === 'double' ? `TRY_CAST(${text} AS DOUBLE)`
+      : kind === 'boolean' ? `TRY_CAST(${text} AS BOOLEAN)`
+      : kind === 'json' ? `json_extract(b.meta, ${path})`
+      : text;
+    out += `, ${expr} AS "${k.replace(/"/g, '""')}"`;
+  }
+  return out;
+}
+
+function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
 }
 
 function stageRow(seq: number, rec: SourceRecord, sourceName: string): Row {
@@ -105,6 +257,7 @@ function stageRow(seq: number, rec: SourceRecord, sourceName: string): Row {
     seq, id: rec.id, source: sourceName, source_ref: rec.ref, path: rec.path ?? null,
     source_split: rec.split ?? null, label: rec.label ?? null, text: rec.text ?? null,
     group_key: rec.group ?? null, meta: rec.meta && Object.keys(rec.meta).length ? rec.meta : null,
+    parent_id: rec.parent ?? null,
   };
 }
 

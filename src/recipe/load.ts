@@ -7,6 +7,14 @@ import { getStep, stepNames } from '../steps/registry.js';
 import { exporterFormats, getExporter } from '../export/registry.js';
 import { RecipeSchema, type Recipe, type RecipeExport, type RecipeStep } from './schema.js';
 import { formatPath, lineOf } from './yaml-locate.js';
+import { applyOverrides, parseOverride, substituteDocument, type Override } from './variables.js';
+
+/** How a recipe file is read: the environment for `${VAR}`, and `--set` overrides. */
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** `KEY=VALUE` strings, applied in order after variables. */
+  set?: readonly string[];
+}
 
 /** One validation problem, located in the recipe file. */
 export interface RecipeProblem {
@@ -33,18 +41,18 @@ function describe(p: RecipeProblem | undefined): string {
 }
 
 /** Read, parse and validate a recipe file. */
-export async function loadRecipe(file: string): Promise<Recipe> {
+export async function loadRecipe(file: string, options: LoadOptions = {}): Promise<Recipe> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new UsageError(`cannot read recipe ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  return parseRecipe(text, file, dirname(resolve(file)));
+  return parseRecipe(text, file, dirname(resolve(file)), options);
 }
 
 /** Parse and validate recipe YAML text. `baseDir` is where relative paths resolve. */
-export function parseRecipe(text: string, file: string, baseDir: string): Recipe {
+export function parseRecipe(text: string, file: string, baseDir: string, options: LoadOptions = {}): Recipe {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -53,7 +61,22 @@ export function parseRecipe(text: string, file: string, baseDir: string): Recipe
       doc.errors.map((e) => ({ path: [], message: `YAML syntax: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, line: e.linePos?.[0]?.line })),
     );
   }
-  return validateRecipe(doc.toJS(), file, baseDir, (path) => lineOf(doc as Document, counter, path));
+  const locate = (path: readonly PropertyKey[]) => lineOf(doc as Document, counter, path);
+  const unset = substituteDocument(doc as Document, options.env ?? process.env);
+  if (unset.length > 0) {
+    throw new RecipeError(file, unset.map((u) => ({
+      path: u.path, line: locate(u.path),
+      message: `variable \${${u.name}} is not set and has no default (set it in the environment, or write \${${u.name}:-default})`,
+    })));
+  }
+  let overrides: Override[];
+  try {
+    overrides = (options.set ?? []).map(parseOverride);
+    applyOverrides(doc as Document, overrides);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return validateRecipe(doc.toJS(), file, baseDir, locate);
 }
 
 /** Validate a recipe given as a plain object (library use); errors carry field paths only. */
@@ -73,7 +96,7 @@ function validateRecipe(
     for (const issue of error.issues) add([...prefix, ...(issue.path as PropertyKey[])], issue.message);
   };
 
-  const base = RecipeSchema.safeParse(value ?? {});
+  const base = parseLenient(RecipeSchema, value ?? {});
   if (!base.success) addZod([], base.error);
 
   const raw = (value ?? {}) as { steps?: unknown; export?: unknown };
@@ -90,9 +113,21 @@ function validateRecipe(
         add(['steps', i, entry.name], `unknown step '${entry.name}'; known steps: ${stepNames().join(', ')}`);
         return;
       }
-      const parsed = step.params.safeParse(entry.params ?? {});
+      // Every per-sample step reads one role (`role: crop`); steps that read several name them in their own parameters.
+      let params = entry.params ?? {};
+      let role: string | undefined;
+      if (step.kind === 'map' && !step.roles && params && typeof params === 'object' && 'role' in params) {
+        const { role: r, ...rest } = params as Record<string, unknown>;
+        if (typeof r !== 'string' || !/^[A-Za-z][A-Za-z0-9_-]*$/.test(r)) {
+          add(['steps', i, entry.name, 'role'], 'a role name (image, crop, mask, ...)');
+          return;
+        }
+        role = r;
+        params = rest;
+      }
+      const parsed = parseLenient(step.params, params);
       if (!parsed.success) addZod(['steps', i, entry.name], parsed.error);
-      else steps.push({ name: entry.name, params: parsed.data });
+      else steps.push({ name: entry.name, params: parsed.data, ...(role ? { role } : {}), line: locate(['steps', i]) });
     });
   }
 
@@ -109,7 +144,7 @@ function validateRecipe(
         add(['export', i, 'format'], `unknown export format ${JSON.stringify(format)}; known formats: ${exporterFormats().join(', ')}`);
         return;
       }
-      const parsed = exporter.options.safeParse(options);
+      const parsed = parseLenient(exporter.options, options);
       if (!parsed.success) addZod(['export', i], parsed.error);
       else exports.push({ format: exporter.format, options: parsed.data });
     });
@@ -127,4 +162,43 @@ function stepEntry(item: unknown): { name: string; params: unknown } | undefined
     if (keys.length === 1) return { name: keys[0], params: (item as Record<string, unknown>)[keys[0]] };
   }
   return undefined;
+}
+
+/**
+ * Parse with a schema, reading a string where a list is expected as a whitespace- or
+ * comma-separated list (`splits: ${SPLITS:-train validation test}`).
+ */
+function parseLenient<T>(schema: z.ZodType<T>, value: unknown): z.ZodSafeParseResult<T> {
+  let current = value;
+  for (let round = 0; ; round++) {
+    const result = schema.safeParse(current);
+    if (result.success || round >= 20) return result;
+    let changed = false;
+    for (const issue of result.error.issues) {
+      if (issue.code !== 'invalid_type' || issue.expected !== 'array') continue;
+      const at = getAt(current, issue.path as PropertyKey[]);
+      if (typeof at !== 'string') continue;
+      current = setAt(current, issue.path as PropertyKey[], at.split(/[\s,]+/).filter((x) => x !== ''));
+      changed = true;
+    }
+    if (!changed) return result;
+  }
+}
+
+function getAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let v = value;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+/** A copy of `value` with the value at `path` replaced (containers on the path are copied). */
+function setAt(value: unknown, path: readonly PropertyKey[], next: unknown): unknown {
+  if (path.length === 0) return next;
+  const [k, ...rest] = path;
+  const copy: Record<PropertyKey, unknown> = Array.isArray(value) ? ([...value] as never) : { ...(value as object) };
+  copy[k] = setAt(copy[k], rest, next);
+  return copy;
 }

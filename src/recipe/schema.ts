@@ -34,6 +34,10 @@ type RecipeBase = z.output<typeof RecipeSchema>;
 export interface RecipeStep {
   name: string;
   params: unknown;
+  /** The role a per-sample step reads (its `role:` key), as written in the recipe; default the main role. */
+  role?: string;
+  /** The recipe line of the step, for errors found after loading. */
+  line?: number;
 }
 
 export interface RecipeExport {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FieldMap } from './types.js';
 
 /**
  * The recipe's `source:` block, one shape per `format`. Keys are snake_case as written in recipes;
@@ -14,9 +15,22 @@ export const DEFAULT_IMAGE_EXTENSIONS = [
 
 const columnName = z.string().min(1, 'a column name');
 
+const roleName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'a role name of letters, digits, "_" or "-"');
+
+/** A file role's column, optionally joined to a prefix (a CDN URL or a base folder). */
+const FileColumnSchema = z.union([
+  columnName,
+  z.object({ from: columnName, prefix: z.string().optional() }).strict(),
+]);
+
 /**
  * Which source column feeds which catalog field. For webdataset the names are member extensions
  * (`txt`, `cls`, `mask.png`) or, failing that, keys of the sample's `.json` member.
+ *
+ * `files` maps further roles to columns (`{output: output_url}` or `{output: {from: output_image,
+ * prefix: "https://cdn/"}}`); `main` names the role steps read by default. In the catalog the main
+ * role is always stored as `image` (so every step, export and view finds it), and its recipe name
+ * (`input`) is an alias of it.
  */
 export const FieldMapSchema = z
   .object({
@@ -26,11 +40,39 @@ export const FieldMapSchema = z
     label: columnName.optional(),
     group: columnName.optional(),
     split: columnName.optional(),
-    /** Further files of a sample: role → column holding its path or URL (`{ output: output_url }`). */
-    files: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'a role name of letters, digits, "_" or "-"'), columnName).optional(),
+    files: z.record(roleName, FileColumnSchema).optional(),
+    main: roleName.optional(),
   })
   .strict()
-  .refine((f) => !f.files || !('image' in f.files), { message: "'image' is the main image role; map it with fields.image" });
+  .superRefine((f, ctx) => {
+    if (f.files && 'image' in f.files) {
+      ctx.addIssue({ code: 'custom', path: ['files', 'image'], message: "'image' is the main role's catalog name; map it with fields.image, or name it (input) and set main: input" });
+    }
+    if (f.main !== undefined && f.main !== 'image' && !(f.files && f.main in f.files)) {
+      ctx.addIssue({ code: 'custom', path: ['main'], message: `main role '${f.main}' is not one of fields.files (${Object.keys(f.files ?? {}).join(', ') || 'none'})` });
+    }
+    if (f.main !== undefined && f.main !== 'image' && f.image !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['image'], message: `fields.image and main: ${f.main} both name the main file; keep one` });
+    }
+  })
+  .transform((f): FieldMap => {
+    const { files, main, ...rest } = f;
+    const out: FieldMap = { ...rest };
+    const cols: Record<string, string> = {};
+    const prefixes: Record<string, string> = {};
+    for (const [role, spec] of Object.entries(files ?? {})) {
+      const from = typeof spec === 'string' ? spec : spec.from;
+      const prefix = typeof spec === 'string' ? undefined : spec.prefix;
+      const target = role === main ? 'image' : role;
+      if (target === 'image') out.image = from;
+      else cols[role] = from;
+      if (prefix) prefixes[target] = prefix;
+    }
+    if (Object.keys(cols).length) out.files = cols;
+    if (Object.keys(prefixes).length) out.prefixes = prefixes;
+    if (main !== undefined && main !== 'image') out.main = main;
+    return out;
+  });
 
 /** Extensions are compared case-insensitively and without the dot. */
 const extensions = z
@@ -39,9 +81,31 @@ const extensions = z
   .transform((xs) => [...new Set(xs.map((x) => x.replace(/^\./, '').toLowerCase()))])
   .default([...DEFAULT_IMAGE_EXTENSIONS]);
 
+/** One record → several samples: a list field becomes one child sample per element. */
+export const ExplodeSchema = z
+  .object({
+    /** The field (a column, or a key of the record's metadata) holding the list. */
+    field: z.string().min(1),
+    /** Where an element goes in the child's metadata (default: an object's keys are merged in; other values under `field`). */
+    as: z.string().min(1).optional(),
+    /** The child id's suffix: `<parent id>/<suffix>`, a template over the element and `index` (default `{index}`). */
+    id: z.string().min(1).default('{index}'),
+    /** Number of the first element (default 1: `item1`, `item2`, ... with id `item{index}`). */
+    index_from: z.number().int().min(0).default(1),
+  })
+  .strict();
+export type ExplodeConfig = z.output<typeof ExplodeSchema>;
+
 const common = {
   path: z.string().min(1, 'the folder or file to read'),
   fields: FieldMapSchema.default({}),
+  /**
+   * Keep only records matching this SQL condition over the source's columns (mapped fields: id,
+   * path, split, label, text, group; every other column by name), applied at ingest before
+   * anything is fetched or counted by --max-samples.
+   */
+  where: z.string().min(1).optional(),
+  explode: ExplodeSchema.optional(),
 };
 
 /** Options of row-based manifests (jsonl, csv, parquet). */

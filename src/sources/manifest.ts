@@ -34,6 +34,8 @@ export interface ResolvedColumns {
   split?: string;
   /** Extra file roles → column. */
   files: Record<string, string>;
+  /** Role → text put before its column's value. */
+  prefixes: Record<string, string>;
   /** Whether the id column was named in the recipe (then a row without it is bad). */
   explicitId: boolean;
   /** Every column some field takes; the others go to meta. */
@@ -76,7 +78,7 @@ export function resolveColumns(
     image = found;
   }
   const used = new Set<string>([image]);
-  const out: ResolvedColumns = { image, files: {}, explicitId: fields.id !== undefined, used };
+  const out: ResolvedColumns = { image, files: {}, prefixes: fields.prefixes ?? {}, explicitId: fields.id !== undefined, used };
   for (const f of TEXT_FIELDS) {
     const named = fields[f];
     const column = named !== undefined ? need(f, named) : DEFAULT_COLUMNS[f].find((c) => have.has(c) && c !== image);
@@ -175,13 +177,19 @@ function bad(ctx: RowContext, field: string, problem: string): InputError {
   return new InputError({ file: ctx.file, line: ctx.line, field }, problem);
 }
 
+/** A relative column value joined to its role's prefix (`images/1.png` → `https://cdn/images/1.png`). */
+function withPrefix(value: unknown, prefix: string | undefined): unknown {
+  if (prefix === undefined || typeof value !== 'string' || value === '') return value;
+  return prefix + value;
+}
+
 export function rowToRecord(row: Record<string, unknown>, cols: ResolvedColumns, ctx: RowContext): SourceRecord | InputError {
 
-  const image = locate(row[cols.image], ctx);
+  const image = locate(withPrefix(row[cols.image], cols.prefixes.image), ctx);
   if ('error' in image) return bad(ctx, cols.image, image.error);
   const files: Record<string, string> = { image: image.uri };
   for (const [role, column] of Object.entries(cols.files)) {
-    const loc = locate(row[column], ctx);
+    const loc = locate(withPrefix(row[column], cols.prefixes[role]), ctx);
     if ('error' in loc) return bad(ctx, column, loc.error);
     files[role] = loc.uri;
   }

@@ -19,6 +19,8 @@ export interface SourceRecord {
   meta?: Record<string, unknown>;
   /** Where the record came from, for messages: `file:line`, `shard.tar:member`, a path. */
   ref: string;
+  /** The record this one was made from (an annotated item of an image): its id. */
+  parent?: string;
 }
 
 export interface ReadOptions {
@@ -50,4 +52,8 @@ export interface FieldMap {
   split?: string;
   /** Extra file roles: role name → column holding its path/URL (e.g. { output: 'output_url' }). */
   files?: Record<string, string>;
+  /** Text put before a role's column value (`image` for the main role): a CDN URL or base folder. */
+  prefixes?: Record<string, string>;
+  /** The recipe's name for the main role (`input`), stored in the catalog as `image`. */
+  main?: string;
 }

@@ -83,6 +83,8 @@ export interface MapStep<P = unknown> {
    * (`meta.item.bbox`); `label`, `text`, `path`, `split`, `group` name the catalog columns.
    */
   fields?(params: P): string[];
+  /** Roles of the files this step makes (`files` of its outputs), so the recipe can be checked before work starts. */
+  produces?(params: P): string[];
   run(input: SampleInput, params: P): Promise<MapOutput>;
   /** Samples to hand `runBatch` at once (default 1). The executor groups samples to match. */
   batchSize?(params: P): number;
