@@ -15,6 +15,7 @@ import { registerModels } from './models.js';
 import { registerSimilar } from './similar.js';
 import { registerDedup } from './dedup.js';
 import { registerLeaks } from './leaks.js';
+import { registerGc } from './gc.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
 export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
@@ -33,4 +34,5 @@ export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
   registerDownload,
   registerModels,
   registerSimilar,
+  registerGc,
 ];

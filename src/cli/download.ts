@@ -73,7 +73,7 @@ function paramsFrom(o: DownloadFlags): DownloadParamsInput {
     total_timeout: o.totalTimeout, retries: o.retries, max_bytes: o.maxSize, max_redirects: o.maxRedirects,
     resize_mode: o.resizeMode, image_size: o.imageSize, resize_only_if_bigger: o.resizeOnlyIfBigger,
     downscale_interpolation: o.downscaleInterpolation, upscale_interpolation: o.upscaleInterpolation,
-    encode_format: o.encodeFormat, encode_quality: o.encodeQuality, skip_reencode: o.skipReencode,
+    encode_format: o.encodeFormat, encode_quality: o.encodeQuality, skip_reencode: o.skipReencode, keep_original: false,
     user_agent: o.userAgent, respect_robots: o.robots, verify_hash: o.verifyHash, retry_failed: o.retryFailed,
     retry_skipped: o.retrySkipped, durable: o.fsync,
   };

@@ -99,7 +99,7 @@ export async function downloadSamples(ctx: StepContext, params: DownloadParams, 
   const resize: ResizeOptions = {
     mode: params.resize_mode, size: params.image_size, onlyIfBigger: params.resize_only_if_bigger,
     downscale: params.downscale_interpolation, upscale: params.upscale_interpolation,
-    format: params.encode_format, quality: params.encode_quality, skipReencode: params.skip_reencode,
+    format: params.encode_format, quality: params.encode_quality, skipReencode: params.skip_reencode, keepOriginal: params.keep_original,
     maxPixels: params.max_pixels, failOn: params.fail_on,
   };
   const writer = new DownloadWriter(catalog);

@@ -83,6 +83,13 @@ export const DownloadParams = z
     encode_quality: z.number().int().min(0).max(100).default(95),
     /** Store the bytes as received when no resize happened and they are already in encode_format. */
     skip_reencode: z.boolean().default(false),
+    /**
+     * Keep JPEG, PNG and WebP files as received when no resize is asked for (a PNG edit output must
+     * not become a lossy JPEG before a mask is computed from it), and re-encode a resized one in its
+     * own format; other formats are encoded as encode_format. Default for the download step; the
+     * img2dataset-style `imgsift download` command re-encodes unless told otherwise.
+     */
+    keep_original: z.boolean().default(true),
     /** Decompression-bomb guard: largest width x height decoded. */
     max_pixels: z.number().int().min(1).default(DEFAULT_MAX_PIXELS),
     /** Decoder strictness (sharp's failOn). 'error' rejects truncated and corrupt files. */

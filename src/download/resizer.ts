@@ -34,6 +34,8 @@ export interface ResizeOptions {
   downscale: Interpolation;
   upscale: Interpolation;
   skipReencode: boolean;
+  /** JPEG, PNG and WebP bodies are stored as received when not resized, and re-encoded in their own format when resized. */
+  keepOriginal?: boolean;
   maxPixels: number;
   failOn: FailOn;
 }
@@ -52,6 +54,8 @@ export type Processed =
       originalHeight: number;
     }
   | { ok: false; error: string };
+
+const KEPT_FORMATS = new Set(['jpeg', 'png', 'webp']);
 
 const EXT: Record<string, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tif', avif: 'avif', heif: 'heic' };
 
@@ -92,19 +96,21 @@ export async function processImage(body: Buffer, o: ResizeOptions): Promise<Proc
   const format = head.format;
 
   try {
-    if (!target && o.skipReencode && format === o.format && head.orientation === 1) {
+    const keepable = o.keepOriginal && KEPT_FORMATS.has(format);
+    if (!target && ((o.skipReencode && format === o.format && head.orientation === 1) || keepable)) {
       // Stored as received: a full decode still has to prove the pixels are all there.
       const probe = await probeImage(body, '', { maxPixels: o.maxPixels, failOn: o.failOn });
       if (!probe.decodes) return { ok: false, error: probe.error ?? 'does not decode' };
       return { ok: true, bytes: body, format, ext: EXT[format] ?? format, width: originalWidth, height: originalHeight, originalWidth, originalHeight };
     }
     // Only the first page/frame of an animation is kept; sequentialRead streams the decode.
+    const out: ResizeOptions = keepable ? { ...o, format: format as EncodeFormat } : o;
     let img: Sharp = sharp(body, { failOn: o.failOn, limitInputPixels: o.maxPixels, sequentialRead: true }).rotate();
-    if (o.format === 'jpeg') img = img.flatten({ background: '#ffffff' });
+    if (out.format === 'jpeg') img = img.flatten({ background: '#ffffff' });
     if (target) img = img.resize(target);
-    img = encode(img, o);
+    img = encode(img, out);
     const { data, info } = await img.toBuffer({ resolveWithObject: true });
-    return { ok: true, bytes: data, format: o.format, ext: EXT[o.format], width: info.width, height: info.height, originalWidth, originalHeight };
+    return { ok: true, bytes: data, format: out.format, ext: EXT[out.format], width: info.width, height: info.height, originalWidth, originalHeight };
   } catch (err) {
     // libvips' message can be lost under concurrency ('Unknown error'); the probe names the
     // problem (and notices a missing end marker), so its word is preferred when it agrees.

@@ -12,6 +12,7 @@ import { splitStep } from './split.js';
 import { hashStep } from './hash.js';
 import { qualityStep } from './quality.js';
 import { textDedupStep } from './text-dedup.js';
+import { cropStep } from './crop.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -23,6 +24,7 @@ const STEPS: Step[] = [
   hashStep,
   dedupSignalsStep,
   qualityStep,
+  cropStep,
   embedStep,
   embedTextStep,
   semanticStep,

@@ -27,7 +27,7 @@ test('a valid recipe parses, with defaults and steps resolved', () => {
 });
 
 test('a wrong parameter type names file, line and field path', () => {
-  const text = GOOD.replace('drop: [corrupt]', 'drop: corrupt');
+  const text = GOOD.replace('drop: [corrupt]', 'drop: 5');
   assert.throws(
     () => parseRecipe(text, 'r.yaml', '/'),
     (err: unknown) => {
