@@ -73,6 +73,16 @@ export function planStages(recipe: Recipe): Stage[] {
   const aliases = roleAliasesOf(recipe);
   const available = new Set<string>([MAIN_ROLE, ...Object.keys(recipe.source.fields.files ?? {})]);
   let madeInPass = new Set<string>();
+  const remote = Object.entries(recipe.source.fields.prefixes ?? {}).filter(([, p]) => /^https?:\/\//i.test(p)).map(([r]) => r);
+  if (recipe.source.format === 'urls') remote.push(MAIN_ROLE);
+  const download = recipe.steps.findIndex((s) => s.name === 'download');
+  const firstMap = recipe.steps.findIndex((s) => getStep(s.name)?.kind === 'map');
+  if (remote.length && (download < 0 || (firstMap >= 0 && firstMap < download))) {
+    throw new ImgsiftError(
+      `${recipe.file}: role${remote.length > 1 ? 's' : ''} ${remote.join(', ')} ${remote.length > 1 ? 'are' : 'is'} fetched from URLs: ` +
+        `put a download step before the per-sample steps`,
+    );
+  }
   for (const { name, params, role, line } of recipe.steps) {
     const step = getStep(name);
     if (!step) throw new ImgsiftError(`unknown step ${name}`);
