@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { syncDrops, useRun } from '../catalog/run-view.js';
 import { loadRecipe } from '../recipe/load.js';
@@ -151,7 +151,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     const source = createSource(sourceConfig, recipe.baseDir);
     const ingested: IngestStats = await ingest(catalog, source, {
       runId, reporter, maxSamples: options.maxSamples, skipBadRows: options.skipBadRows,
-      onDuplicateId: recipe.on_duplicate_id, where: recipe.source.where, explode: recipe.source.explode, signal: options.signal,
+      onDuplicateId: recipe.on_duplicate_id, where: recipe.source.where, skippedFile: join(workdir, 'skipped.jsonl'), explode: recipe.source.explode, signal: options.signal,
     });
     if (options.signal?.aborted) throw new InterruptedError();
     if (ingested.read === 0 || ingested.added + ingested.updated === 0) {

@@ -1,7 +1,8 @@
 import type { Catalog, Columns, Row } from '../catalog/catalog.js';
 import { InputError } from '../errors.js';
 import type { Reporter } from './reporter.js';
-import type { Source, SourceRecord } from '../sources/types.js';
+import type { Skip, Source, SourceRecord } from '../sources/types.js';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ExplodeConfig } from '../sources/config.js';
 import { explodeRecord } from './explode.js';
 
@@ -16,6 +17,8 @@ export interface IngestOptions {
   onDuplicateId?: 'error' | 'first';
   /** `source.where`: keep only records matching this SQL condition (before --max-samples counts). */
   where?: string;
+  /** Where every file or entry the source passed over is listed (one JSON line each: path, source, reason). */
+  skippedFile?: string;
   /** `source.explode`: one sample per element of a list field. */
   explode?: ExplodeConfig;
   signal?: AbortSignal;
@@ -37,6 +40,10 @@ export interface IngestStats {
   explodedEmpty: number;
   /** Children of earlier runs that this run's records no longer make (removed with their files and issues). */
   orphansRemoved: number;
+  /** Files and entries the source passed over, by reason, and the first of them. */
+  skipped: Record<string, number>;
+  skippedExamples: string[];
+  skippedFile?: string;
 }
 
 const STAGE_SAMPLES: Columns = {
@@ -58,7 +65,13 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
   const { runId, reporter } = options;
   const stats: IngestStats = {
     read: 0, added: 0, updated: 0, gone: 0, badRows: 0, badRowExamples: [], duplicateIds: 0,
-    filtered: 0, exploded: 0, explodedEmpty: 0, orphansRemoved: 0,
+    filtered: 0, exploded: 0, explodedEmpty: 0, orphansRemoved: 0, skipped: {}, skippedExamples: [],
+  };
+  const skipLog = options.skippedFile ? new SkipLog(options.skippedFile, source.description) : undefined;
+  const onSkip = (skip: Skip) => {
+    stats.skipped[skip.reason] = (stats.skipped[skip.reason] ?? 0) + 1;
+    if (stats.skippedExamples.length < 5) stats.skippedExamples.push(`${skip.path}: ${skip.reason}`);
+    skipLog?.write(skip);
   };
   for (const t of ['ingest_samples', 'ingest_files', 'ingest_batch', 'ingest_batch_files']) await catalog.run(`DROP TABLE IF EXISTS ${t}`);
   await catalog.run(`CREATE TABLE ingest_samples (${STAGE_SQL})`);
@@ -100,7 +113,8 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
     batchMeta.push(rec.meta);
     for (const [role, uri] of Object.entries(rec.files)) files.push({ seq, sample_id: rec.id, role, uri });
   };
-  for await (const rec of source.read({ onBadRow, maxRecords: readerMax, signal: options.signal })) {
+  try {
+  for await (const rec of source.read({ onBadRow, onSkip, maxRecords: readerMax, signal: options.signal })) {
     stats.read++;
     if (options.explode) {
       const children = explodeRecord(rec, options.explode);
@@ -114,6 +128,10 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
     if (samples.length >= BATCH) await flush();
     if (kept >= max || options.signal?.aborted) break;
   }
+  } finally {
+    await skipLog?.close();
+  }
+  if (skipLog && Object.keys(stats.skipped).length) stats.skippedFile = options.skippedFile;
   await flush();
   progress.finish();
   if (kept > max) {
@@ -150,6 +168,27 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
   stats.gone = await catalog.scalar(`SELECT count(*) FROM samples WHERE seen_run < ${runId}`);
   for (const t of ['ingest_samples', 'ingest_files', 'ingest_batch', 'ingest_batch_files']) await catalog.run(`DROP TABLE IF EXISTS ${t}`);
   return stats;
+}
+
+/** The run's skipped.jsonl, written as skips happen (a source may pass over millions of files). */
+class SkipLog {
+  private stream: WriteStream;
+  private failed: Error | undefined;
+  constructor(
+    file: string,
+    private readonly source: string,
+  ) {
+    this.stream = createWriteStream(file);
+    this.stream.on('error', (err) => {
+      this.failed = err;
+    });
+  }
+  write(skip: Skip): void {
+    this.stream.write(JSON.stringify({ path: skip.path, source: this.source, reason: skip.reason }) + '\n');
+  }
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => this.stream.end(() => (this.failed ? reject(this.failed) : resolve())));
+  }
 }
 
 type Tx = Parameters<Parameters<Catalog['transaction']>[0]>[0];

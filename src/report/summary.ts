@@ -49,6 +49,7 @@ export async function collectSummary(
   );
   const attention: string[] = [];
   if (base.ingest.badRows > 0) attention.push(`${base.ingest.badRows} source rows were malformed and skipped`);
+
   return {
     run: runId,
     recipe: base.recipe,
@@ -79,8 +80,14 @@ export function formatSummary(s: BuildSummary): string {
   lines.push(
     `Source: ${ing.read} read (${ing.added} new, ${ing.updated} already known)` +
       (ing.badRows ? `, ${ing.badRows} malformed rows skipped` : '') +
-      (ing.duplicateIds ? `, ${ing.duplicateIds} duplicate ids dropped` : ''),
+      (ing.duplicateIds ? `, ${ing.duplicateIds} duplicate ids dropped` : '') +
+      (ing.filtered ? `, ${ing.filtered} left out by source.where` : '') +
+      (ing.exploded ? `, ${ing.exploded} records exploded into samples` : ''),
   );
+  const skipped = Object.entries(ing.skipped ?? {}).sort((a, b) => b[1] - a[1]);
+  if (skipped.length) {
+    lines.push(`Passed over: ${skipped.map(([r, n]) => `${n} ${r}`).join(', ')} (e.g. ${ing.skippedExamples[0]}; all in ${ing.skippedFile})`);
+  }
   lines.push('', 'Split breakdown:');
   for (const sp of s.splits) lines.push(`  ${sp.split.toUpperCase()}: ${sp.count} samples (${sp.percent.toFixed(1)}%)`);
   if (Object.keys(s.issues).length) {

@@ -181,7 +181,30 @@ export const UrlsSourceSchema = z
   })
   .strict();
 
+/** DeepFashion2 as released: `<path>/<split>/image/*.jpg` + `<path>/<split>/annos/*.json`; one sample per item. */
+export const DeepFashion2SourceSchema = z
+  .object({
+    format: z.literal('deepfashion2'),
+    ...common,
+    /** Splits to read (folders under path). */
+    splits: z.array(z.string().min(1).regex(/^[^/\\]+$/, 'a folder name')).min(1).default(['train', 'validation', 'test']),
+  })
+  .strict();
+
+/** COCO instances JSON (`path`) with its image folder (`images`). */
+export const CocoSourceSchema = z
+  .object({
+    format: z.literal('coco'),
+    ...common,
+    images: z.string().min(1).optional(),
+    per: z.enum(['image', 'annotation']).default('image'),
+    split: z.string().min(1).optional(),
+  })
+  .strict();
+
 export const SourceConfigSchema = z.discriminatedUnion('format', [
+  DeepFashion2SourceSchema,
+  CocoSourceSchema,
   FolderSourceSchema,
   ImageFolderSourceSchema,
   JsonlSourceSchema,

@@ -28,12 +28,12 @@ export class FolderSource implements Source {
   }
 
   read(options: ReadOptions): AsyncIterable<SourceRecord> {
-    return bounded(this.records(), options);
+    return bounded(this.records(options), options);
   }
 
-  private async *records(): AsyncGenerator<SourceRecord> {
+  private async *records(options: ReadOptions): AsyncGenerator<SourceRecord> {
     this.counts = emptyCounts();
-    for await (const f of walkImages(this.root, this.opts, this.counts)) {
+    for await (const f of walkImages(this.root, this.opts, this.counts, options.onSkip)) {
       const record: SourceRecord = { id: f.rel, path: f.rel, files: { image: f.full }, ref: f.full };
       if (this.opts.labels === 'folder') {
         const slash = f.rel.indexOf('/');

@@ -68,7 +68,7 @@ export class ImageFolderSource implements Source {
       }
     }
     if (splits.length === 0) {
-      if (!rootMetadata) yield* this.walkRecords(this.root, undefined);
+      if (!rootMetadata) yield* this.walkRecords(this.root, undefined, options);
       return;
     }
     for (const split of splits) {
@@ -80,7 +80,7 @@ export class ImageFolderSource implements Source {
           yield r;
         }
       } else if (!rootMetadata) {
-        yield* this.walkRecords(dir, split);
+        yield* this.walkRecords(dir, split, options);
       }
     }
   }
@@ -107,8 +107,8 @@ export class ImageFolderSource implements Source {
     return source.read(options);
   }
 
-  private async *walkRecords(dir: string, split: string | undefined): AsyncGenerator<SourceRecord> {
-    const walk = walkImages(dir, { extensions: this.opts.extensions, recursive: true }, this.counts);
+  private async *walkRecords(dir: string, split: string | undefined, options: ReadOptions): AsyncGenerator<SourceRecord> {
+    const walk = walkImages(dir, { extensions: this.opts.extensions, recursive: true }, this.counts, options.onSkip);
     for await (const f of walk) {
       const rel = split === undefined ? f.rel : `${split}/${f.rel}`;
       const record: SourceRecord = { id: rel, path: rel, files: { image: f.full }, ref: f.full };

@@ -8,6 +8,8 @@ import { ParquetSource } from './parquet.js';
 import type { Source } from './types.js';
 import { WebDatasetSource } from './webdataset.js';
 import { UrlsSource } from './urls.js';
+import { DeepFashion2Source } from './deepfashion2.js';
+import { CocoSource } from './coco.js';
 
 /**
  * The reader for a recipe's `source:` block. Relative `path` and `root` resolve against
@@ -36,6 +38,10 @@ export function createSource(config: SourceConfig, baseDir: string): Source {
     case 'webdataset':
       // Patterns keep their braces and wildcards; only the base is resolved.
       return new WebDatasetSource({ path, fields: config.fields, extensions: config.extensions });
+    case 'deepfashion2':
+      return new DeepFashion2Source({ path, splits: config.splits });
+    case 'coco':
+      return new CocoSource({ path, images: config.images === undefined ? undefined : resolve(baseDir, config.images), per: config.per, split: config.split });
     case 'urls':
       return new UrlsSource({ path, fields: config.fields, listFormat: config.list_format, delimiter: config.delimiter });
   }
@@ -51,6 +57,8 @@ export { JsonlSource, JSONL_SUFFIXES, type ManifestSourceOptions } from './jsonl
 export { ParquetSource, PARQUET_SUFFIXES } from './parquet.js';
 export { WebDatasetSource, splitMemberName, type WebDatasetSourceOptions } from './webdataset.js';
 export { UrlsSource } from './urls.js';
+export { DeepFashion2Source } from './deepfashion2.js';
+export { CocoSource, readCocoInstances, cocoSplitName, type CocoInstances } from './coco.js';
 export { tarMembers, WindowReader, TarFormatError, type TarMember } from './tar-index.js';
 export { resolveColumns, rowToRecord, DEFAULT_COLUMNS, type ResolvedColumns, type RowContext } from './manifest.js';
 export { expandBraces, listInputFiles } from './listing.js';

@@ -23,12 +23,20 @@ export interface SourceRecord {
   parent?: string;
 }
 
+/** Something a source passed over: a file that is not a sample, an annotation with no image. */
+export interface Skip {
+  path: string;
+  reason: string;
+}
+
 export interface ReadOptions {
   /**
    * Called for a row that cannot become a sample (malformed line, missing field, path escaping
    * the root). The reader goes on with the next row; the caller decides whether to stop.
    */
   onBadRow: (error: InputError) => void;
+  /** Called for every file or entry passed over, with why (counted and listed in the run's skipped.jsonl). */
+  onSkip?: (skip: Skip) => void;
   /** Stop after this many records have been yielded. */
   maxRecords?: number;
   /** Aborts a long read (Ctrl-C). */

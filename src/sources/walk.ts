@@ -2,6 +2,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { InputError } from '../errors.js';
 import { compareNames } from './listing.js';
+import type { Skip } from './types.js';
 
 /** What a walk passed over, so a run can say why a folder gave fewer images than files. */
 export interface WalkCounts {
@@ -58,7 +59,7 @@ export async function requireFolder(dir: string): Promise<void> {
  * the same tree always gives the same sequence. Symbolic links are followed only while they stay
  * inside the root (and a folder reached twice is walked once).
  */
-export async function* walkImages(root: string, opts: WalkOptions, counts: WalkCounts): AsyncGenerator<WalkedFile> {
+export async function* walkImages(root: string, opts: WalkOptions, counts: WalkCounts, onSkip?: (s: Skip) => void): AsyncGenerator<WalkedFile> {
   await requireFolder(root);
   const realRoot = await realpath(root);
   const exts = new Set(opts.extensions);
@@ -69,6 +70,7 @@ export async function* walkImages(root: string, opts: WalkOptions, counts: WalkC
     for (const e of entries) {
       if (e.name.startsWith('.') || e.name === '__MACOSX') {
         counts.hidden++;
+        onSkip?.({ path: join(dir, e.name), reason: 'hidden file or folder' });
         continue;
       }
       if (relDir === '' && opts.skipAtTop?.has(e.name)) continue;
@@ -83,12 +85,15 @@ export async function* walkImages(root: string, opts: WalkOptions, counts: WalkC
           const st = await stat(real);
           isDir = st.isDirectory();
           isFile = st.isFile();
-        } catch {
+        } catch (err) {
           counts.linksRefused++;
+          const code = (err as NodeJS.ErrnoException).code;
+          onSkip?.({ path: full, reason: code === 'ELOOP' ? 'symbolic link loop' : 'broken symbolic link' });
           continue;
         }
         if (!isInside(realRoot, real)) {
           counts.linksRefused++;
+          onSkip?.({ path: full, reason: 'symbolic link out of the dataset root' });
           continue;
         }
       }
@@ -97,13 +102,19 @@ export async function* walkImages(root: string, opts: WalkOptions, counts: WalkC
         real ??= await realpath(full);
         if (visited.has(real)) {
           counts.linksRefused++;
+          onSkip?.({ path: full, reason: 'folder reached twice (symbolic link loop)' });
           continue;
         }
         visited.add(real);
         yield* walk(full, rel);
       } else if (isFile) {
         if (exts.has(extensionOf(e.name))) yield { full, rel };
-        else counts.notImages++;
+        else {
+          counts.notImages++;
+          onSkip?.({ path: full, reason: extensionOf(e.name) === 'svg' ? 'SVG (vector image, not supported)' : 'not an image extension' });
+        }
+      } else {
+        onSkip?.({ path: full, reason: e.isFIFO() ? 'FIFO (named pipe)' : e.isSocket() ? 'socket' : 'not a regular file' });
       }
     }
   }
