@@ -5,6 +5,7 @@ import { imageFolderExporter } from './imagefolder.js';
 import { kohyaExporter } from './kohya.js';
 import { removalListExporter, relabelMapExporter } from './removal.js';
 import { taggedManifestExporter } from '../review/tagged-manifest.js';
+import { filesExporter } from './files.js';
 
 /** Every export format a recipe can name. */
 const EXPORTERS: Exporter<any>[] = [
@@ -15,6 +16,7 @@ const EXPORTERS: Exporter<any>[] = [
   removalListExporter,
   relabelMapExporter,
   taggedManifestExporter,
+  filesExporter,
 ];
 
 const BY_FORMAT = new Map(EXPORTERS.map((e) => [e.format, e]));
