@@ -27,14 +27,14 @@ export interface ViewSample {
   files: Map<string, RoleFile>;
 }
 
-/** Active samples, sorted by id (byte order), each with its files by role. */
-export async function activeSamplesWithFiles(ctx: ExportContext): Promise<ViewSample[]> {
+/** Active samples (or those of `from`, a table or subquery), sorted by id (byte order), each with its files by role. */
+export async function activeSamplesWithFiles(ctx: ExportContext, from = 'active'): Promise<ViewSample[]> {
   const rows = await ctx.catalog.all<Omit<ViewSample, 'files' | 'meta'> & { meta: string | null }>(
-    `SELECT id, path, split, label, text, group_key, source_split, meta::VARCHAR AS meta FROM active`,
+    `SELECT id, path, split, label, text, group_key, source_split, meta::VARCHAR AS meta FROM ${from}`,
   );
   const files = await ctx.catalog.all<{ sample_id: string; role: string; uri: string; format: string | null }>(
     `SELECT f.sample_id, f.role, f.uri, s.format
-     FROM files f JOIN active a ON a.id = f.sample_id
+     FROM files f JOIN ${from} a ON a.id = f.sample_id
      LEFT JOIN file_status fs ON fs.uri = f.uri
      LEFT JOIN assets s ON s.sha256 = fs.sha256`,
   );

@@ -51,7 +51,7 @@ test('files: {ext} keeps the stored bytes; quality changes converted output', as
   const { ctx, dir, crops } = await buildSkuCatalog();
   try {
     const keep = join(dir, 'keep');
-    await filesExporter.run(ctx, FilesOptions.parse({ to: keep, role: 'crop', path: '{split}/{id}.{ext}'.replace('{id}', '{image_id}_{item_idx:02d}') }));
+    await filesExporter.run(ctx, FilesOptions.parse({ to: keep, role: 'crop', path: '{split}/{image_id}_{item_idx:02d}.{ext}' }));
     assert.deepEqual(await readFile(join(keep, 'train/000001_01.png')), crops.get('train/000001#1'));
 
     const low = join(dir, 'low');

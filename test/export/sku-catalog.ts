@@ -99,7 +99,8 @@ export async function buildSkuCatalog(items: SkuItem[] = skuItems()): Promise<Sk
     COLUMNS.samples,
     items.map((it, i) => ({
       id: it.id, source: 'df2', path: `${it.split}/image/${(it.meta as { image_id: string }).image_id}.jpg`, split: it.split,
-      label: String(it.meta.category_name), text: null, meta: it.meta, ord: i, first_run: 1, seen_run: 1,
+      label: String(it.meta.category_name),
+      text: `A ${it.meta.domain === 'query' ? 'user' : 'shop'} photo of a ${String(it.meta.category_name)}.`, meta: it.meta, ord: i, first_run: 1, seen_run: 1,
     })),
   );
   await catalog.append('files', COLUMNS.files, files);
