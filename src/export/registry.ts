@@ -6,6 +6,7 @@ import { kohyaExporter } from './kohya.js';
 import { removalListExporter, relabelMapExporter } from './removal.js';
 import { taggedManifestExporter } from '../review/tagged-manifest.js';
 import { filesExporter } from './files.js';
+import { groupedJsonExporter } from './grouped-json.js';
 
 /** Every export format a recipe can name. */
 const EXPORTERS: Exporter<any>[] = [
@@ -17,6 +18,7 @@ const EXPORTERS: Exporter<any>[] = [
   relabelMapExporter,
   taggedManifestExporter,
   filesExporter,
+  groupedJsonExporter,
 ];
 
 const BY_FORMAT = new Map(EXPORTERS.map((e) => [e.format, e]));
