@@ -1,5 +1,4 @@
 import { md5Hex } from '../util/hash.js';
-import { compareIds } from './file-export.js';
 import type { Sink } from './sink.js';
 
 /**
@@ -92,7 +91,8 @@ export async function commitOwned(
     await sink.remove(old.path);
     removed++;
   }
-  const sorted = [...files].sort((a, b) => compareIds(a.path, b.path));
+  // Byte order of UTF-8 (file-export's compareIds, not imported: that module imports this one).
+  const sorted = [...files].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
   const doc: OwnedIndex = { kind: 'imgsift-owned-files-v1', key, about, files: sorted };
   await sink.put(ownedIndexPath(key), JSON.stringify(doc, null, 1) + '\n');
   return removed;

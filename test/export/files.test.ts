@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { FilesOptions, filesExporter } from '../../src/export/files.js';
+import { ImageFolderOptions, imageFolderExporter } from '../../src/export/imagefolder.js';
 import { listFiles } from './image-catalog.js';
 import { buildSkuCatalog, dropSample, skuItems } from './sku-catalog.js';
 
@@ -149,6 +150,28 @@ test('files: several exports share a folder; a rerun removes only its own stale 
     await filesExporter.run(ctx, FilesOptions.parse({ to: out, role: 'crop', name: 'crops-webp', path: 'webp/{image_id}_{item_idx}.webp' }));
     assert.ok((await listFiles(out)).includes('webp/000002_1.webp'));
     assert.ok((await listFiles(out)).includes('train/catalog/000001_01_01/000002_item1.jpg'));
+  } finally {
+    ctx.catalog.close();
+  }
+});
+
+test('files: an imagefolder export sharing the folder leaves the files export\'s images alone', async () => {
+  const { ctx, dir } = await buildSkuCatalog();
+  try {
+    const out = join(dir, 'hf');
+    const crops = FilesOptions.parse({ to: out, role: 'crop', path: '{split}/crop_{image_id}_{item_idx}.png' });
+    await filesExporter.run(ctx, crops);
+    // imagefolder removes images it did not write from its split folders; not these.
+    await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out }));
+    await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out }));
+    const files = await listFiles(out);
+    assert.ok(files.includes('train/metadata.jsonl'));
+    assert.equal(files.filter((f) => /^train\/crop_\d+_\d\.png$/.test(f)).length, 7);
+    // Whereas a stray image the imagefolder export does not own goes, as before.
+    await writeFile(join(out, 'train', 'stray.jpg'), await readFile(join(out, 'train/crop_000001_1.png')));
+    const stats = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out }));
+    assert.equal(stats['stale files removed'], 1);
+    assert.equal((await listFiles(out)).filter((f) => /^train\/crop_/.test(f)).length, 7);
   } finally {
     ctx.catalog.close();
   }
