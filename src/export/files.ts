@@ -136,10 +136,14 @@ async function exportFiles(ctx: ExportContext, sink: Sink, options: FilesOptions
       missing++;
       continue;
     }
-    const target = literalTarget ?? chosen ?? (mask && file.format && file.format !== 'png' ? 'png' : null);
-    const extValue = target ? extensionOfFormat(target) : file.format ? extensionOfFormat(file.format) : extensionOf(file.uri) || 'bin';
     let path: string;
+    let target: string | null;
     try {
+      // {ext} of an unprobed file needs its format: sniffed from the bytes.
+      const stored = file.format ?? (literalTarget || chosen ? null : await formatOf(await readUri(file.uri), null));
+      if (!literalTarget && !chosen && stored === null) throw new Error(`cannot tell the format of ${file.uri} for {ext}`);
+      target = literalTarget ?? chosen ?? (mask && stored !== 'png' ? 'png' : null);
+      const extValue = extensionOfFormat(target ?? stored!);
       path = checkedRelativePath(renderTemplate(options.path, templateView(s, { role: options.role, ext: extValue })));
     } catch (err) {
       if (err instanceof UsageError) throw err;

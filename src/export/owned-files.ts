@@ -1,5 +1,7 @@
 import { md5Hex } from '../util/hash.js';
-import type { Sink } from './sink.js';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalSink, type Sink } from './sink.js';
 
 /**
  * An export's own record of the files it wrote into a destination folder, so several exports can
@@ -62,7 +64,7 @@ async function readIndexAt(sink: Sink, path: string): Promise<OwnedIndex | undef
 /** Every export index in the folder (to find, say, where a files export put a role). */
 export async function listOwned(sink: Sink): Promise<OwnedIndex[]> {
   const out: OwnedIndex[] = [];
-  for (const p of await sink.list(`${OWNED_DIR}/`)) {
+  for (const p of await indexPaths(sink)) {
     if (!p.endsWith('.json') || p.indexOf('/', OWNED_DIR.length + 1) >= 0) continue;
     const doc = await readIndexAt(sink, p);
     if (doc) out.push(doc);
@@ -96,4 +98,11 @@ export async function commitOwned(
   const doc: OwnedIndex = { kind: 'imgsift-owned-files-v1', key, about, files: sorted };
   await sink.put(ownedIndexPath(key), JSON.stringify(doc, null, 1) + '\n');
   return removed;
+}
+
+/** Paths of the records; a local folder reads `.imgsift/` alone rather than walking everything. */
+async function indexPaths(sink: Sink): Promise<string[]> {
+  if (!(sink instanceof LocalSink)) return sink.list(`${OWNED_DIR}/`);
+  const names = await readdir(join(sink.root, OWNED_DIR)).catch(() => [] as string[]);
+  return names.sort().map((n) => `${OWNED_DIR}/${n}`);
 }

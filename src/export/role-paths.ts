@@ -1,30 +1,23 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { listOwned } from './owned-files.js';
+import { listOwned, type OwnedIndex } from './owned-files.js';
 import type { RolePath, ViewSample } from './sample-view.js';
 import { LocalSink, type Sink } from './sink.js';
 
 /**
  * Where a record (manifest line, grouped_json member) says a sample's file of a role is, as a path
  * relative to the export folder: the path a `files` export wrote it to in this folder (read from
- * that export's `.imgsift/` record, so run the files export first), else the stored file relative
- * to `relativeTo` (a folder) when given, else relative to the export folder when the file lies
- * inside it, else the stored location as it is. Null when the sample has no such file.
+ * that export's `.imgsift/` record, so run the files export first); else, with `relativeTo` (a
+ * local folder), the path a files export wrote it to there, or the stored file relative to it;
+ * else the stored file relative to the export folder when it lies inside it, else the stored
+ * location as it is. Null when the sample has no such file.
  */
 export async function rolePaths(sink: Sink, relativeTo?: string): Promise<RolePath> {
-  const written = new Map<string, Map<string, string>>();
-  // A default-named export (files-<role>) wins over other exports of the same role.
-  const indexes = (await listOwned(sink))
-    .filter((i) => i.about.format === 'files' && typeof i.about.role === 'string')
-    .sort((a, b) => Number(b.key === `files-${a.about.role}`) - Number(a.key === `files-${b.about.role}`));
-  for (const idx of indexes) {
-    const role = idx.about.role as string;
-    let m = written.get(role);
-    if (!m) written.set(role, (m = new Map()));
-    for (const f of idx.files) if (f.sample !== undefined && !m.has(f.sample)) m.set(f.sample, f.path);
-  }
+  const here = await writtenByFilesExports(sink);
+  // Files exported into the `relative_to` folder are named as that export wrote them.
+  const there = relativeTo !== undefined ? await writtenByFilesExports(new LocalSink(relativeTo, relativeTo)) : new Map<string, Map<string, string>>();
   const root = sink instanceof LocalSink ? sink.root : null;
   return (s: ViewSample, role: string) => {
-    const exported = written.get(role)?.get(s.id);
+    const exported = here.get(role)?.get(s.id) ?? there.get(role)?.get(s.id);
     if (exported !== undefined) return exported;
     const file = s.files.get(role);
     if (!file) return null;
@@ -36,4 +29,24 @@ export async function rolePaths(sink: Sink, relativeTo?: string): Promise<RolePa
     }
     return file.uri;
   };
+}
+
+/** Role → sample id → path, from the files exports recorded in a folder. */
+async function writtenByFilesExports(sink: Sink): Promise<Map<string, Map<string, string>>> {
+  const written = new Map<string, Map<string, string>>();
+  // A default-named export (files-<role>) wins over other exports of the same role.
+  const indexes = (await listOwned(sink))
+    .filter((i) => i.about.format === 'files' && typeof i.about.role === 'string')
+    .sort((a, b) => Number(isDefault(b)) - Number(isDefault(a)));
+  for (const idx of indexes) {
+    const role = idx.about.role as string;
+    let m = written.get(role);
+    if (!m) written.set(role, (m = new Map()));
+    for (const f of idx.files) if (f.sample !== undefined && !m.has(f.sample)) m.set(f.sample, f.path);
+  }
+  return written;
+}
+
+function isDefault(idx: OwnedIndex): boolean {
+  return idx.key === `files-${String(idx.about.role)}`;
 }

@@ -55,6 +55,13 @@ test('files: {ext} keeps the stored bytes; quality changes converted output', as
     await filesExporter.run(ctx, FilesOptions.parse({ to: keep, role: 'crop', path: '{split}/{image_id}_{item_idx:02d}.{ext}' }));
     assert.deepEqual(await readFile(join(keep, 'train/000001_01.png')), crops.get('train/000001#1'));
 
+    // Unprobed files (no format in the catalog) are sniffed for {ext}.
+    await ctx.catalog.run(`UPDATE assets SET format = NULL`);
+    const sniffed = join(dir, 'sniffed');
+    const st = await filesExporter.run(ctx, FilesOptions.parse({ to: sniffed, role: 'image', path: '{image_id}.{ext}' }));
+    assert.equal(st['files image'], 9);
+    assert.ok((await listFiles(sniffed)).includes('000001.jpg'));
+
     const low = join(dir, 'low');
     const high = join(dir, 'high');
     await filesExporter.run(ctx, FilesOptions.parse({ to: low, role: 'crop', path: '{image_id}_{item_idx}.{ext}', format: 'webp', quality: 10 }));

@@ -72,6 +72,12 @@ test('manifest: role paths relative to a base, CSV and Parquet, one file without
     assert.equal(rows.length, 7);
     assert.deepEqual(rows[0].bbox.map(Number), [1, 3, 101, 121]);
 
+    // Crops a files export wrote into the `relative_to` folder are named as it wrote them.
+    await filesExporter.run(ctx, FilesOptions.parse({ to: join(dir, 'sku'), role: 'crop', path: '{domain}/{image_id}_{item_idx}.webp' }));
+    await manifestExporter.run(ctx, ManifestOptions.parse({ to: join(dir, 'meta/crops.jsonl'), fields: ['id', { crop: 'role:crop' }], relative_to: 'sku' }));
+    const crop = JSON.parse((await readFile(join(dir, 'meta/crops.jsonl'), 'utf8')).split('\n')[0]);
+    assert.deepEqual(crop, { id: 'train/000001#1', crop: 'query/000001_1.webp' });
+
     // The default columns, split into files.
     await manifestExporter.run(ctx, ManifestOptions.parse({ to: join(dir, 'plain'), name: 'm-{split}.jsonl' }));
     const plain = (await readFile(join(dir, 'plain/m-validation.jsonl'), 'utf8')).trimEnd().split('\n');
