@@ -192,36 +192,43 @@ async function exportFiles(ctx: ExportContext, sink: Sink, options: FilesOptions
   let bytes = 0;
   const progress = reporter.progress('files', planned.length);
   try {
-    const encode = async (p: Planned) => {
+    // Read, convert and write up to 8 files at once: paths are distinct, and the time goes in
+    // waiting on disks (a local write is fsynced) or the network.
+    const exportOne = async (p: Planned) => {
+      const file = p.sample.files.get(options.role)!;
+      let out;
       try {
-        const file = p.sample.files.get(options.role)!;
         const data = await readUri(file.uri);
-        if (!p.target) return { p, out: { data, converted: false } };
-        const stored = await formatOf(data, file.format);
-        if (stored === null) throw new Error(`${file.uri} is not a readable image`);
-        return { p, out: await encodeAs(data, stored, p.target, { quality: options.quality, mask }) };
+        if (!p.target) out = { data, converted: false };
+        else {
+          const stored = await formatOf(data, file.format);
+          if (stored === null) throw new Error(`${file.uri} is not a readable image`);
+          out = await encodeAs(data, stored, p.target, { quality: options.quality, mask });
+        }
       } catch (err) {
         return { p, error: errorMessage(err) };
       }
+      // Failing to write is not the sample's fault: it stops the export.
+      const md5 = md5Hex(out.data);
+      const old = await sink.stat(p.path);
+      const same = !!old && old.size === out.data.byteLength && old.md5 === md5;
+      if (!same) await sink.put(p.path, out.data);
+      return { p, md5, same, size: out.data.byteLength, converted: out.converted };
     };
-    for await (const r of orderedMap(planned, encode, 8)) {
+    for await (const r of orderedMap(planned, exportOne, 8)) {
       if (ctx.signal?.aborted) throw new ImgsiftError('files: export interrupted');
       if ('error' in r) {
         warnSkip(r.p.sample.id, r.error!);
         progress.tick(1, 1);
         continue;
       }
-      const { data } = r.out;
-      const md5 = md5Hex(data);
-      const old = await sink.stat(r.p.path);
-      if (old && old.size === data.byteLength && old.md5 === md5) unchanged++;
+      if (r.same) unchanged++;
       else {
-        await sink.put(r.p.path, data);
         filesWritten++;
-        bytes += data.byteLength;
+        bytes += r.size;
       }
-      if (r.out.converted) converted++;
-      written.push({ path: r.p.path, md5, sample: r.p.sample.id });
+      if (r.converted) converted++;
+      written.push({ path: r.p.path, md5: r.md5, sample: r.p.sample.id });
       progress.tick();
     }
   } finally {
