@@ -148,7 +148,7 @@ async function exportFiles(ctx: ExportContext, sink: Sink, options: FilesOptions
     } catch (err) {
       if (err instanceof UsageError) throw err;
       const msg = errorMessage(err);
-      if (/escapes|absolute/.test(msg)) throw new ImgsiftError(`files: sample ${JSON.stringify(s.id)}: ${msg} (template ${JSON.stringify(options.path)})`);
+      if (/escapes|absolute|\.imgsift/.test(msg)) throw new ImgsiftError(`files: sample ${JSON.stringify(s.id)}: ${msg} (template ${JSON.stringify(options.path)})`);
       warnSkip(s.id, msg);
       continue;
     }

@@ -61,7 +61,7 @@ export function renderTemplate(template: string, view: Record<string, unknown>):
 
 /**
  * A rendered path checked for use under an export root: forward slashes, no empty, '.' or '..'
- * segments, not absolute, no control characters. Throws naming the path.
+ * segments, not absolute, no control characters, not under `.imgsift/`. Throws naming the path.
  */
 export function checkedRelativePath(path: string): string {
   const p = path.replace(/\\/g, '/');
@@ -70,6 +70,8 @@ export function checkedRelativePath(path: string): string {
   const parts = p.split('/');
   if (parts.includes('..')) throw new Error(`path ${JSON.stringify(path)} escapes the export folder ('..')`);
   if (parts.some((s) => s === '' || s === '.')) throw new Error(`path ${JSON.stringify(path)} has an empty or '.' segment`);
+  // Where exports sharing a folder record their files (owned-files.ts).
+  if (parts[0] === '.imgsift') throw new Error(`path ${JSON.stringify(path)} is inside .imgsift/, which holds the exports' records`);
   return p;
 }
 
