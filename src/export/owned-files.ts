@@ -31,7 +31,7 @@ export interface OwnedIndex {
 /** A key usable as a file name, readable, made from an export's identity (format, role, template). */
 export function ownedKey(...parts: string[]): string {
   const raw = parts.join('-');
-  const clean = raw.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[._]+/, '').slice(0, 80);
+  const clean = raw.replace(/[{}]/g, '').replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[._]+/, '').slice(0, 80);
   return clean === raw ? clean : `${clean}-${md5Hex(raw).slice(0, 8)}`;
 }
 
