@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ImgsiftError } from '../errors.js';
 import { md5Hex } from '../util/hash.js';
 import { readUri, uriBasename } from '../util/uri.js';
+import { OWNED_DIR, listOwned } from './owned-files.js';
 import type { Sink } from './sink.js';
 import type { ExportContext } from './types.js';
 
@@ -130,12 +131,17 @@ export class TrackedWriter {
     this.bytesWritten += bytes.byteLength;
   }
 
-  /** Remove every file under the sink that `ours` claims and this writer did not write; returns how many. */
+  /**
+   * Remove every file under the sink that `ours` claims and this writer did not write; returns how
+   * many. Files recorded by other exports sharing the folder (owned-files.ts) are never removed.
+   */
   async removeStale(ours: (path: string, all: ReadonlySet<string>) => boolean): Promise<number> {
     const all = new Set(await this.sink.list(''));
+    const others = new Set<string>();
+    for (const idx of await listOwned(this.sink)) for (const f of idx.files) others.add(f.path);
     let removed = 0;
     for (const p of all) {
-      if (this.written.has(p) || !ours(p, all)) continue;
+      if (this.written.has(p) || others.has(p) || p.startsWith(`${OWNED_DIR}/`) || !ours(p, all)) continue;
       await this.sink.remove(p);
       removed++;
     }

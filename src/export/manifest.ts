@@ -1,7 +1,14 @@
 import { rm } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { z } from 'zod';
-import { S3Options, sinkFor, splitFileTarget } from './sink.js';
+import { ImgsiftError } from '../errors.js';
+import { compareIds } from './file-export.js';
+import { commitOwned, ownedKey, type OwnedFile } from './owned-files.js';
+import { checkedRelativePath, pathTemplateProblem, renderTemplate, templateFields } from './path-template.js';
+import { recordFormatOf, writeRecords, type Row } from './records.js';
+import { rolePaths } from './role-paths.js';
+import { FieldList, activeSamplesWithFiles, emptyFields, fieldValue, parseFields, type Field, type ViewSample } from './sample-view.js';
+import { S3Options, sinkFor, splitFileTarget, type Sink } from './sink.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 
 /**
@@ -19,8 +26,35 @@ export const ManifestOptions = z
     as: z.enum(['jsonl', 'parquet', 'csv']).optional(),
     /** Include samples that were dropped, with their drop reasons (default: only kept samples). */
     include_dropped: z.boolean().default(false),
+    /**
+     * Which fields each record has, in order: names (`sku_id`, `label`, `meta.bbox`) or renames
+     * (`{image_path: role:crop}`); see sample-view.ts. Default: every column of manifestSelect.
+     */
+    fields: FieldList.optional(),
+    /** One file per split named by this template (`{split}_image_text.jsonl`); `to` is then the folder. */
+    name: z.string().min(1).optional(),
+    /** `role:` fields not written by a files export into `to`: paths relative to this folder (relative to the recipe). */
+    relative_to: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.name !== undefined) {
+      const p = pathTemplateProblem(o.name);
+      if (p) ctx.addIssue({ code: 'custom', path: ['name'], message: p });
+      else if (!templateFields(o.name).includes('split')) {
+        ctx.addIssue({ code: 'custom', path: ['name'], message: `name ${JSON.stringify(o.name)} must contain {split} (one file per split)` });
+      } else if (templateFields(o.name).some((f) => f !== 'split')) {
+        ctx.addIssue({ code: 'custom', path: ['name'], message: `name ${JSON.stringify(o.name)} may only use {split}` });
+      }
+    }
+    if (o.fields) {
+      try {
+        parseFields(o.fields, 'fields');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['fields'], message: (err as Error).message });
+      }
+    }
+  });
 export type ManifestOptions = z.infer<typeof ManifestOptions>;
 
 export const manifestExporter: Exporter<ManifestOptions> = {
@@ -28,6 +62,7 @@ export const manifestExporter: Exporter<ManifestOptions> = {
   description: 'flat JSONL/Parquet/CSV manifest of all samples with probe facts, issues, tags and decisions',
   options: ManifestOptions,
   async run(ctx: ExportContext, options: ManifestOptions): Promise<ExportStats> {
+    if (options.fields || options.name !== undefined) return layoutManifest(ctx, options);
     const { dir, name } = splitFileTarget(options.to);
     const kind = options.as ?? kindFromExtension(name);
     const sink = await sinkFor(ctx, dir, options.s3);
@@ -76,4 +111,84 @@ export function manifestSelect(from: string, runId: number): string {
     LEFT JOIN assets a ON a.sha256 = fs.sha256
     LEFT JOIN decisions d ON d.sample_id = s.id
     ORDER BY s.id`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chosen fields and per-split files
+
+/**
+ * The manifest with `fields:` and/or `name:`. With `name`, `to` is a folder holding one file per
+ * split (a sample without a split is in `all`); files of splits that are gone are removed on the
+ * next run (recorded in `.imgsift/`, so other exports' files in the folder are safe). Without
+ * `name`, `to` names the one file.
+ */
+async function layoutManifest(ctx: ExportContext, options: ManifestOptions): Promise<ExportStats> {
+  const perSplit = options.name !== undefined;
+  const target = perSplit ? { dir: options.to, name: '' } : splitFileTarget(options.to);
+  const sink = await sinkFor(ctx, target.dir, options.s3);
+  try {
+    const from = options.include_dropped ? `(SELECT * FROM samples WHERE seen_run = ${Math.trunc(ctx.runId)})` : 'active';
+    const samples = await activeSamplesWithFiles(ctx, from);
+    const groups = new Map<string, ViewSample[]>();
+    for (const s of samples) {
+      const split = perSplit ? (s.split ?? 'all') : '';
+      if (!groups.has(split)) groups.set(split, []);
+      groups.get(split)!.push(s);
+    }
+    const files = [...groups].sort(([a], [b]) => compareIds(a, b)).map(([split, members]) => {
+      const name = perSplit ? checkedName(options.name!, split) : target.name;
+      return { split, name, members };
+    });
+    const stats: ExportStats = {};
+    const owned: OwnedFile[] = [];
+    const relativeTo = options.relative_to !== undefined ? resolve(ctx.baseDir, options.relative_to) : undefined;
+    const rolePath = await rolePaths(sink, relativeTo);
+    const fields = options.fields ? parseFields(options.fields, 'manifest: fields') : null;
+    if (fields) {
+      const empty = emptyFields(samples, fields, rolePath);
+      if (empty.length) throw new ImgsiftError(`manifest: no sample has a value for field(s) ${empty.join(', ')}; check the names against the samples' meta`);
+    }
+    for (const f of files) {
+      const format = options.as ?? recordFormatOf(f.name);
+      const committed = fields
+        ? await writeRecords(ctx.catalog, sink, f.name, format, fields.map((x) => x.key), f.members.map((s) => record(s, fields, rolePath)))
+        : await copyAll(ctx, sink, f.name, format, f.split);
+      owned.push({ path: f.name, md5: committed.md5 });
+      stats[`manifest ${perSplit ? f.name : options.to}`] = f.members.length;
+    }
+    if (perSplit) {
+      const removed = await commitOwned(sink, ownedKey('manifest', options.name!), owned, { format: 'manifest', name: options.name, run: ctx.runId });
+      if (removed) stats['stale files removed'] = removed;
+    }
+    return stats;
+  } finally {
+    await sink.close();
+  }
+}
+
+function checkedName(template: string, split: string): string {
+  try {
+    return checkedRelativePath(renderTemplate(template, { split }));
+  } catch (err) {
+    throw new ImgsiftError(`manifest: split ${JSON.stringify(split)}: ${(err as Error).message}`);
+  }
+}
+
+function record(s: ViewSample, fields: Field[], rolePath: Parameters<typeof fieldValue>[2]): Row {
+  return new Map(fields.map((f) => [f.key, fieldValue(s, f, rolePath)]));
+}
+
+/** The default columns of one split (or all samples, split ''), through DuckDB's COPY. */
+async function copyAll(ctx: ExportContext, sink: Sink, name: string, kind: 'jsonl' | 'csv' | 'parquet', split: string) {
+  const lit = `'${split.replace(/'/g, "''")}'`;
+  const from = split === '' ? 'active' : `(SELECT * FROM active WHERE coalesce(split, 'all') = ${lit})`;
+  const format = kind === 'jsonl' ? `FORMAT JSON` : kind === 'csv' ? `FORMAT CSV, HEADER` : `FORMAT PARQUET`;
+  const tmp = await sink.scratchFile(name);
+  try {
+    await ctx.catalog.run(`COPY (${manifestSelect(from, ctx.runId)}) TO '${tmp.replace(/'/g, "''")}' (${format})`);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return sink.putFile(name, tmp);
 }

@@ -5,6 +5,8 @@ import { imageFolderExporter } from './imagefolder.js';
 import { kohyaExporter } from './kohya.js';
 import { removalListExporter, relabelMapExporter } from './removal.js';
 import { taggedManifestExporter } from '../review/tagged-manifest.js';
+import { filesExporter } from './files.js';
+import { groupedJsonExporter } from './grouped-json.js';
 
 /** Every export format a recipe can name. */
 const EXPORTERS: Exporter<any>[] = [
@@ -15,6 +17,8 @@ const EXPORTERS: Exporter<any>[] = [
   removalListExporter,
   relabelMapExporter,
   taggedManifestExporter,
+  filesExporter,
+  groupedJsonExporter,
 ];
 
 const BY_FORMAT = new Map(EXPORTERS.map((e) => [e.format, e]));

@@ -6,6 +6,7 @@ import { ImgsiftError, errorMessage } from '../errors.js';
 import { tempPathFor } from '../util/fs.js';
 import { md5Hex, stableStringify } from '../util/hash.js';
 import { readUri } from '../util/uri.js';
+import { encodeAs, formatOf, formatOfExtension, isMaskRole } from './convert.js';
 import { orderedMap } from './file-export.js';
 import { DEV_DIR, LocalSink, S3Options, isS3Url, sinkFor, type Sink, type SinkWriter } from './sink.js';
 import { TAR_END_BYTES, UstarWriter, tarEntryBytes } from './tar.js';
@@ -44,6 +45,17 @@ const WRITE_BATCH_BYTES = 1 << 20;
 const COPY_FORMATS: Record<string, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tiff' };
 const REENCODE_EXT = { jpeg: 'jpg', png: 'png', webp: 'webp' } as const;
 
+/**
+ * A member holding a file of a role under exactly its name: `{role: image}` as `input.jpg` is a
+ * JPEG whatever the stored format (converted when it differs, with `quality`); masks only as PNG.
+ */
+const RoleMember = z
+  .object({
+    role: z.string().min(1),
+    quality: z.number().int().min(1).max(100).default(90),
+  })
+  .strict();
+
 export const WebDatasetOptions = z
   .object({
     /**
@@ -65,9 +77,12 @@ export const WebDatasetOptions = z
      * 'text', 'label' (as a class index for a `cls` extension when labels are not integers),
      * 'id', 'path', 'group', 'split', 'source_split', 'meta' (a JSON record: id, key, path,
      * label, group, split, source_split, meta) or 'meta.<field>' (one metadata value).
+     * `{role: <role>, quality?}` instead of a source writes that role's file under exactly the
+     * member's name, converting when the extension names another format (`input.jpg` from PNG
+     * bytes); masks only as PNG. `reencode` does not apply to these.
      */
     fields: z
-      .record(z.string(), z.string().min(1))
+      .record(z.string(), z.union([z.string().min(1), RoleMember]))
       .default({ jpg: 'image', txt: 'text', json: 'meta', cls: 'label' }),
     /** Re-encode the 'image' role with sharp (auto-oriented); other roles are always copied. */
     reencode: z
@@ -85,6 +100,15 @@ export const WebDatasetOptions = z
     const keys = Object.keys(o.fields);
     if (keys.length === 0) ctx.addIssue({ code: 'custom', path: ['fields'], message: 'fields must name at least one member' });
     for (const ext of keys) {
+      const src = o.fields[ext];
+      if (typeof src === 'object') {
+        const format = formatOfExtension(lastExt(ext));
+        if (!format) {
+          ctx.addIssue({ code: 'custom', path: ['fields', ext], message: `member '${ext}' of role '${src.role}' must end in an image extension (jpg, png, webp)` });
+        } else if (isMaskRole(src.role) && format !== 'png') {
+          ctx.addIssue({ code: 'custom', path: ['fields', ext], message: `member '${ext}': role '${src.role}' holds masks, which are written as lossless PNG; name it .png` });
+        }
+      }
       if (!FIELD_EXT.test(ext) || ext.length > MAX_FIELD_EXT) {
         ctx.addIssue({
           code: 'custom',
@@ -194,11 +218,13 @@ interface LoadedSample {
 
 type FieldSource =
   | { kind: 'file'; role: string }
+  | { kind: 'member'; role: string; format: string; quality: number }
   | { kind: 'text'; column: (typeof TEXT_SOURCES)[number] }
   | { kind: 'record' }
   | { kind: 'metaField'; field: string };
 
-function parseSource(source: string): FieldSource {
+function parseSource(source: string | z.infer<typeof RoleMember>, ext: string): FieldSource {
+  if (typeof source === 'object') return { kind: 'member', role: source.role, format: formatOfExtension(lastExt(ext))!, quality: source.quality };
   if ((TEXT_SOURCES as readonly string[]).includes(source)) return { kind: 'text', column: source as (typeof TEXT_SOURCES)[number] };
   if (source === 'meta') return { kind: 'record' };
   if (source.startsWith('meta.')) return { kind: 'metaField', field: source.slice(5) };
@@ -238,6 +264,20 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
         data = out.data;
         if (out.ext) name = `${key}.${replaceLastExt(ext, out.ext)}`;
         if (out.reencoded) reencoded++;
+        break;
+      }
+      case 'member': {
+        const f = files.get(source.role);
+        if (!f) {
+          if (source.role === 'image') throw new Error(`sample has no 'image' file`);
+          continue;
+        }
+        const bytes = await readUri(f.uri);
+        const stored = await formatOf(bytes, f.format);
+        if (stored === null) throw new Error(`${f.uri} is not a readable image`);
+        const out = await encodeAs(bytes, stored, source.format, { quality: source.quality, mask: isMaskRole(source.role) });
+        data = out.data;
+        if (out.converted) reencoded++;
         break;
       }
       case 'text': {
@@ -579,7 +619,12 @@ async function makePlan(ctx: ExportContext, options: WebDatasetOptions, rows: Sa
     (await ctx.catalog.all<{ role: string }>(`SELECT DISTINCT f.role FROM files f JOIN active a ON a.id = f.sample_id`)).map((r) => r.role),
   );
   const fields = Object.entries(options.fields).map(([ext, src]) => {
-    const source = parseSource(src);
+    const source = parseSource(src, ext);
+    if (source.kind === 'member' && !roles.has(source.role) && rows.length > 0) {
+      throw new ImgsiftError(
+        `webdataset: fields.${ext}: role '${source.role}' is not a file role of these samples (${[...roles].sort().join(', ') || 'none'})`,
+      );
+    }
     if (source.kind === 'file' && !roles.has(source.role) && rows.length > 0) {
       throw new ImgsiftError(
         `webdataset: fields.${ext}: '${src}' is neither a sample field (${[...TEXT_SOURCES, 'meta', 'meta.<field>'].join(', ')}) nor a file role of these samples (${[...roles].sort().join(', ') || 'none'})`,
