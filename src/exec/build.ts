@@ -105,7 +105,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     if (options.signal?.aborted) throw new InterruptedError();
     await useRun(catalog, runId);
 
-    const ctx: StepContext = { catalog, runId, workdir, reporter, baseDir: recipe.baseDir, signal: options.signal };
+    const ctx: StepContext = { catalog, runId, workdir, reporter, baseDir: recipe.baseDir, signal: options.signal, lookups: recipe.lookups };
     const steps: StepSummary[] = [];
     for (const stage of stages) {
       if (options.signal?.aborted) throw new InterruptedError();
