@@ -62,10 +62,10 @@ export const FilterParams = z
     where: z.string().min(1).optional(),
     drop_where: z
       .array(DropWhereRule)
-      .default([])
+      .optional()
       .superRefine((rules, ctx) => {
         const seen = new Set<string>();
-        rules.forEach((r, i) => {
+        (rules ?? []).forEach((r, i) => {
           if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `rule name '${r.name}' is used twice` });
           seen.add(r.name);
         });
@@ -102,7 +102,7 @@ export const filterStep: ReduceStep<FilterParams> = {
       });
       stats['dropped: where'] = n;
     }
-    for (const [i, rule] of params.drop_where.entries()) {
+    for (const [i, rule] of (params.drop_where ?? []).entries()) {
       const n = await insertDrops(ctx, `SELECT id FROM active WHERE coalesce((${rule.sql}), false)`, rule.name).catch(
         (err: Error) => {
           throw new InputError(
@@ -195,7 +195,7 @@ export interface FilterSqlProblem {
 export async function checkFilterSql(params: FilterParams): Promise<FilterSqlProblem[]> {
   const conditions: Array<{ path: Array<string | number>; what: string; sql: string }> = [];
   if (params.where) conditions.push({ path: ['where'], what: "'where'", sql: params.where });
-  params.drop_where.forEach((r, i) => conditions.push({ path: ['drop_where', i, 'sql'], what: `rule '${r.name}'`, sql: r.sql }));
+  (params.drop_where ?? []).forEach((r, i) => conditions.push({ path: ['drop_where', i, 'sql'], what: `rule '${r.name}'`, sql: r.sql }));
   if (conditions.length === 0) return [];
   const catalog = await Catalog.open(':memory:');
   try {

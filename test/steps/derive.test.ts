@@ -61,7 +61,7 @@ test("derive computes seed 001's SKU ids and prompts; split, filters and exports
   assert.equal(derive.stats['distinct sku_id'], 8);
 
   const out = await readManifest(dir);
-  const byId = new Map(out.map((o) => [o.id, o]));
+  const byId = new Map(out.map((o) => [o.id as string, o]));
   // bbox_w = 100 + i, so rows 20..23 are dropped by the rule, counted by its name.
   assert.equal(res.summary.dropped.wide_box, 4);
   assert.equal(out.length, 20);
@@ -71,6 +71,7 @@ test("derive computes seed 001's SKU ids and prompts; split, filters and exports
       assert.equal(o, undefined);
       continue;
     }
+    assert.ok(o, r.id);
     const sku = `${String(r.pair_id).padStart(6, '0')}_0${r.style}_0${r.category_id}`;
     assert.equal(o.meta.sku_id, sku);
     assert.equal(o.text, expectedText(r), 'the text template writes the catalog column');
@@ -88,7 +89,7 @@ test("derive computes seed 001's SKU ids and prompts; split, filters and exports
     splitOf.set(o.meta.sku_id, o.split);
   }
   assert.equal(rows.filter((r) => r.occlusion === 3 && r.viewpoint === 1).length > 0, true);
-  assert.equal(byId.get('sku0_crop2').text, 'A user photo of a person wearing a short sleeve top, heavily occluded laid flat.');
+  assert.equal(byId.get('sku0_crop2')?.text, 'A user photo of a person wearing a short sleeve top, heavily occluded laid flat.');
 
   // A rerun derives again from the source (no double application) and gives the same manifest.
   const first = await readFile(join(dir, 'out', 'manifest.jsonl'), 'utf8');
