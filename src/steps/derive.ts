@@ -160,8 +160,13 @@ export const deriveStep: ReduceStep<DeriveParams> = {
     }
     await checkMissingFields(catalog, plan);
 
+    // Only the columns the templates read: moving rows into JavaScript is the cost of this step.
     const columns = await presentColumns(catalog);
-    const select = [...new Set(Object.values(CATALOG_FIELDS))].filter((c) => columns.has(c));
+    const named = new Set(plan.flatMap((p) => fieldsOf(p.template)));
+    const select = [
+      'id',
+      ...new Set(Object.entries(CATALOG_FIELDS).filter(([f, c]) => named.has(f) && columns.has(c) && c !== 'id').map(([, c]) => c)),
+    ];
     const writesColumn = new Set(plan.filter((p) => p.column).map((p) => p.column!));
     const progress = ctx.reporter.progress('derive', await catalog.scalar(`SELECT count(*) FROM active`));
     let samples = 0;
