@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { Catalog, Columns, Row } from '../catalog/catalog.js';
 import { CATALOG_FIELDS, fieldSql } from '../catalog/fields.js';
 import { InputError } from '../errors.js';
@@ -170,30 +174,38 @@ export const deriveStep: ReduceStep<DeriveParams> = {
     const writesColumn = new Set(plan.filter((p) => p.column).map((p) => p.column!));
     const progress = ctx.reporter.progress('derive', await catalog.scalar(`SELECT count(*) FROM active`));
     let samples = 0;
+    // Rows leave the catalog through COPY to a JSONL file read line by line: memory stays bounded,
+    // the order (ingest order) is deterministic, and it is several times faster than fetching
+    // pages of rows through the client. Results come back in batches with the appender.
+    const scratch = join(ctx.workdir, `derive-${ctx.runId}.jsonl`);
     await catalog.run(`DROP TABLE IF EXISTS ${STAGE}`);
     await catalog.run(`CREATE TABLE ${STAGE} (id VARCHAR, meta JSON, label VARCHAR, text VARCHAR, group_key VARCHAR)`);
     try {
-      // Keyset paging on the ingest order: memory stays bounded and the order is deterministic.
-      let after: bigint = -1n;
-      for (;;) {
-        if (ctx.signal?.aborted) return { samples };
-        const rows = await catalog.all<Record<string, unknown>>(
-          `SELECT ord, ${select.join(', ')}, CAST(meta AS VARCHAR) AS meta_json FROM active
-           WHERE ord > $1 ORDER BY ord LIMIT ${PAGE}`,
-          [after],
-        );
-        if (rows.length === 0) break;
-        const out: Row[] = rows.map((r) => deriveRow(r, plan, lookups));
-        await catalog.append(STAGE, STAGE_COLUMNS, out);
-        after = BigInt(rows[rows.length - 1].ord as bigint | number);
-        samples += rows.length;
-        progress.tick(rows.length);
+      await catalog.run(
+        `COPY (SELECT ${select.join(', ')}, meta FROM active ORDER BY ord) TO '${scratch.replace(/'/g, "''")}' (FORMAT JSON)`,
+      );
+      let batch: Row[] = [];
+      const lines = createInterface({ input: createReadStream(scratch), crlfDelay: Infinity });
+      for await (const line of lines) {
+        if (!line) continue;
+        batch.push(deriveRow(JSON.parse(line) as Record<string, unknown>, plan, lookups));
+        if (batch.length >= PAGE) {
+          await catalog.append(STAGE, STAGE_COLUMNS, batch);
+          samples += batch.length;
+          progress.tick(batch.length);
+          batch = [];
+          if (ctx.signal?.aborted) return { samples };
+        }
       }
+      await catalog.append(STAGE, STAGE_COLUMNS, batch);
+      samples += batch.length;
+      progress.tick(batch.length);
       progress.finish();
       const sets = ['meta = d.meta', ...[...writesColumn].map((c) => `${c} = d.${c}`)];
       await catalog.run(`UPDATE samples SET ${sets.join(', ')} FROM ${STAGE} d WHERE samples.id = d.id`);
     } finally {
       await catalog.run(`DROP TABLE IF EXISTS ${STAGE}`).catch(() => undefined);
+      await rm(scratch, { force: true });
     }
 
     const stats: StepStats = { samples, fields: plan.length };
@@ -211,7 +223,7 @@ function location(name: string) {
 
 /** Evaluate the plan for one catalog row; returns the row to stage. */
 function deriveRow(r: Record<string, unknown>, plan: Planned[], lookups: Lookups): Row {
-  const meta = parseMeta(r.meta_json);
+  const meta = asObject(r.meta);
   const cols: Record<string, unknown> = {};
   for (const [field, column] of Object.entries(CATALOG_FIELDS)) if (column in r) cols[field] = r[column];
   const view = sampleView(cols, meta);
@@ -239,10 +251,10 @@ function deriveRow(r: Record<string, unknown>, plan: Planned[], lookups: Lookups
   return row;
 }
 
-function parseMeta(json: unknown): Record<string, unknown> {
-  if (typeof json !== 'string') return {};
-  const v = JSON.parse(json) as unknown;
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
+/** The sample's meta as an object (ingest only stores objects; anything else is kept under `value`). */
+function asObject(v: unknown): Record<string, unknown> {
+  if (v === null || v === undefined) return {};
+  return typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
 }
 
 /**

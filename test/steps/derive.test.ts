@@ -180,10 +180,10 @@ ${fields}
   assert.deepEqual(r.lookups, { t: { 1: 'one', two: '2' } });
 });
 
-test('derive pages through many samples (more than one page) and writes every one', async () => {
+test('derive streams many samples (more than one batch) and writes every one', async () => {
   const dir = await tempDir();
   const { manifest, rows } = await writeSkuDataset(dir, { skus: 1 });
-  // 21,000 rows (two pages) sharing three images: no image is read (no per-sample step), so this tests paging.
+  // 21,000 rows (two batches) sharing three images: no image is read (no per-sample step), so this tests batching.
   const lines: string[] = [];
   for (let i = 0; i < 21_000; i++) {
     lines.push(JSON.stringify({ ...rows[i % 3], id: `r${i}`, pair_id: i }));
