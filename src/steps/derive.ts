@@ -167,10 +167,8 @@ export const deriveStep: ReduceStep<DeriveParams> = {
     // Only the columns the templates read: moving rows into JavaScript is the cost of this step.
     const columns = await presentColumns(catalog);
     const named = new Set(plan.flatMap((p) => fieldsOf(p.template)));
-    const select = [
-      'id',
-      ...new Set(Object.entries(CATALOG_FIELDS).filter(([f, c]) => named.has(f) && columns.has(c) && c !== 'id').map(([, c]) => c)),
-    ];
+    const fields = Object.entries(CATALOG_FIELDS).filter(([f, c]) => (named.has(f) || f === 'id') && columns.has(c));
+    const select = [...new Set(fields.map(([, c]) => c))];
     const writesColumn = new Set(plan.filter((p) => p.column).map((p) => p.column!));
     const progress = ctx.reporter.progress('derive', await catalog.scalar(`SELECT count(*) FROM active`));
     let samples = 0;
@@ -188,7 +186,7 @@ export const deriveStep: ReduceStep<DeriveParams> = {
       const lines = createInterface({ input: createReadStream(scratch), crlfDelay: Infinity });
       for await (const line of lines) {
         if (!line) continue;
-        batch.push(deriveRow(JSON.parse(line) as Record<string, unknown>, plan, lookups));
+        batch.push(deriveRow(JSON.parse(line) as Record<string, unknown>, fields, plan, lookups));
         if (batch.length >= PAGE) {
           await catalog.append(STAGE, STAGE_COLUMNS, batch);
           samples += batch.length;
@@ -221,13 +219,13 @@ function location(name: string) {
   return { file: 'recipe', field: `derive.fields.${name}` };
 }
 
-/** Evaluate the plan for one catalog row; returns the row to stage. */
-function deriveRow(r: Record<string, unknown>, plan: Planned[], lookups: Lookups): Row {
+/** Evaluate the plan for one catalog row; `fields` pairs field names with the columns read. */
+function deriveRow(r: Record<string, unknown>, fields: ReadonlyArray<[string, string]>, plan: Planned[], lookups: Lookups): Row {
   const meta = asObject(r.meta);
   const cols: Record<string, unknown> = {};
-  for (const [field, column] of Object.entries(CATALOG_FIELDS)) if (column in r) cols[field] = r[column];
+  for (const [field, column] of fields) cols[field] = r[column];
   const view = sampleView(cols, meta);
-  const row: Row = { id: r.id, label: r.label ?? null, text: r.text ?? null, group_key: r.group_key ?? null };
+  const row: Row = { id: r.id, meta, label: null, text: null, group_key: null };
   for (const p of plan) {
     let value: string;
     try {
@@ -240,14 +238,11 @@ function deriveRow(r: Record<string, unknown>, plan: Planned[], lookups: Lookups
     }
     if (p.column) {
       row[p.column] = value;
-      view[p.name] = value;
-      if (p.name === 'group') view.group_key = value;
+      cols[p.name] = value;
     } else {
       meta[p.name] = value;
-      view[p.name] = value;
     }
   }
-  row.meta = meta;
   return row;
 }
 
