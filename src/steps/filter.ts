@@ -213,3 +213,19 @@ export async function checkFilterSql(params: FilterParams): Promise<FilterSqlPro
     catalog.close();
   }
 }
+
+/**
+ * `checkFilterSql` over every filter step of a recipe, with paths from the recipe's top
+ * (`steps[i].filter.drop_where[j].sql`) so the loader can name the line. Meant to run at load,
+ * before ingest.
+ */
+export async function recipeFilterSqlProblems(
+  steps: ReadonlyArray<{ name: string; params: unknown }>,
+): Promise<FilterSqlProblem[]> {
+  const out: FilterSqlProblem[] = [];
+  for (const [i, s] of steps.entries()) {
+    if (s.name !== 'filter') continue;
+    for (const p of await checkFilterSql(s.params as FilterParams)) out.push({ path: ['steps', i, 'filter', ...p.path], message: p.message });
+  }
+  return out;
+}

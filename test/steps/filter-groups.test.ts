@@ -6,7 +6,7 @@ import { build } from '../../src/exec/build.js';
 import { parseRecipe, recipeFromObject, RecipeError } from '../../src/recipe/load.js';
 import { Reporter } from '../../src/exec/reporter.js';
 import { InputError } from '../../src/errors.js';
-import { checkFilterSql, FilterParams } from '../../src/steps/filter.js';
+import { checkFilterSql, FilterParams, recipeFilterSqlProblems } from '../../src/steps/filter.js';
 import { formatSummary } from '../../src/report/summary.js';
 import { tempDir } from '../helpers/tmp.js';
 import { SKU_LOOKUPS, writeSkuDataset } from '../helpers/sku-dataset.js';
@@ -107,6 +107,14 @@ test('checkFilterSql finds bad SQL without data, naming the rule and its paramet
   assert.match(problems[2].message, /no_such_fn/);
   assert.deepEqual(await checkFilterSql(FilterParams.parse({ where: 'nope(' })).then((p) => p.map((x) => x.path)), [['where']]);
   assert.deepEqual(await checkFilterSql(FilterParams.parse({ drop: ['corrupt'] })), []);
+  // Over a whole recipe, paths start at the recipe's top.
+  const recipe = recipeFromObject({
+    name: 'r', source: { format: 'jsonl', path: 'x.jsonl' },
+    steps: ['probe', { filter: { drop: ['corrupt'] } }, { filter: { drop_where: [{ name: 'a', sql: 'true' }, { name: 'b', sql: 'nope' }] } }],
+  });
+  const all = await recipeFilterSqlProblems(recipe.steps);
+  assert.deepEqual(all.map((p) => p.path), [['steps', 2, 'filter', 'drop_where', 1, 'sql']]);
+  assert.match(all[0].message, /rule 'b'/);
 });
 
 test('a SQL error at run time is exit 2 naming the rule', async () => {
