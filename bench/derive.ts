@@ -7,7 +7,7 @@
  *
  * Measured (2 shared cores at load average ~28, niced, 16% of a CPU on average): 1,000,000 rows,
  * derive 248 s, filter 29 s, split 12 s, whole build 622 s, peak RSS 1.2 GB; 100,000 rows at load
- * ~18: derive 22 s. The step's own CPU cost is ~75 µs a sample (three templates).
+ * ~18: derive 22 s.
  */
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
