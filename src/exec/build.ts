@@ -8,7 +8,8 @@ import { getExporter } from '../export/registry.js';
 import { getStep } from '../steps/registry.js';
 import type { MapStep, StepContext, StepStats } from '../steps/types.js';
 import { paramsHash, sha256Hex, stableStringify } from '../util/hash.js';
-import { EXIT, ImgsiftError } from '../errors.js';
+import { EXIT, ImgsiftError, InputError } from '../errors.js';
+import { recipeFilterSqlProblems } from '../steps/filter.js';
 import { ingest, type IngestStats } from './ingest.js';
 import { InterruptedError, runMapPhase, type PlannedMapStep } from './map-phase.js';
 import { WorkerPool } from './pool.js';
@@ -131,6 +132,13 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
   const reporter = options.reporter ?? new Reporter();
   const workdir = resolve(recipe.baseDir, options.workdir ?? recipe.workdir ?? `.imgsift/${recipe.name}`);
   const stages = planStages(recipe);
+  // Filter SQL is checked before anything is read, so a typo costs no ingest.
+  const sqlProblems = await recipeFilterSqlProblems(recipe.steps);
+  if (sqlProblems.length) {
+    const p = sqlProblems[0];
+    const line = recipe.steps[Number(p.path[1])]?.line;
+    throw new InputError({ file: recipe.file, line, field: p.path.map(String).join('.') }, p.message);
+  }
   const started = Date.now();
   const catalog = await Catalog.open(workdir);
   let pool: WorkerPool | undefined;
@@ -160,7 +168,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     await saveRoleAliases(catalog, recipe);
     await useRun(catalog, runId);
 
-    const ctx: StepContext = { catalog, runId, workdir, reporter, baseDir: recipe.baseDir, signal: options.signal };
+    const ctx: StepContext = { catalog, runId, workdir, reporter, baseDir: recipe.baseDir, signal: options.signal, lookups: recipe.lookups };
     const steps: StepSummary[] = [];
     for (const stage of stages) {
       if (options.signal?.aborted) throw new InterruptedError();

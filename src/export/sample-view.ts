@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { compareIds } from './file-export.js';
 import { lookup } from './path-template.js';
+import { loadRoleAliases } from '../catalog/roles.js';
 import type { ExportContext } from './types.js';
 
 /**
@@ -23,6 +24,7 @@ export interface ViewSample {
   text: string | null;
   group_key: string | null;
   source_split: string | null;
+  parent_id: string | null;
   meta: Record<string, unknown> | null;
   files: Map<string, RoleFile>;
 }
@@ -30,7 +32,7 @@ export interface ViewSample {
 /** Active samples (or those of `from`, a table or subquery), sorted by id (byte order), each with its files by role. */
 export async function activeSamplesWithFiles(ctx: ExportContext, from = 'active'): Promise<ViewSample[]> {
   const rows = await ctx.catalog.all<Omit<ViewSample, 'files' | 'meta'> & { meta: string | null }>(
-    `SELECT id, path, split, label, text, group_key, source_split, meta::VARCHAR AS meta FROM ${from}`,
+    `SELECT id, path, split, label, text, group_key, source_split, parent_id, meta::VARCHAR AS meta FROM ${from}`,
   );
   const files = await ctx.catalog.all<{ sample_id: string; role: string; uri: string; format: string | null }>(
     `SELECT f.sample_id, f.role, f.uri, s.format
@@ -43,6 +45,11 @@ export async function activeSamplesWithFiles(ctx: ExportContext, from = 'active'
     let m = bySample.get(f.sample_id);
     if (!m) bySample.set(f.sample_id, (m = new Map()));
     m.set(f.role, { uri: f.uri, format: f.format });
+  }
+  // The recipe's name of the main role (`input`) reaches the same file as `image`.
+  const aliases = Object.entries(await loadRoleAliases(ctx.catalog));
+  if (aliases.length) {
+    for (const m of bySample.values()) for (const [alias, target] of aliases) if (m.has(target) && !m.has(alias)) m.set(alias, m.get(target)!);
   }
   return rows
     .map((r) => ({ ...r, meta: parseMeta(r.meta), files: bySample.get(r.id) ?? new Map<string, RoleFile>() }))
@@ -60,10 +67,10 @@ function parseMeta(meta: string | null): Record<string, unknown> | null {
 }
 
 /** Sample columns by the names recipes use for them. */
-const COLUMNS = ['id', 'path', 'split', 'label', 'text', 'group', 'source_split'] as const;
+const COLUMNS = ['id', 'path', 'split', 'label', 'text', 'group', 'source_split', 'parent_id'] as const;
 
 function columns(s: ViewSample): Record<(typeof COLUMNS)[number], string | null> {
-  return { id: s.id, path: s.path, split: s.split, label: s.label, text: s.text, group: s.group_key, source_split: s.source_split };
+  return { id: s.id, path: s.path, split: s.split, label: s.label, text: s.text, group: s.group_key, source_split: s.source_split, parent_id: s.parent_id };
 }
 
 /**

@@ -7,6 +7,7 @@ import { getStep, stepNames } from '../steps/registry.js';
 import { exporterFormats, getExporter } from '../export/registry.js';
 import { RecipeSchema, type Recipe, type RecipeExport, type RecipeStep } from './schema.js';
 import { formatPath, lineOf } from './yaml-locate.js';
+import { deriveLookupProblems } from '../steps/derive.js';
 import { applyOverrides, parseOverride, substituteDocument, type Override } from './variables.js';
 
 /** How a recipe file is read: the environment for `${VAR}`, and `--set` overrides. */
@@ -149,6 +150,9 @@ function validateRecipe(
       else exports.push({ format: exporter.format, options: parsed.data });
     });
   }
+
+  // Cross-checks that need the whole recipe: derive templates name tables of `lookups:`.
+  for (const p of deriveLookupProblems(steps, base.data?.lookups)) add(p.path, p.message);
 
   if (problems.length > 0 || !base.success) throw new RecipeError(file, problems);
   return { ...base.data, steps, export: exports, baseDir, file };

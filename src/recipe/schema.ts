@@ -24,6 +24,8 @@ export const RecipeSchema = z
     review: ReviewConfigSchema.optional(),
     /** What to do when two source rows have the same id. */
     on_duplicate_id: z.enum(['error', 'first']).default('error'),
+    /** Lookup tables for `derive` templates (`{domain|map:domain_words}`): table → key → value. */
+    lookups: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.number()]).transform(String))).optional(),
   })
   .strict();
 

@@ -13,6 +13,7 @@ import { hashStep } from './hash.js';
 import { qualityStep } from './quality.js';
 import { textDedupStep } from './text-dedup.js';
 import { cropStep } from './crop.js';
+import { deriveStep } from './derive.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -33,6 +34,7 @@ const STEPS: Step[] = [
   leaksStep,
   textDedupStep,
   filterStep,
+  deriveStep,
 ];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));

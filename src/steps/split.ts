@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { md5Hex } from '../util/hash.js';
+import { fieldSql, isFieldName } from '../catalog/fields.js';
 import type { ReduceStep, StepContext, StepStats } from './types.js';
 
 /**
@@ -34,8 +35,6 @@ import type { ReduceStep, StepContext, StepStats } from './types.js';
  */
 
 const SPLIT_NAME = /^[a-z][a-z0-9_-]*$/;
-const META_FIELD = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-const RESERVED_KEYS = ['group', 'id', 'label'] as const;
 
 export const SplitParams = z
   .object({
@@ -44,12 +43,15 @@ export const SplitParams = z
       .superRefine((ratios, ctx) => {
         for (const issue of ratioProblems(ratios)) ctx.addIssue({ code: 'custom', message: issue });
       }),
-    /** What is hashed: 'group' (group_key), 'id', 'label', or the name of a field of `meta`. */
+    /**
+     * What is hashed: any sample field (src/catalog/fields.ts): 'id', 'group' (group_key), 'label',
+     * another catalog column, or a metadata path such as a derived `sku_id` or `item.style`.
+     */
     group_by: z
       .string()
       .default('id')
-      .refine((s) => (RESERVED_KEYS as readonly string[]).includes(s) || META_FIELD.test(s), {
-        message: `group_by must be 'group', 'id', 'label' or a meta field name matching ${META_FIELD}`,
+      .refine(isFieldName, {
+        message: `group_by must be a field name: a catalog column (id, group, label, ...) or a metadata path like sku_id or item.pair_id`,
       }),
     stratify_by: z.literal('label').optional(),
     stratify_mode: z.enum(['hash', 'rank']).default('hash'),
@@ -127,11 +129,8 @@ function keySql(groupBy: string): string {
       return 'a.id';
     case 'group':
       return 'coalesce(a.group_key, a.id)';
-    case 'label':
-      return 'coalesce(a.label, a.id)';
     default:
-      // META_FIELD admits no quote, so the JSON path needs no escaping.
-      return `coalesce(json_extract_string(a.meta, '$."${groupBy}"'), a.id)`;
+      return `coalesce(${fieldSql(groupBy, 'a')}, a.id)`;
   }
 }
 

@@ -162,6 +162,19 @@ test('group_by a meta field hashes that field', async () => {
   }
 });
 
+test('group_by a nested metadata path hashes the value at that path (numbers as their text)', async () => {
+  const samples = Array.from({ length: 120 }, (_, i) => ({ id: `n${i}`, meta: { item: { pair: i % 12 } } }));
+  const { ctx, dir } = await catalogWith(samples);
+  try {
+    await splitStep.run(ctx, params({ ratios: RATIOS, group_by: 'item.pair' }));
+    const got = await splits(ctx.catalog);
+    for (const s of samples) assert.equal(got.get(s.id), assignSplit(String(s.meta.item.pair), RATIOS));
+  } finally {
+    ctx.catalog.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('adding samples never moves an existing one', async () => {
   const first = Array.from({ length: 2000 }, (_, i) => ({ id: `a${i}` }));
   const { ctx, dir } = await catalogWith(first);
@@ -235,7 +248,8 @@ test('invalid parameters are rejected with precise messages', () => {
   assert.match(msg({ ratios: { train: 1.1, test: -0.1 } }), /ratios\.test must be a positive number, got -0\.1/);
   assert.match(msg({ ratios: { Train: 1 } }), /split name 'Train' must match/);
   assert.match(msg({ ratios: {} }), /at least one split/);
-  assert.match(msg({ ratios: { train: 1 }, group_by: 'a.b' }), /group_by must be 'group', 'id', 'label' or a meta field name/);
+  assert.match(msg({ ratios: { train: 1 }, group_by: 'a b' }), /group_by must be a field name/);
+  assert.match(msg({ ratios: { train: 1 }, group_by: "x'y" }), /group_by must be a field name/);
   assert.match(msg({ ratios: { train: 1 }, stratify_by: 'group' }), /label/);
   assert.match(msg({ ratios: { train: 1 }, ratio: 1 }), /ratio/);
   // Accepted: sums within 1e-9, listed order kept.
