@@ -12,6 +12,7 @@ import { splitStep } from './split.js';
 import { hashStep } from './hash.js';
 import { qualityStep } from './quality.js';
 import { textDedupStep } from './text-dedup.js';
+import { bucketStep } from './bucket.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -31,6 +32,7 @@ const STEPS: Step[] = [
   leaksStep,
   textDedupStep,
   filterStep,
+  bucketStep,
 ];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));
