@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { COLUMNS } from '../catalog/catalog.js';
-import { Bucketer, type BucketSettings } from '../image/buckets.js';
+import { Bucketer, validateBucketSettings, type BucketSettings } from '../image/buckets.js';
 import { resizeToBucket, uprightSize } from '../image/bucket-resize.js';
 import type { IssueRecord, MapStep, StepContext, StepStats } from './types.js';
 
@@ -33,10 +33,21 @@ export const BucketParams = z
     /** Role name the bucket-sized image is registered under. */
     to: z.string().regex(/^[a-z][a-z0-9_]*$/, { message: 'a role name: lower-case letters, digits and _' }).default('resized'),
   })
-  .strict();
+  .strict()
+  // Settings sd-scripts would reject are a recipe error, not a failure on every image.
+  .superRefine((p, ctx) => {
+    try {
+      validateBucketSettings(bucketSettings(p));
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
 export type BucketParams = z.infer<typeof BucketParams>;
 
-export function bucketSettings(p: BucketParams): BucketSettings {
+/** The parameters that decide buckets, as a recipe writes them. */
+type BucketSettingParams = Omit<BucketSettings, 'resolution'> & { resolution: number | [number, number] };
+
+export function bucketSettings(p: BucketSettingParams): BucketSettings {
   return {
     resolution: typeof p.resolution === 'number' ? [p.resolution, p.resolution] : p.resolution,
     enable_bucket: p.enable_bucket,

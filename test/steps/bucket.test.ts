@@ -117,3 +117,10 @@ test('afterAll flags buckets under the batch size; stats count images per bucket
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('settings sd-scripts would reject are a recipe error naming the setting', () => {
+  const msg = (x: unknown) => BucketParams.safeParse(x).error!.issues.map((i) => i.message).join('; ');
+  assert.match(msg({ resolution: 1280 }), /max_bucket_reso 1024 must be >= the larger side of resolution 1280x1280/);
+  assert.match(msg({ resolution: [768, 512], min_bucket_reso: 640 }), /min_bucket_reso 640 must be <= the smaller side/);
+  assert.equal(BucketParams.safeParse({ resolution: 1280, max_bucket_reso: 1280 }).success, true);
+});
