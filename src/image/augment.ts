@@ -73,7 +73,7 @@ export interface AppliedAugmentation {
 const within = (r: Range | undefined, lo: number, hi: number) => !r || (r[0] >= lo && r[1] <= hi);
 
 /** Why these options are risky (empty when they stay in the seed's safe set). */
-export function riskyReasons(o: AugmentOptions): string[] {
+export function riskyReasons(o: Omit<AugmentOptions, 'seed'>): string[] {
   const why: string[] = [];
   if (o.rotate !== undefined && Math.abs(o.rotate) > SAFE_AUGMENTATIONS.rotate) why.push(`rotation beyond ±${SAFE_AUGMENTATIONS.rotate}°`);
   if (!within(o.brightness, 0.9, 1.1)) why.push('brightness outside 0.9–1.1');

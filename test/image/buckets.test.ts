@@ -142,6 +142,6 @@ test('all eight EXIF orientations land in the upright bucket with upright pixels
     assert.ok(meanDiff(raw, refRaw) < 1.5, `orientation ${o}: differs from upright by ${meanDiff(raw, refRaw)}`);
   }
   // The check can fail: a mirrored image is far from the reference.
-  const mirrored = await sharp(await resizeToBucket(await storedWithOrientation(up, 1), plan, opts).then((r) => r.bytes)).flop().raw().toBuffer();
+  const mirrored = await sharp(ref.bytes).flop().raw().toBuffer();
   assert.ok(meanDiff(mirrored, refRaw) > 5);
 });
