@@ -124,3 +124,12 @@ test('settings sd-scripts would reject are a recipe error naming the setting', (
   assert.match(msg({ resolution: [768, 512], min_bucket_reso: 640 }), /min_bucket_reso 640 must be <= the smaller side/);
   assert.equal(BucketParams.safeParse({ resolution: 1280, max_bucket_reso: 1280 }).success, true);
 });
+
+test('run: with bucket_no_upscale, an image narrower than one step has an empty bucket: flagged, no file', async () => {
+  const thin = await photoJpeg({ seed: 13, width: 40, height: 300 });
+  const out = await runOn(thin, params({ bucket_no_upscale: true }));
+  const r = out.result as unknown as BucketResult;
+  assert.deepEqual([r.bucket, r.written], [[0, 256], false]);
+  assert.deepEqual(out.issues!.map((i) => [i.type, i.flagged]), [['too_small_for_bucket', true]]);
+  assert.equal(out.files, undefined);
+});
