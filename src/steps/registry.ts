@@ -14,6 +14,7 @@ import { qualityStep } from './quality.js';
 import { textDedupStep } from './text-dedup.js';
 import { cropStep } from './crop.js';
 import { deriveStep } from './derive.js';
+import { bucketStep } from './bucket.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -35,6 +36,7 @@ const STEPS: Step[] = [
   textDedupStep,
   filterStep,
   deriveStep,
+  bucketStep,
 ];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));
