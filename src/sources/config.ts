@@ -117,6 +117,18 @@ export const UrlsSourceSchema = z
   })
   .strict();
 
+/** A prompt list: one prompt per line (.txt / .txt.gz, or a folder of them); samples have text only. */
+export const PromptsSourceSchema = z
+  .object({
+    format: z.literal('prompts'),
+    path: z.string().min(1, 'the prompt file or folder to read'),
+    /** `line`: `line-<n>` (default); `hash`: the prompt's sha256 prefix. */
+    id: z.enum(['line', 'hash']).default('line'),
+    /** Split of every prompt, or `file` for the file's name (`validation.txt` → validation). */
+    split: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'a split name (lower case) or file').optional(),
+  })
+  .strict();
+
 export const SourceConfigSchema = z.discriminatedUnion('format', [
   FolderSourceSchema,
   ImageFolderSourceSchema,
@@ -125,6 +137,7 @@ export const SourceConfigSchema = z.discriminatedUnion('format', [
   ParquetSourceSchema,
   WebDatasetSourceSchema,
   UrlsSourceSchema,
+  PromptsSourceSchema,
 ]);
 
 export type SourceConfig = z.output<typeof SourceConfigSchema>;

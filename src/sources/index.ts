@@ -8,6 +8,7 @@ import { ParquetSource } from './parquet.js';
 import type { Source } from './types.js';
 import { WebDatasetSource } from './webdataset.js';
 import { UrlsSource } from './urls.js';
+import { PromptsSource } from './prompts.js';
 
 /**
  * The reader for a recipe's `source:` block. Relative `path` and `root` resolve against
@@ -38,6 +39,8 @@ export function createSource(config: SourceConfig, baseDir: string): Source {
       return new WebDatasetSource({ path, fields: config.fields, extensions: config.extensions });
     case 'urls':
       return new UrlsSource({ path, fields: config.fields, listFormat: config.list_format, delimiter: config.delimiter });
+    case 'prompts':
+      return new PromptsSource({ path, id: config.id, split: config.split });
   }
 }
 
@@ -51,6 +54,7 @@ export { JsonlSource, JSONL_SUFFIXES, type ManifestSourceOptions } from './jsonl
 export { ParquetSource, PARQUET_SUFFIXES } from './parquet.js';
 export { WebDatasetSource, splitMemberName, type WebDatasetSourceOptions } from './webdataset.js';
 export { UrlsSource } from './urls.js';
+export { PromptsSource, PROMPT_SUFFIXES } from './prompts.js';
 export { tarMembers, WindowReader, TarFormatError, type TarMember } from './tar-index.js';
 export { resolveColumns, rowToRecord, DEFAULT_COLUMNS, type ResolvedColumns, type RowContext } from './manifest.js';
 export { expandBraces, listInputFiles } from './listing.js';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { COLUMNS, type Row } from '../catalog/catalog.js';
 import { EmbeddingSpace } from '../embed/space.js';
-import { SelfDeduper, crossDedup, type DedupFigures, type TextDedupOptions, type TextMatch } from '../text/dedup.js';
+import { SelfDeduper, crossDedup, describeMeasure, type DedupFigures, type TextDedupOptions, type TextMatch } from '../text/dedup.js';
 import { embeddingCrossDedup, embeddingSelfDedup } from '../text/embedding-dedup.js';
-import { DEFAULT_NGRAM, DEFAULT_NUM_PERM } from '../text/minhash.js';
+import { DEFAULT_NUM_PERM } from '../text/minhash.js';
 import { TextField, textFieldSql } from '../text/field.js';
 import type { ReduceStep, StepContext, StepStats } from './types.js';
 
@@ -51,7 +51,18 @@ export const TextDedupParams = z
         message: 'cross: a split cannot be in both `from` and `against`',
       })
       .optional(),
-    ngram: z.number().int().min(1).max(32).default(DEFAULT_NGRAM),
+    /**
+     * 'char': character n-grams (default n 3): catches spelling-level copies, an added ", 4k".
+     * 'word': word n-grams (default n 2): ignores spelling inside words, sensitive to word order.
+     */
+    shingles: z.enum(['char', 'word']).default('char'),
+    /** n-gram length: default 3 for char, 2 for word. */
+    ngram: z.number().int().min(1).max(32).optional(),
+    /**
+     * Count repeated n-grams (weighted Jaccard), so `a cat a cat a cat` is not a near copy of
+     * `a cat` (default true; false: plain n-gram sets, as datasketch does).
+     */
+    multiset: z.boolean().default(true),
     num_perm: z.number().int().min(1).max(1024).default(DEFAULT_NUM_PERM),
     normalize: z
       .object({
@@ -109,7 +120,7 @@ export const textDedupStep: ReduceStep<TextDedupParams> = {
       issues.push({ sample_id: row.id, type: TEXT_DUPLICATE, score: m.similarity, flagged: true, evidence, step: 'text_dedup', source: 'imgsift', run_id: ctx.runId });
     };
 
-    const stats: StepStats = { 'samples compared': rows.length, method: params.method };
+    const stats: StepStats = { 'samples compared': rows.length, method: params.method, measure: matcher.measure };
     if (matcher.model) stats.model = matcher.model;
     if (params.self) {
       const groups = params.per_split ? groupBy(rows, (r) => r.split ?? '') : new Map([['', rows.map((_, i) => i)]]);
@@ -175,6 +186,8 @@ export const textDedupStep: ReduceStep<TextDedupParams> = {
 interface Matcher {
   /** Model id, for the embedding method. */
   model?: string;
+  /** The similarity measure, in words, for the summary. */
+  measure: string;
   self(members: number[], threshold: number, tick: (n: number) => void): { matches: TextMatch[]; empty: number; lsh?: string };
   cross(from: number[], against: number[], threshold: number, tick: (n: number) => void): { matches: TextMatch[]; lsh?: string };
 }
@@ -183,7 +196,7 @@ function minhashMatcher(params: TextDedupParams, rows: TextRow[]): Matcher {
   const options = (threshold: number, tick: (n: number) => void): TextDedupOptions => {
     let last = 0;
     return {
-      threshold, ngram: params.ngram, numPerm: params.num_perm, normalize: params.normalize,
+      threshold, shingles: params.shingles, ngram: params.ngram, multiset: params.multiset, numPerm: params.num_perm, normalize: params.normalize,
       onProgress: (done) => {
         tick(done - last);
         last = done;
@@ -192,6 +205,7 @@ function minhashMatcher(params: TextDedupParams, rows: TextRow[]): Matcher {
   };
   const lsh = (f: DedupFigures) => `${f.bands} bands x ${f.rowsPerBand} rows`;
   return {
+    measure: describeMeasure(options(params.threshold, () => undefined)),
     self(members, threshold, tick) {
       const o = options(threshold, tick);
       const d = new SelfDeduper(o, members.length);
@@ -217,6 +231,7 @@ async function embeddingMatcher(ctx: StepContext, params: TextDedupParams, rows:
   const rowOf = Int32Array.from(rows, (r) => rowOfId.get(r.id) ?? -1);
   return {
     model: space.data.model,
+    measure: `cosine of ${space.data.model} text embeddings`,
     self(members, threshold, tick) {
       const matches = embeddingSelfDedup(space, rowOf, members, threshold);
       tick(members.length);
