@@ -10,12 +10,15 @@ import type { ReduceStep, StepContext, StepStats } from './types.js';
 /**
  * Near-duplicate captions / prompts (seed 004): self-dedup at one threshold, then optionally
  * cross-split dedup at another — rows of the `from` splits near a row of the `against` splits are
- * removed (train rows that leak validation prompts), never the other way round.
+ * removed (train rows that leak validation prompts); the `against` rows are never removed. To remove
+ * from the other side instead, as seed 004's v7 did (2,988 validation rows), swap the two:
+ * `cross: { from: [validation], against: [train] }`. The summary states the measure used.
  *
  * Every removal becomes a flagged `text_duplicate` issue on the removed sample, with the matched
  * sample's id, the similarity and the kind ('self' | 'cross') as evidence; a later
  * `filter: { drop: [text_duplicate] }` takes them out of the dataset. With method 'minhash' texts
- * are compared after normalisation (src/text/normalize.ts) by exact Jaccard (src/text/dedup.ts);
+ * are compared after normalisation (src/text/normalize.ts) by the exact Jaccard of their character
+ * (or word) n-gram multisets (src/text/dedup.ts);
  * with 'embedding', by the cosine of their embed_text vectors (src/text/embedding-dedup.ts).
  */
 
@@ -53,10 +56,11 @@ export const TextDedupParams = z
       .optional(),
     /**
      * 'char': character n-grams (default n 3): catches spelling-level copies, an added ", 4k".
-     * 'word': word n-grams (default n 2): ignores spelling inside words, sensitive to word order.
+     * 'word': word n-grams (default n 1, a bag of words): reordered words and modifiers are copies;
+     * n 2 makes word order count.
      */
     shingles: z.enum(['char', 'word']).default('char'),
-    /** n-gram length: default 3 for char, 2 for word. */
+    /** n-gram length: default 3 for char, 1 for word. */
     ngram: z.number().int().min(1).max(32).optional(),
     /**
      * Count repeated n-grams (weighted Jaccard), so `a cat a cat a cat` is not a near copy of

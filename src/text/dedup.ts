@@ -23,7 +23,7 @@ export interface TextDedupOptions {
   threshold: number;
   /** Shingles: character n-grams ('char', default) or word n-grams ('word'). */
   shingles?: ShingleUnit;
-  /** n-gram length (default 3 characters, or 2 words). */
+  /** n-gram length (default 3 characters, or 1 word: see bench/text-measures.ts). */
   ngram?: number;
   /**
    * Count repeated n-grams (default true): similarity is then the weighted Jaccard of n-gram counts,
@@ -82,7 +82,7 @@ export function resolveDedupOptions(o: TextDedupOptions) {
   return { threshold: o.threshold, shingles, ngram, multiset, numPerm, normalize: resolveNormalize(o.normalize), bands: lsh.bands, rowsPerBand: lsh.rows };
 }
 
-export const DEFAULT_WORD_NGRAM = 2;
+export const DEFAULT_WORD_NGRAM = 1;
 
 /** The similarity measure in words, for summaries: "Jaccard of character 3-gram multisets (...)". */
 export function describeMeasure(o: TextDedupOptions): string {
