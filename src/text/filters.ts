@@ -28,7 +28,7 @@ export const FILTER_RULES = ['empty', 'words', 'non_latin', 'urls', 'markup', 'r
 export type FilterRuleName = (typeof FILTER_RULES)[number];
 
 const WORD = /[\p{L}\p{N}][\p{L}\p{N}\p{M}'’_-]*/gu;
-const LETTER = /\p{L}/gu;
+const LETTER = /^\p{L}$/u;
 const LATIN = /\p{Script=Latin}/u;
 const URL = /\b(?:https?:\/\/|ftp:\/\/|www\.)\S+/iu;
 const MARKUP = /<\/?[a-z][a-z0-9-]*(?:\s[^<>]*)?\/?>|&(?:[a-z]+|#\d+|#x[0-9a-f]+);|!?\[[^\]]*\]\([^)]*\)/iu;
@@ -44,9 +44,17 @@ export function words(text: string): string[] {
 export function nonLatinShare(text: string): number {
   let letters = 0;
   let other = 0;
-  for (const m of text.matchAll(LETTER)) {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 128) {
+      if ((c | 32) >= 97 && (c | 32) <= 122) letters++;
+      continue;
+    }
+    const ch = String.fromCodePoint(text.codePointAt(i)!);
+    if (ch.length === 2) i++;
+    if (!LETTER.test(ch)) continue;
     letters++;
-    if (!LATIN.test(m[0])) other++;
+    if (!LATIN.test(ch)) other++;
   }
   return letters === 0 ? 0 : other / letters;
 }

@@ -30,6 +30,7 @@ type Fn = (s: string) => string;
 
 const SPACE_RUN = /[\s\p{Cc}]+/gu;
 const WORD = /[\p{L}\p{N}\p{M}'’_-]+/gu;
+const ASCII = /^[\x00-\x7f]*$/;
 
 function collapseSpaces(s: string): string {
   return s.replace(SPACE_RUN, ' ').trim();
@@ -57,30 +58,47 @@ export function tidy(s: string): string {
  */
 function removeWords(words: readonly string[]): Fn {
   const phrases = new Set<string>();
+  /** First words of the phrases: a text none of whose words is here is left as it is, quickly. */
+  const firsts = new Set<string>();
   let longest = 0;
   for (const w of words) {
     const key = phraseKey(w);
     if (!key) continue;
     phrases.add(key);
-    longest = Math.max(longest, key.split(' ').length);
+    const parts = key.split(' ');
+    firsts.add(parts[0]);
+    longest = Math.max(longest, parts.length);
   }
   if (phrases.size === 0) return (s) => s;
   return (s) => {
-    const tokens = [...s.matchAll(WORD)].map((m) => ({ start: m.index!, end: m.index! + m[0].length, key: m[0].normalize('NFKC').toLowerCase() }));
+    // For ASCII text, lower-casing keeps offsets, so one lower-cased copy gives every token's key.
+    const low = ASCII.test(s) ? s.toLowerCase() : null;
+    const tokens: Array<{ start: number; end: number; key: string }> = [];
+    let any = false;
+    for (const m of s.matchAll(WORD)) {
+      const start = m.index!;
+      const end = start + m[0].length;
+      const key = low !== null ? low.slice(start, end) : m[0].normalize('NFKC').toLowerCase();
+      if (!any && firsts.has(key)) any = true;
+      tokens.push({ start, end, key });
+    }
+    if (!any) return s;
     const cuts: Array<[number, number]> = [];
     for (let i = 0; i < tokens.length; ) {
       let matched = 0;
-      for (let n = Math.min(longest, tokens.length - i); n >= 1; n--) {
-        // A phrase is matched only across plain spaces between its words.
-        let key = tokens[i].key;
-        let ok = true;
-        for (let k = 1; k < n && ok; k++) {
-          ok = /^\s+$/.test(s.slice(tokens[i + k - 1].end, tokens[i + k].start));
-          key += ' ' + tokens[i + k].key;
-        }
-        if (ok && phrases.has(key)) {
-          matched = n;
-          break;
+      if (firsts.has(tokens[i].key)) {
+        for (let n = Math.min(longest, tokens.length - i); n >= 1; n--) {
+          // A phrase is matched only across plain spaces between its words.
+          let key = tokens[i].key;
+          let ok = true;
+          for (let k = 1; k < n && ok; k++) {
+            ok = /^\s+$/.test(s.slice(tokens[i + k - 1].end, tokens[i + k].start));
+            key += ' ' + tokens[i + k].key;
+          }
+          if (ok && phrases.has(key)) {
+            matched = n;
+            break;
+          }
         }
       }
       if (matched) {
@@ -115,10 +133,12 @@ function trimModifiers(dangling: readonly string[], duplicates: boolean): Fn {
   const trimEnd = (seg: string, first: boolean): string => {
     let out = seg.trim();
     for (;;) {
-      out = out.replace(/[\s;:|/-]+$/u, '');
-      const m = /(^|[\s;:|/]+)([\p{L}\p{N}'’-]+)$/u.exec(out);
-      if (!m || !hang.has(m[2].toLowerCase()) || (first && m.index === 0)) return out;
-      out = out.slice(0, m.index);
+      let end = out.length;
+      while (end > 0 && (isBoundary(out.charCodeAt(end - 1)) || out.charCodeAt(end - 1) === 45)) end--;
+      let start = end;
+      while (start > 0 && !isBoundary(out.charCodeAt(start - 1))) start--;
+      if (!hang.has(out.slice(start, end).toLowerCase()) || (first && start === 0)) return out.slice(0, end);
+      out = out.slice(0, start);
     }
   };
   return (s) => {
@@ -133,6 +153,11 @@ function trimModifiers(dangling: readonly string[], duplicates: boolean): Fn {
     }
     return parts.join(', ');
   };
+}
+
+/** Space, tab, line breaks and the separators ; : | / between modifiers. */
+function isBoundary(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13 || c === 59 || c === 58 || c === 124 || c === 47 || c === 160;
 }
 
 /** Cut to at most `chars` code points / `words` words, at a word boundary where there is one. */
