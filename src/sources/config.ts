@@ -122,6 +122,8 @@ export const PromptsSourceSchema = z
   .object({
     format: z.literal('prompts'),
     path: z.string().min(1, 'the prompt file or folder to read'),
+    /** Every source has a field map; a line has only its text, so there is nothing to map. */
+    fields: FieldMapSchema.default({}).refine((f) => Object.keys(f).length === 0, { message: 'a prompt list has no columns to map' }),
     /** `line`: `line-<n>` (default); `hash`: the prompt's sha256 prefix. */
     id: z.enum(['line', 'hash']).default('line'),
     /** Split of every prompt, or `file` for the file's name (`validation.txt` → validation). */

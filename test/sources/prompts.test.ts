@@ -38,4 +38,5 @@ test('prompts: a folder of .txt/.txt.gz files, split from the file name, hash id
   assert.match(hashed.records[0].id, /^[0-9a-f]{16}$/);
   assert.ok(hashed.records.every((r) => r.split === 'train'));
   assert.throws(() => SourceConfigSchema.parse({ format: 'prompts', path: 'x', split: 'Train Set' }), /split name/);
+  assert.throws(() => SourceConfigSchema.parse({ format: 'prompts', path: 'x', fields: { text: 'prompt' } }), /no columns to map/);
 });
