@@ -27,6 +27,7 @@ export interface CacheFill {
 
 const COLUMNS: Columns = { text_hash: 'varchar', step: 'varchar', params_hash: 'varchar', result: 'varchar', error: 'varchar', run_id: 'int' };
 const BATCH = 20_000;
+const PAGE = 200_000;
 
 /** SQL matching a text_results row `c` to the text expression `text` under `key` ($1 = step, $2 = params hash). */
 export function cacheJoin(text: string, alias = 'c'): string {
@@ -45,34 +46,38 @@ export async function fillTextCache(
   textSql: string,
   fn: (text: string) => string,
   tick?: (n: number) => void,
+  page = PAGE,
 ): Promise<CacheFill> {
   const params = [key.step, key.paramsHash];
   const distinct = await catalog.scalar(`SELECT count(DISTINCT ${textSql}) FROM active`);
-  const missing = await catalog.all<{ t: string }>(
-    `SELECT DISTINCT t FROM (SELECT ${textSql} AS t FROM active) a
-     WHERE t IS NOT NULL AND NOT EXISTS (SELECT 1 FROM text_results c WHERE ${cacheJoin('a.t')})`,
-    params,
-  );
-  const fill: CacheFill = { computed: missing.length, cached: distinct - missing.length, failed: 0, failures: [] };
-  let rows: Array<Record<string, unknown>> = [];
-  for (const { t } of missing) {
-    let result: string | null = null;
-    let error: string | null = null;
-    try {
-      result = fn(t);
-    } catch (err) {
-      error = (err as Error).message;
-      fill.failed++;
-      if (fill.failures.length < 5) fill.failures.push(`${JSON.stringify(t.slice(0, 80))} → ${error}`);
-    }
-    rows.push({ text_hash: sha256Hex(t), step: key.step, params_hash: key.paramsHash, result, error, run_id: runId });
-    if (rows.length >= BATCH) {
+  const fill: CacheFill = { computed: 0, cached: 0, failed: 0, failures: [] };
+  // A page of missing texts at a time: each page is stored before the next is read (and so no
+  // longer missing), which bounds memory on a 10-million-line prompt list.
+  for (;;) {
+    const missing = await catalog.all<{ t: string }>(
+      `SELECT DISTINCT t FROM (SELECT ${textSql} AS t FROM active) a
+       WHERE t IS NOT NULL AND NOT EXISTS (SELECT 1 FROM text_results c WHERE ${cacheJoin('a.t')}) LIMIT ${Math.trunc(page)}`,
+      params,
+    );
+    if (missing.length === 0) break;
+    fill.computed += missing.length;
+    for (let i = 0; i < missing.length; i += BATCH) {
+      const rows = missing.slice(i, i + BATCH).map(({ t }) => {
+        let result: string | null = null;
+        let error: string | null = null;
+        try {
+          result = fn(t);
+        } catch (err) {
+          error = (err as Error).message;
+          fill.failed++;
+          if (fill.failures.length < 5) fill.failures.push(`${JSON.stringify(t.slice(0, 80))} → ${error}`);
+        }
+        return { text_hash: sha256Hex(t), step: key.step, params_hash: key.paramsHash, result, error, run_id: runId };
+      });
       await catalog.append('text_results', COLUMNS, rows);
       tick?.(rows.length);
-      rows = [];
     }
   }
-  await catalog.append('text_results', COLUMNS, rows);
-  tick?.(rows.length);
+  fill.cached = distinct - fill.computed;
   return fill;
 }

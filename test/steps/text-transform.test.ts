@@ -98,3 +98,20 @@ test('text_filter on a meta field: drops recorded with the rule name; a rerun ad
     ctx.catalog.close();
   }
 });
+
+test('the text cache is filled a page at a time; each distinct text computed once', async () => {
+  const { fillTextCache } = await import('../../src/text/text-cache.js');
+  const ctx = await catalogWith(Array.from({ length: 7 }, (_, i) => ({ id: `s${i}`, text: `prompt ${i % 5}` })));
+  try {
+    const seen: string[] = [];
+    const key = { step: 'probe_cache', paramsHash: 'p1' };
+    const fill = await fillTextCache(ctx.catalog, 1, key, 'text', (t) => (seen.push(t), t.toUpperCase()), undefined, 2);
+    assert.deepEqual({ ...fill, failures: undefined }, { computed: 5, cached: 0, failed: 0, failures: undefined });
+    assert.deepEqual(seen.sort(), ['prompt 0', 'prompt 1', 'prompt 2', 'prompt 3', 'prompt 4']);
+    const again = await fillTextCache(ctx.catalog, 1, key, 'text', () => assert.fail('cached'), undefined, 2);
+    assert.equal(again.cached, 5);
+    assert.equal(await ctx.catalog.scalar(`SELECT count(*) FROM text_results WHERE result = 'PROMPT 3'`), 1);
+  } finally {
+    ctx.catalog.close();
+  }
+});
