@@ -24,6 +24,8 @@ export interface IngestStats {
   badRows: number;
   badRowExamples: string[];
   duplicateIds: number;
+  /** Blank lines the source skipped (prompt lists). */
+  blankLines?: number;
 }
 
 const STAGE_SAMPLES: Columns = {
@@ -72,6 +74,7 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
   }
   await flush();
   progress.finish();
+  if (source.skipped) stats.blankLines = source.skipped;
 
   stats.duplicateIds = await resolveDuplicates(catalog, options.onDuplicateId ?? 'error', source.description);
   const before = await catalog.scalar(`SELECT count(*) FROM samples`);

@@ -79,7 +79,8 @@ export function formatSummary(s: BuildSummary): string {
   lines.push(
     `Source: ${ing.read} read (${ing.added} new, ${ing.updated} already known)` +
       (ing.badRows ? `, ${ing.badRows} malformed rows skipped` : '') +
-      (ing.duplicateIds ? `, ${ing.duplicateIds} duplicate ids dropped` : ''),
+      (ing.duplicateIds ? `, ${ing.duplicateIds} duplicate ids dropped` : '') +
+      (ing.blankLines ? `, ${ing.blankLines} blank lines skipped` : ''),
   );
   lines.push('', 'Split breakdown:');
   for (const sp of s.splits) lines.push(`  ${sp.split.toUpperCase()}: ${sp.count} samples (${sp.percent.toFixed(1)}%)`);

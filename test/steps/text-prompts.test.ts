@@ -74,6 +74,7 @@ test('prompt lists are transformed, filtered per rule and deduplicated in a buil
   const first = await build(recipe(dir), { reporter: quiet(), workers: 1 });
   const steps = Object.fromEntries(first.summary.steps.map((s) => [s.name, s.stats]));
   assert.equal(first.summary.ingest.read, TRAIN.length - 1 + VALIDATION.length, 'the blank line is skipped');
+  assert.equal(first.summary.ingest.blankLines, 1);
 
   assert.equal(steps.text_transform['samples changed'], 3);
   assert.equal(steps.text_transform['texts computed'], 12);
