@@ -11,7 +11,7 @@ export type TransformRule =
   | { whitespace: true }
   | { case: 'lower' | 'upper' }
   | { replace: { pattern: string; with: string; flags?: string } }
-  | { remove_words: { words: string[]; name?: string } }
+  | { remove_words: { words: string[] } }
   | { trim_modifiers: { dangling?: string[]; duplicates?: boolean } }
   | { max_length: { chars?: number; words?: number } };
 
@@ -214,11 +214,6 @@ function compileRule(rule: TransformRule): Fn {
 function flagsWithGlobal(flags: string): string {
   if (!/^[imsuv]*$/.test(flags)) throw new TransformError(`replace: flags may only be i, m, s, u (got ${JSON.stringify(flags)})`);
   return flags.includes('g') ? flags : flags + 'g';
-}
-
-/** The name of a rule for messages: `replace`, `remove_words`, ... */
-export function ruleName(rule: TransformRule): string {
-  return Object.keys(rule)[0];
 }
 
 /**
