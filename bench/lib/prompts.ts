@@ -23,7 +23,7 @@ const MODIFIERS = ['in the style of hudson river school', 'trending on artstatio
 export const NAMES = ['greg rutkowski', 'alphonse mucha', 'artgerm', 'wlop', 'ross tran', 'james jean', 'makoto shinkai', 'beeple', 'simon stalenhag', 'ilya kuvshinov'];
 const NON_LATIN = ['고양이 한 마리가 소파 위에서 자고 있다', '桜の木の下で眠る猫', '一只在雨中奔跑的红色汽车', 'кот спит на диване у окна'];
 
-export type Planted = 'plain' | 'edit' | 'copy' | 'name' | 'weights' | 'url' | 'non_latin' | 'repeated' | 'only_name' | 'short';
+export type Planted = 'plain' | 'edit' | 'copy' | 'borrowed' | 'name' | 'weights' | 'url' | 'non_latin' | 'repeated' | 'only_name' | 'short';
 
 /** A stream of prompts: `next()` returns one and what was planted in it. */
 export class PromptGenerator {
@@ -31,7 +31,11 @@ export class PromptGenerator {
   private readonly recent: string[] = [];
   private n = 0;
 
-  constructor(seed = 12345, private readonly window = 20_000) {
+  /**
+   * `borrow`: prompts of another list (the train set a list is deduped against), of which a share
+   * `rate` of this stream are copies or small edits (seed 004 found open_prompts overlapping train).
+   */
+  constructor(seed = 12345, private readonly borrow?: { from: readonly string[]; rate: number }, private readonly window = 20_000) {
     this.rand = seededRandom(seed);
   }
 
@@ -63,6 +67,11 @@ export class PromptGenerator {
     const r = this.rand();
     const earlier = this.recent.length ? this.recent[Math.floor(this.rand() * this.recent.length)] : null;
     let out: { text: string; planted: Planted };
+    if (this.borrow && this.borrow.from.length && this.rand() < this.borrow.rate) {
+      const other = this.borrow.from[Math.floor(this.rand() * this.borrow.from.length)];
+      this.n++;
+      return { text: this.rand() < 0.5 ? other : this.edit(other), planted: 'borrowed' };
+    }
     if (earlier && r < 0.06) out = { text: this.edit(earlier), planted: 'edit' };
     else if (earlier && r < 0.09) out = { text: `  ${earlier.replace(/ /g, '  ')}.`, planted: 'copy' };
     else if (r < 0.12) out = { text: `${this.base()} by ${this.pick(NAMES)}${this.rand() < 0.5 ? ` and ${this.pick(NAMES)}` : ''}`, planted: 'name' };
