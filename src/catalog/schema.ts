@@ -267,6 +267,24 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 6,
+    description: 'text_results: text-step outcomes cached by the text they were computed from',
+    sql: [
+      // One row per (sha256 of the UTF-8 text, step, parameters): text_transform's rewritten text,
+      // text_filter's failing rule ('' when the text passes). `error` is set when the step could
+      // not compute a result for the text. No PRIMARY KEY: rows are only ever added for texts
+      // found missing, and the index would double the cost of adding a million.
+      `CREATE TABLE text_results (
+        text_hash VARCHAR NOT NULL,
+        step VARCHAR NOT NULL,
+        params_hash VARCHAR NOT NULL,
+        result VARCHAR,
+        error VARCHAR,
+        run_id INTEGER NOT NULL
+      )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -21,6 +21,8 @@ interface TextDedupFlags {
   against?: string;
   crossThreshold: number;
   ngram?: number;
+  shingles: 'char' | 'word';
+  multiset: boolean;
   numPerm?: number;
   keepCase?: boolean;
   keepPunctuation?: boolean;
@@ -43,7 +45,9 @@ export function registerTextDedup(program: Command, state: CliState): void {
     .option('--no-self', 'skip self-dedup (only remove rows near --against)')
     .option('--against <file2>', 'reference file (e.g. validation): rows of FILE near one of its rows are removed')
     .option('--cross-threshold <t>', 'Jaccard threshold against --against', parseThreshold('--cross-threshold'), 0.75)
-    .option('--ngram <n>', 'character n-gram length (default 3)', parsePositiveInt('--ngram'))
+    .addOption(new Option('--shingles <unit>', 'compare character or word n-grams').choices(['char', 'word']).default('char'))
+    .option('--ngram <n>', 'n-gram length (default 3 characters, 1 word)', parsePositiveInt('--ngram'))
+    .option('--no-multiset', 'count each n-gram once (plain sets): a prompt repeated 3 times then matches itself said once')
     .option('--num-perm <n>', 'MinHash permutations (default 128)', parsePositiveInt('--num-perm'))
     .option('--keep-case', 'do not lowercase before comparing')
     .option('--keep-punctuation', 'do not remove punctuation and symbols before comparing')
@@ -56,6 +60,7 @@ export function registerTextDedup(program: Command, state: CliState): void {
       const summary = await dedupTextFile({
         file, out: opts.out, field: opts.field, idField: opts.idField, threshold: opts.threshold, self: opts.self,
         against: opts.against, crossThreshold: opts.crossThreshold, ngram: opts.ngram, numPerm: opts.numPerm,
+        shingles: opts.shingles, multiset: opts.multiset,
         normalize: { lowercase: !opts.keepCase, punctuation: opts.keepPunctuation ? 'keep' : 'remove', unicode: opts.unicode },
         skipBadRows: opts.skipBadRows,
         onBadRow: (err) => reporter.warn(`skipped: ${err.message}`),

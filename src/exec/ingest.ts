@@ -44,6 +44,8 @@ export interface IngestStats {
   skipped: Record<string, number>;
   skippedExamples: string[];
   skippedFile?: string;
+  /** Blank lines the source skipped (prompt lists). */
+  blankLines?: number;
 }
 
 const STAGE_SAMPLES: Columns = {
@@ -138,6 +140,7 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
     // The last batch passed more than --max-samples asked for: keep the first ones.
     await catalog.run(`DELETE FROM ingest_samples WHERE seq > (SELECT seq FROM ingest_samples ORDER BY seq LIMIT 1 OFFSET ${max - 1})`);
   }
+  if (source.skipped) stats.blankLines = source.skipped;
 
   stats.duplicateIds = await resolveDuplicates(catalog, options.onDuplicateId ?? 'error', source.description);
   const staged = await catalog.scalar(`SELECT count(*) FROM ingest_samples`);

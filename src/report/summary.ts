@@ -83,6 +83,7 @@ export function formatSummary(s: BuildSummary): string {
       (ing.duplicateIds ? `, ${ing.duplicateIds} duplicate ids dropped` : '') +
       (ing.filtered ? `, ${ing.filtered} left out by source.where` : '') +
       (ing.exploded ? `, ${ing.exploded} records exploded into samples` : ''),
+      (ing.blankLines ? `, ${ing.blankLines} blank lines skipped` : ''),
   );
   const skipped = Object.entries(ing.skipped ?? {}).sort((a, b) => b[1] - a[1]);
   if (skipped.length) {

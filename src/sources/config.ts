@@ -202,6 +202,22 @@ export const CocoSourceSchema = z
   })
   .strict();
 
+/** A prompt list: one prompt per line (.txt / .txt.gz, or a folder of them); samples have text only. */
+export const PromptsSourceSchema = z
+  .object({
+    format: z.literal('prompts'),
+    path: z.string().min(1, 'the prompt file or folder to read'),
+    /** Every source has a field map; a line has only its text, so there is nothing to map. */
+    fields: FieldMapSchema.default({}).refine((f) => Object.keys(f).length === 0, { message: 'a prompt list has no columns to map' }),
+    /** `line`: `line-<n>` (default); `hash`: the prompt's sha256 prefix. */
+    id: z.enum(['line', 'hash']).default('line'),
+    where: common.where,
+    explode: common.explode,
+    /** Split of every prompt, or `file` for the file's name (`validation.txt` → validation). */
+    split: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'a split name (lower case) or file').optional(),
+  })
+  .strict();
+
 export const SourceConfigSchema = z.discriminatedUnion('format', [
   DeepFashion2SourceSchema,
   CocoSourceSchema,
@@ -212,6 +228,7 @@ export const SourceConfigSchema = z.discriminatedUnion('format', [
   ParquetSourceSchema,
   WebDatasetSourceSchema,
   UrlsSourceSchema,
+  PromptsSourceSchema,
 ]);
 
 export type SourceConfig = z.output<typeof SourceConfigSchema>;

@@ -10,6 +10,7 @@ import { WebDatasetSource } from './webdataset.js';
 import { UrlsSource } from './urls.js';
 import { DeepFashion2Source } from './deepfashion2.js';
 import { CocoSource } from './coco.js';
+import { PromptsSource } from './prompts.js';
 
 /**
  * The reader for a recipe's `source:` block. Relative `path` and `root` resolve against
@@ -44,6 +45,8 @@ export function createSource(config: SourceConfig, baseDir: string): Source {
       return new CocoSource({ path, images: config.images === undefined ? undefined : resolve(baseDir, config.images), per: config.per, split: config.split });
     case 'urls':
       return new UrlsSource({ path, fields: config.fields, listFormat: config.list_format, delimiter: config.delimiter });
+    case 'prompts':
+      return new PromptsSource({ path, id: config.id, split: config.split });
   }
 }
 
@@ -59,6 +62,7 @@ export { WebDatasetSource, splitMemberName, type WebDatasetSourceOptions } from 
 export { UrlsSource } from './urls.js';
 export { DeepFashion2Source } from './deepfashion2.js';
 export { CocoSource, readCocoInstances, cocoSplitName, type CocoInstances } from './coco.js';
+export { PromptsSource, PROMPT_SUFFIXES } from './prompts.js';
 export { tarMembers, WindowReader, TarFormatError, type TarMember } from './tar-index.js';
 export { resolveColumns, rowToRecord, DEFAULT_COLUMNS, type ResolvedColumns, type RowContext } from './manifest.js';
 export { expandBraces, listInputFiles } from './listing.js';

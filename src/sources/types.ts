@@ -47,6 +47,8 @@ export interface ReadOptions {
 export interface Source {
   /** Human description, e.g. `jsonl manifest ./data/sft.jsonl`. */
   readonly description: string;
+  /** Lines the last read skipped as blank (prompt lists), for the summary. */
+  readonly skipped?: number;
   read(options: ReadOptions): AsyncIterable<SourceRecord>;
 }
 

@@ -15,6 +15,8 @@ import { textDedupStep } from './text-dedup.js';
 import { cropStep } from './crop.js';
 import { deriveStep } from './derive.js';
 import { bucketStep } from './bucket.js';
+import { textTransformStep } from './text-transform.js';
+import { textFilterStep } from './text-filter.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -37,6 +39,8 @@ const STEPS: Step[] = [
   filterStep,
   deriveStep,
   bucketStep,
+  textTransformStep,
+  textFilterStep,
 ];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));

@@ -1,21 +1,24 @@
 import { z } from 'zod';
 import { COLUMNS, type Row } from '../catalog/catalog.js';
 import { EmbeddingSpace } from '../embed/space.js';
-import { SelfDeduper, crossDedup, type DedupFigures, type TextDedupOptions, type TextMatch } from '../text/dedup.js';
+import { SelfDeduper, crossDedup, describeMeasure, type DedupFigures, type TextDedupOptions, type TextMatch } from '../text/dedup.js';
 import { embeddingCrossDedup, embeddingSelfDedup } from '../text/embedding-dedup.js';
-import { DEFAULT_NGRAM, DEFAULT_NUM_PERM } from '../text/minhash.js';
+import { DEFAULT_NUM_PERM } from '../text/minhash.js';
 import { TextField, textFieldSql } from '../text/field.js';
 import type { ReduceStep, StepContext, StepStats } from './types.js';
 
 /**
  * Near-duplicate captions / prompts (seed 004): self-dedup at one threshold, then optionally
  * cross-split dedup at another — rows of the `from` splits near a row of the `against` splits are
- * removed (train rows that leak validation prompts), never the other way round.
+ * removed (train rows that leak validation prompts); the `against` rows are never removed. To remove
+ * from the other side instead, as seed 004's v7 did (2,988 validation rows), swap the two:
+ * `cross: { from: [validation], against: [train] }`. The summary states the measure used.
  *
  * Every removal becomes a flagged `text_duplicate` issue on the removed sample, with the matched
  * sample's id, the similarity and the kind ('self' | 'cross') as evidence; a later
  * `filter: { drop: [text_duplicate] }` takes them out of the dataset. With method 'minhash' texts
- * are compared after normalisation (src/text/normalize.ts) by exact Jaccard (src/text/dedup.ts);
+ * are compared after normalisation (src/text/normalize.ts) by the exact Jaccard of their character
+ * (or word) n-gram multisets (src/text/dedup.ts);
  * with 'embedding', by the cosine of their embed_text vectors (src/text/embedding-dedup.ts).
  */
 
@@ -51,7 +54,19 @@ export const TextDedupParams = z
         message: 'cross: a split cannot be in both `from` and `against`',
       })
       .optional(),
-    ngram: z.number().int().min(1).max(32).default(DEFAULT_NGRAM),
+    /**
+     * 'char': character n-grams (default n 3): catches spelling-level copies, an added ", 4k".
+     * 'word': word n-grams (default n 1, a bag of words): reordered words and modifiers are copies;
+     * n 2 makes word order count.
+     */
+    shingles: z.enum(['char', 'word']).default('char'),
+    /** n-gram length: default 3 for char, 1 for word. */
+    ngram: z.number().int().min(1).max(32).optional(),
+    /**
+     * Count repeated n-grams (weighted Jaccard), so `a cat a cat a cat` is not a near copy of
+     * `a cat` (default true; false: plain n-gram sets, as datasketch does).
+     */
+    multiset: z.boolean().default(true),
     num_perm: z.number().int().min(1).max(1024).default(DEFAULT_NUM_PERM),
     normalize: z
       .object({
@@ -109,7 +124,7 @@ export const textDedupStep: ReduceStep<TextDedupParams> = {
       issues.push({ sample_id: row.id, type: TEXT_DUPLICATE, score: m.similarity, flagged: true, evidence, step: 'text_dedup', source: 'imgsift', run_id: ctx.runId });
     };
 
-    const stats: StepStats = { 'samples compared': rows.length, method: params.method };
+    const stats: StepStats = { 'samples compared': rows.length, method: params.method, measure: matcher.measure };
     if (matcher.model) stats.model = matcher.model;
     if (params.self) {
       const groups = params.per_split ? groupBy(rows, (r) => r.split ?? '') : new Map([['', rows.map((_, i) => i)]]);
@@ -175,6 +190,8 @@ export const textDedupStep: ReduceStep<TextDedupParams> = {
 interface Matcher {
   /** Model id, for the embedding method. */
   model?: string;
+  /** The similarity measure, in words, for the summary. */
+  measure: string;
   self(members: number[], threshold: number, tick: (n: number) => void): { matches: TextMatch[]; empty: number; lsh?: string };
   cross(from: number[], against: number[], threshold: number, tick: (n: number) => void): { matches: TextMatch[]; lsh?: string };
 }
@@ -183,7 +200,7 @@ function minhashMatcher(params: TextDedupParams, rows: TextRow[]): Matcher {
   const options = (threshold: number, tick: (n: number) => void): TextDedupOptions => {
     let last = 0;
     return {
-      threshold, ngram: params.ngram, numPerm: params.num_perm, normalize: params.normalize,
+      threshold, shingles: params.shingles, ngram: params.ngram, multiset: params.multiset, numPerm: params.num_perm, normalize: params.normalize,
       onProgress: (done) => {
         tick(done - last);
         last = done;
@@ -192,6 +209,7 @@ function minhashMatcher(params: TextDedupParams, rows: TextRow[]): Matcher {
   };
   const lsh = (f: DedupFigures) => `${f.bands} bands x ${f.rowsPerBand} rows`;
   return {
+    measure: describeMeasure(options(params.threshold, () => undefined)),
     self(members, threshold, tick) {
       const o = options(threshold, tick);
       const d = new SelfDeduper(o, members.length);
@@ -217,6 +235,7 @@ async function embeddingMatcher(ctx: StepContext, params: TextDedupParams, rows:
   const rowOf = Int32Array.from(rows, (r) => rowOfId.get(r.id) ?? -1);
   return {
     model: space.data.model,
+    measure: `cosine of ${space.data.model} text embeddings`,
     self(members, threshold, tick) {
       const matches = embeddingSelfDedup(space, rowOf, members, threshold);
       tick(members.length);

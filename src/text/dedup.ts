@@ -1,6 +1,6 @@
 /**
- * Near-duplicate texts (prompts, captions) by MinHash-LSH on character n-grams, every candidate
- * verified with the exact Jaccard similarity of the two n-gram sets, so the similarity reported for
+ * Near-duplicate texts (prompts, captions) by MinHash-LSH on character (or word) n-grams, every
+ * candidate verified with the exact Jaccard similarity of the two n-gram multisets, so the similarity reported for
  * a removal is exact and LSH only decides which pairs get compared.
  *
  * Self-dedup keeps the first row of each group in input order and never chains: a row is compared
@@ -15,14 +15,21 @@
  * "Near" means Jaccard ≥ threshold.
  */
 import { makeNormalizer, resolveNormalize, type NormalizeOptions } from './normalize.js';
-import { DEFAULT_LSH_WEIGHTS, DEFAULT_NGRAM, DEFAULT_NUM_PERM, MinHasher, bandKeys, intersectionSize, optimalLshParams, shingleSet, type LshWeights } from './minhash.js';
+import { DEFAULT_LSH_WEIGHTS, DEFAULT_NGRAM, DEFAULT_NUM_PERM, MinHasher, bandKeys, intersectionSize, optimalLshParams, shingleSet, type LshWeights, type ShingleOptions, type ShingleUnit } from './minhash.js';
 import { LshTable, SetPool } from './lsh-index.js';
 
 export interface TextDedupOptions {
   /** Jaccard similarity at or above which two texts are near duplicates, in (0, 1]. */
   threshold: number;
-  /** Character n-gram length (default 3). */
+  /** Shingles: character n-grams ('char', default) or word n-grams ('word'). */
+  shingles?: ShingleUnit;
+  /** n-gram length (default 3 characters, or 1 word: see bench/text-measures.ts). */
   ngram?: number;
+  /**
+   * Count repeated n-grams (default true): similarity is then the weighted Jaccard of n-gram counts,
+   * so a prompt repeated several times is not a near copy of itself said once (see minhash.ts).
+   */
+  multiset?: boolean;
   /** MinHash permutations (default 128); LSH uses bands × rows of them. */
   numPerm?: number;
   normalize?: NormalizeOptions;
@@ -66,11 +73,27 @@ const PROGRESS_EVERY = 4096;
 /** The parameters in force, with defaults filled in (for summaries and cache keys). */
 export function resolveDedupOptions(o: TextDedupOptions) {
   if (!(o.threshold > 0 && o.threshold <= 1)) throw new RangeError(`threshold must be in (0, 1] (got ${o.threshold})`);
-  const ngram = o.ngram ?? DEFAULT_NGRAM;
+  const shingles: ShingleUnit = o.shingles ?? 'char';
+  const ngram = o.ngram ?? (shingles === 'word' ? DEFAULT_WORD_NGRAM : DEFAULT_NGRAM);
+  const multiset = o.multiset ?? true;
   const numPerm = o.numPerm ?? DEFAULT_NUM_PERM;
   if (!Number.isInteger(ngram) || ngram < 1 || ngram > 32) throw new RangeError(`ngram must be a whole number from 1 to 32 (got ${ngram})`);
   const lsh = optimalLshParams(o.threshold, numPerm, o.lshWeights ?? DEFAULT_LSH_WEIGHTS);
-  return { threshold: o.threshold, ngram, numPerm, normalize: resolveNormalize(o.normalize), bands: lsh.bands, rowsPerBand: lsh.rows };
+  return { threshold: o.threshold, shingles, ngram, multiset, numPerm, normalize: resolveNormalize(o.normalize), bands: lsh.bands, rowsPerBand: lsh.rows };
+}
+
+export const DEFAULT_WORD_NGRAM = 1;
+
+/** The similarity measure in words, for summaries: "Jaccard of character 3-gram multisets (...)". */
+export function describeMeasure(o: TextDedupOptions): string {
+  const r = resolveDedupOptions(o);
+  const n = r.normalize;
+  const norm = [
+    n.unicode !== 'none' ? n.unicode : '', n.lowercase ? 'lowercase' : '',
+    n.punctuation === 'remove' ? 'punctuation removed' : '', n.whitespace ? 'spaces collapsed' : '',
+  ].filter(Boolean).join(', ');
+  const unit = r.shingles === 'word' ? 'word' : 'character';
+  return `Jaccard of ${unit} ${r.ngram}-gram ${r.multiset ? 'multisets (repeats counted)' : 'sets'}` + (norm ? ` after ${norm}` : '');
 }
 
 /** The best match of a query among indexed texts. */
@@ -98,6 +121,7 @@ export class NearDuplicateIndex {
   readonly bands: number;
   readonly rowsPerBand: number;
   private readonly ngram: number;
+  private readonly shingleOptions: ShingleOptions;
   private readonly normalize: (s: string) => string;
   private readonly hasher: MinHasher;
   private readonly table: LshTable;
@@ -112,6 +136,7 @@ export class NearDuplicateIndex {
     const o = resolveDedupOptions(options);
     this.threshold = o.threshold;
     this.ngram = o.ngram;
+    this.shingleOptions = { unit: o.shingles, multiset: o.multiset };
     this.bands = o.bands;
     this.rowsPerBand = o.rowsPerBand;
     this.normalize = makeNormalizer(o.normalize);
@@ -129,7 +154,7 @@ export class NearDuplicateIndex {
   prepare(text: string): PreparedText | null {
     const normalized = this.normalize(text);
     if (normalized.length === 0) return null;
-    return { normalized, shingles: shingleSet(normalized, this.ngram), keys: null };
+    return { normalized, shingles: shingleSet(normalized, this.ngram, this.shingleOptions), keys: null };
   }
 
   /** The indexed text most similar to `t` at or above the threshold, or null. */

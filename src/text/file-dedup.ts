@@ -12,7 +12,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { ensureDir, tempPathFor } from '../util/fs.js';
-import { SelfDeduper, crossDedup, resolveDedupOptions, type TextDedupOptions } from './dedup.js';
+import { SelfDeduper, crossDedup, describeMeasure, resolveDedupOptions, type TextDedupOptions } from './dedup.js';
 import type { NormalizeOptions } from './normalize.js';
 import { readRows, type FileRow } from './read-rows.js';
 
@@ -30,6 +30,9 @@ export interface TextDedupFileOptions {
   against?: string;
   crossThreshold?: number;
   ngram?: number;
+  /** 'char' (default) or 'word' n-grams; repeats counted unless `multiset` is false. */
+  shingles?: 'char' | 'word';
+  multiset?: boolean;
   numPerm?: number;
   normalize?: NormalizeOptions;
   /** Skip malformed rows (counted) instead of failing on the first one. */
@@ -62,7 +65,7 @@ export interface TextDedupFileSummary {
   steps: TextDedupStepSummary[];
   removed: number;
   kept: number;
-  params: { ngram: number; num_perm: number; normalize: Required<NormalizeOptions> };
+  params: { ngram: number; num_perm: number; normalize: Required<NormalizeOptions>; shingles: 'char' | 'word'; multiset: boolean; measure: string };
 }
 
 interface Loaded {
@@ -114,7 +117,7 @@ export async function dedupTextFile(o: TextDedupFileOptions): Promise<TextDedupF
   const crossThreshold = o.crossThreshold ?? 0.75;
   const runSelf = o.self ?? true;
   if (!runSelf && !o.against) throw new InputError({ file: o.file }, 'nothing to do: self-dedup is off and no reference file (--against) was given');
-  const base: TextDedupOptions = { threshold, ngram: o.ngram, numPerm: o.numPerm, normalize: o.normalize };
+  const base: TextDedupOptions = { threshold, shingles: o.shingles, ngram: o.ngram, multiset: o.multiset, numPerm: o.numPerm, normalize: o.normalize };
   const resolved = resolveDedupOptions(base);
   if (o.against) resolveDedupOptions({ ...base, threshold: crossThreshold });
 
@@ -172,7 +175,10 @@ export async function dedupTextFile(o: TextDedupFileOptions): Promise<TextDedupF
   const summary: TextDedupFileSummary = {
     input: o.file, field, rows_in: n, bad_rows_skipped: input.bad + (ref?.bad ?? 0), empty_text: empty, steps,
     removed: removals.size, kept: n - removals.size,
-    params: { ngram: resolved.ngram, num_perm: resolved.numPerm, normalize: resolved.normalize },
+    params: {
+      ngram: resolved.ngram, num_perm: resolved.numPerm, normalize: resolved.normalize,
+      shingles: resolved.shingles, multiset: resolved.multiset, measure: describeMeasure(base),
+    },
   };
   await writeAllAtomic(o.out, {
     'kept.jsonl': kept,
@@ -211,7 +217,8 @@ export function formatTextDedupSummary(s: TextDedupFileSummary): string {
   const nz = s.params.normalize;
   const lsh = s.steps.map((st) => `${st.step} ${st.lsh.bands}x${st.lsh.rows}`).join(', ');
   lines.push(
-    `method: ${s.params.ngram}-gram MinHash, ${s.params.num_perm} permutations, LSH bands x rows: ${lsh}; exact Jaccard on every candidate`,
+    `measure: ${s.params.measure}`,
+    `method: MinHash, ${s.params.num_perm} permutations, LSH bands x rows: ${lsh}; exact similarity on every candidate`,
     `normalise: lowercase ${nz.lowercase}, unicode ${nz.unicode}, punctuation ${nz.punctuation}, whitespace ${nz.whitespace}`,
   );
   return lines.join('\n') + '\n';

@@ -1,7 +1,7 @@
 /**
- * MinHash on character n-grams, with LSH banding parameters chosen for a Jaccard threshold.
+ * MinHash on character or word n-grams, with LSH banding parameters chosen for a Jaccard threshold.
  *
- * A text's shingles are its character n-grams (code points, not UTF-16 units) after a boundary mark
+ * A text's shingles are its character n-grams (or word n-grams, see ShingleOptions) (code points, not UTF-16 units) after a boundary mark
  * is added at each end, so the first and last characters count as much as the middle ones and a
  * text shorter than n still has one shingle (the whole marked text): "a" → {"⟨a⟩"}. Each shingle is
  * hashed to 32 bits; a text is the sorted set of its shingle hashes. Two different n-grams of one
@@ -28,23 +28,31 @@ export function fmix32(h: number): number {
 
 let codePoints = new Int32Array(256);
 
+/** What a shingle is made of: `char` n-grams (spelling-level) or `word` n-grams (word order and choice). */
+export type ShingleUnit = 'char' | 'word';
+
+export interface ShingleOptions {
+  /** Default 'char'. */
+  unit?: ShingleUnit;
+  /**
+   * Count repeats (default false): the k-th occurrence of an n-gram becomes its own element, so the
+   * Jaccard of two multisets is the weighted Jaccard Σmin/Σmax of n-gram counts. With plain sets,
+   * `a cat a cat a cat` and `a cat` share almost every n-gram (a long prompt pasted three times
+   * is a set-level copy of itself); as multisets they are 1/3 alike.
+   */
+  multiset?: boolean;
+}
+
 /**
- * The sorted, distinct 32-bit hashes of the character n-grams of `text` (with boundary marks).
+ * The sorted, distinct 32-bit hashes of the n-grams of `text` (with boundary marks), character
+ * n-grams by default, word n-grams (words split at spaces of normalised text) with `unit: 'word'`.
  * Empty text has no shingles.
  */
-export function shingleSet(text: string, ngram: number = DEFAULT_NGRAM): Uint32Array {
+export function shingleSet(text: string, ngram: number = DEFAULT_NGRAM, options: ShingleOptions = {}): Uint32Array {
   if (!Number.isInteger(ngram) || ngram < 1) throw new RangeError(`ngram must be a whole number >= 1 (got ${ngram})`);
   if (text.length === 0) return new Uint32Array(0);
-  if (codePoints.length < text.length + 2) codePoints = new Int32Array(2 * text.length + 2);
+  const len = options.unit === 'word' ? wordHashes(text) : charCodes(text);
   const cp = codePoints;
-  let len = 0;
-  cp[len++] = START;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.codePointAt(i)!;
-    if (c > 0xffff) i++;
-    cp[len++] = c;
-  }
-  cp[len++] = END;
   const n = Math.min(ngram, len);
   const count = len - n + 1;
   const out = new Uint32Array(count);
@@ -55,7 +63,64 @@ export function shingleSet(text: string, ngram: number = DEFAULT_NGRAM): Uint32A
     out[p] = fmix32(h);
   }
   out.sort();
+  if (options.multiset) {
+    numberRepeats(out);
+    out.sort();
+  }
   return dedupeSorted(out);
+}
+
+/** Code points of `text` between the boundary marks into `codePoints`; returns their count. */
+function charCodes(text: string): number {
+  if (codePoints.length < text.length + 2) codePoints = new Int32Array(2 * text.length + 2);
+  const cp = codePoints;
+  let len = 0;
+  cp[len++] = START;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.codePointAt(i)!;
+    if (c > 0xffff) i++;
+    cp[len++] = c;
+  }
+  cp[len++] = END;
+  return len;
+}
+
+/** One 32-bit hash per space-separated word, between boundary marks, into `codePoints`. */
+function wordHashes(text: string): number {
+  if (codePoints.length < text.length + 2) codePoints = new Int32Array(2 * text.length + 2);
+  const cp = codePoints;
+  let len = 0;
+  cp[len++] = START;
+  let h = 0x811c9dc5;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13) {
+      if (inWord) cp[len++] = fmix32(h) | 0;
+      h = 0x811c9dc5;
+      inWord = false;
+    } else {
+      h = Math.imul(h ^ c, 0x01000193);
+      inWord = true;
+    }
+  }
+  if (inWord) cp[len++] = fmix32(h) | 0;
+  cp[len++] = END;
+  return len;
+}
+
+/** In a sorted array, give the k-th repeat (k ≥ 1) of a value a new hash derived from (value, k). */
+function numberRepeats(a: Uint32Array): void {
+  let prev = -1;
+  let k = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (v === prev) a[i] = fmix32((v ^ Math.imul(++k, 0x9e3779b1)) + 0x7f4a7c15);
+    else {
+      prev = v;
+      k = 0;
+    }
+  }
 }
 
 function dedupeSorted(a: Uint32Array): Uint32Array {

@@ -115,3 +115,26 @@ test('bad flags are refused', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /unknown file type/);
 });
+
+test('text-dedup --shingles word: reordered modifiers are copies; the measure is in the summary; repeats are not copies', async () => {
+  const dir = await tempDir();
+  const file = join(dir, 'prompts.jsonl');
+  await writeFile(file, [
+    '{"id":"a","text":"a castle on a hill, oil painting, 8k, golden hour"}',
+    '{"id":"b","text":"golden hour, 8k, a castle on a hill, oil painting"}',
+    '{"id":"c","text":"a cat"}',
+    '{"id":"d","text":"a cat a cat a cat"}',
+  ].join('\n') + '\n');
+  const word = join(dir, 'word');
+  assert.equal((await run([file, '--shingles', 'word', '--out', word, '--quiet'])).code, 0);
+  const removed = (await lines(join(word, 'removed.jsonl'))).map((l) => JSON.parse(l).id);
+  assert.deepEqual(removed, ['b']);
+  assert.match(await readFile(join(word, 'summary.txt'), 'utf8'), /measure: Jaccard of word 1-gram multisets/);
+  // Character shingles as plain sets: the repeated prompt is a near copy of the prompt said once.
+  const sets = join(dir, 'sets');
+  assert.equal((await run([file, '--no-multiset', '--threshold', '0.6', '--out', sets, '--quiet'])).code, 0);
+  assert.ok((await lines(join(sets, 'removed.jsonl'))).some((l) => JSON.parse(l).id === 'd'));
+  const multi = join(dir, 'multi');
+  assert.equal((await run([file, '--threshold', '0.6', '--out', multi, '--quiet'])).code, 0);
+  assert.ok(!(await lines(join(multi, 'removed.jsonl'))).some((l) => JSON.parse(l).id === 'd'));
+});

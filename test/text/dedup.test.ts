@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { crossDedup, selfDedup } from '../../src/text/dedup.js';
 import { normalizeText } from '../../src/text/normalize.js';
 import { jaccard, shingleSet } from '../../src/text/minhash.js';
-import { naiveJaccard } from './helpers.js';
+import { naiveMultisetJaccard } from './helpers.js';
 
 const SEED_EXAMPLES = [
   'hyper realistic photo of very friendly and dystopian crater',
@@ -15,7 +15,8 @@ const SEED_EXAMPLES = [
   'Kaggle employee Phil at a donut shop ordering all the best donuts, with a speech bubble that proclaims "Donuts. It\'s what\'s for dinner!"',
 ];
 
-const sim = (a: string, b: string) => naiveJaccard(normalizeText(a), normalizeText(b));
+// The default measure: weighted Jaccard of character 3-gram counts (multiset shingles).
+const sim = (a: string, b: string) => naiveMultisetJaccard(normalizeText(a), normalizeText(b));
 
 test('known near-duplicate prompts are removed, with the kept row and the exact similarity', () => {
   const texts = [
@@ -137,7 +138,7 @@ test('LSH finds nearly every near-duplicate a brute-force search finds', () => {
   const { removed } = selfDedup(texts, { threshold });
   // Brute force with the same greedy rule (exact Jaccard of hashed sets: checked against the
   // string sets in minhash.test.ts).
-  const sets = texts.map((t) => shingleSet(normalizeText(t)));
+  const sets = texts.map((t) => shingleSet(normalizeText(t), 3, { multiset: true }));
   const kept: number[] = [];
   const brute: number[] = [];
   sets.forEach((x, i) => (kept.some((k) => jaccard(x, sets[k]) >= threshold) ? brute.push(i) : kept.push(i)));

@@ -96,3 +96,35 @@ test('band keys differ between bands holding the same values', () => {
   const k = bandKeys(sig, { bands: 2, rows: 4 });
   assert.notEqual(k[0], k[1]);
 });
+
+test('multiset shingles: Jaccard is the weighted Jaccard of n-gram counts, so repeats are not copies', async () => {
+  const { naiveMultisetJaccard } = await import('./helpers.js');
+  const pairs: Array<[string, string]> = [
+    ['a cat', 'a cat a cat a cat'],
+    ['aaaa', 'aaaaaaa'],
+    ['a photo of a cat on a mat', 'a photo of a cat on a mat a photo of a cat on a mat'],
+    ['고양이 한 마리', '고양이 두 마리'],
+  ];
+  for (const [a, b] of pairs) {
+    for (const unit of ['char', 'word'] as const) {
+      for (const n of [1, 2, 3]) {
+        const got = jaccard(shingleSet(a, n, { unit, multiset: true }), shingleSet(b, n, { unit, multiset: true }));
+        assert.equal(got, naiveMultisetJaccard(a, b, n, unit), `${a} | ${b} | ${unit} ${n}`);
+      }
+    }
+  }
+  // As sets, a long prompt pasted twice is nearly itself; as multisets it is half alike.
+  const once = 'a photo of a cat on a mat';
+  const twice = `${once} ${once}`;
+  assert.ok(jaccard(shingleSet(once), shingleSet(twice)) > 0.85);
+  assert.ok(jaccard(shingleSet(once, 3, { multiset: true }), shingleSet(twice, 3, { multiset: true })) < 0.55);
+});
+
+test('word shingles: words are units, order matters for n >= 2, spelling inside a word is one change', () => {
+  const w = (s: string, n: number) => shingleSet(s, n, { unit: 'word' });
+  assert.equal(w('a red car', 1).length, 5); // ⟨ a red car ⟩
+  assert.equal(jaccard(w('red car', 1), w('car red', 1)), 1);
+  assert.ok(jaccard(w('red car', 2), w('car red', 2)) < 0.2);
+  assert.equal(jaccard(w('a red car', 2), w('a red car', 2)), 1);
+  assert.equal(jaccard(w('a red car', 2), w('a red cars', 2)), 2 / 6);
+});
