@@ -108,25 +108,18 @@ function fitTone(inp: Uint8Array, out: Uint8Array, valid: Uint8Array): { gain: n
     let limit = Infinity;
     for (let pass = 0; pass < 2; pass++) {
       let sx = 0, sy = 0, sxx = 0, sxy = 0, k = 0;
-      const res: number[] = [];
+      // Median absolute residual from a histogram (no sort, no garbage).
+      const hist = new Uint32Array(256);
+      let total = 0;
       for (let i = 0; i < n; i += step) {
         if (!valid[i]) continue;
-        const x = out[i * 3 + c];
-        const y = inp[i * 3 + c];
-        if (x === 0 || x === 255 || y === 0 || y === 255) continue; // clipped: no information on the gain
-        if (Math.abs(gain[c] * x + offset[c] - y) > limit) continue;
-        sx += x; sy += y; sxx += x * x; sxy += x * y; k++;
+        const r = Math.abs(gain[c] * out[i * 3 + c] + offset[c] - inp[i * 3 + c]);
+        hist[r > 255 ? 255 : r | 0]++;
+        total++;
       }
-      if (k < 100) break;
-      const varX = sxx - (sx * sx) / k;
-      if (varX < 1e-6) break;
-      const g = (sxy - (sx * sy) / k) / varX;
-      if (!(g > 0.5 && g < 2)) break;
-      gain[c] = g;
-      offset[c] = (sy - g * sx) / k;
-      for (let i = 0; i < n; i += step) if (valid[i]) res.push(Math.abs(gain[c] * out[i * 3 + c] + offset[c] - inp[i * 3 + c]));
-      res.sort((a, b) => a - b);
-      limit = Math.max(6, 2.5 * res[Math.floor(res.length * 0.5)]);
+      let median = 0;
+      for (let acc = 0; median < 255 && (acc += hist[median]) < total / 2; median++);
+      limit = Math.max(6, 2.5 * (median + 0.5));
     }
   }
   return { gain, offset };
@@ -219,7 +212,7 @@ export async function editMask(input: Buffer, output: Buffer, homography: number
     }
     const b = bin.data as Uint8Array;
     for (let i = 0; i < n; i++) if (!valid[i]) b[i] = 0;
-    if (p.fill_holes) fillHoles(b, m.width, m.height);
+    if (p.fill_holes) fillHoles(cv, bin, keep);
 
     const labels = keep(new cv.Mat());
     const stats = keep(new cv.Mat());
@@ -267,26 +260,26 @@ export async function editMask(input: Buffer, output: Buffer, homography: number
 }
 
 /** Sets to 255 every 0-pixel not connected (4-way) to the image border: holes inside components. */
-function fillHoles(b: Uint8Array, w: number, h: number): void {
-  const outside = new Uint8Array(w * h);
-  const stack: number[] = [];
-  const push = (i: number) => {
-    if (!b[i] && !outside[i]) {
-      outside[i] = 1;
-      stack.push(i);
-    }
-  };
-  for (let x = 0; x < w; x++) (push(x), push((h - 1) * w + x));
-  for (let y = 0; y < h; y++) (push(y * w), push(y * w + w - 1));
-  while (stack.length) {
-    const i = stack.pop()!;
-    const x = i % w;
-    if (x > 0) push(i - 1);
-    if (x < w - 1) push(i + 1);
-    if (i >= w) push(i - w);
-    if (i < w * (h - 1)) push(i + w);
+function fillHoles(cv: Cv, bin: Cv, keep: <T>(x: T) => T): void {
+  const inv = keep(new cv.Mat());
+  cv.bitwise_not(bin, inv);
+  const labels = keep(new cv.Mat());
+  const stats = keep(new cv.Mat());
+  const cents = keep(new cv.Mat());
+  const count = cv.connectedComponentsWithStats(inv, labels, stats, cents, 4, cv.CV_32S) as number;
+  const w = bin.cols as number;
+  const h = bin.rows as number;
+  const hole = new Uint8Array(count);
+  for (let l = 1; l < count; l++) {
+    const x = stats.intAt(l, cv.CC_STAT_LEFT) as number;
+    const y = stats.intAt(l, cv.CC_STAT_TOP) as number;
+    const bw = stats.intAt(l, cv.CC_STAT_WIDTH) as number;
+    const bh = stats.intAt(l, cv.CC_STAT_HEIGHT) as number;
+    hole[l] = x > 0 && y > 0 && x + bw < w && y + bh < h ? 1 : 0;
   }
-  for (let i = 0; i < w * h; i++) if (!b[i] && !outside[i]) b[i] = 255;
+  const lab = labels.data32S as Int32Array;
+  const b = bin.data as Uint8Array;
+  for (let i = 0; i < w * h; i++) if (hole[lab[i]]) b[i] = 255;
 }
 
 /** Whether a mask pixel lies on the image border or next to a pixel outside the footprint. */

@@ -12,6 +12,8 @@ import { splitStep } from './split.js';
 import { hashStep } from './hash.js';
 import { qualityStep } from './quality.js';
 import { textDedupStep } from './text-dedup.js';
+import { alignStep } from './align.js';
+import { editMaskStep } from './edit-mask.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -31,6 +33,8 @@ const STEPS: Step[] = [
   leaksStep,
   textDedupStep,
   filterStep,
+  alignStep,
+  editMaskStep,
 ];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));
