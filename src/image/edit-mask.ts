@@ -241,6 +241,7 @@ export async function editMask(input: Buffer, output: Buffer, homography: number
     let on = 0;
     for (let i = 0; i < mask.length; i++) if (mask[i]) on++;
     const png = await sharp(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength), { raw: { width: inSize.width, height: inSize.height, channels: 1 } })
+      .toColourspace('b-w')
       .png({ compressionLevel: 6 })
       .toBuffer();
     return {

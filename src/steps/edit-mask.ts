@@ -6,7 +6,13 @@ import type { IssueRecord, MapOutput, MapStep } from './types.js';
  * `preset` (default or seed) gives every mask parameter; keys set next to it override the preset's.
  * `input`/`output` name the roles read, `to` the role of the mask written.
  */
-export const EditMaskStepParams = EditMaskParamsSchema.partial()
+/** Every mask parameter, optional and without its default (the preset supplies it). */
+const overrideShape = Object.fromEntries(
+  Object.entries(EditMaskParamsSchema.shape).map(([k, v]) => [k, (v as unknown as z.ZodDefault<z.ZodType>).unwrap().optional()]),
+) as { [K in keyof typeof EditMaskParamsSchema.shape]: z.ZodOptional<z.ZodType<z.infer<typeof EditMaskParamsSchema>[K]>> };
+
+export const EditMaskStepParams = z
+  .object(overrideShape)
   .extend({
     preset: z.enum(['default', 'seed']).default('default'),
     input: z.string().min(1).default('input'),
