@@ -26,6 +26,11 @@ export const EditMaskParamsSchema = z
     blur: odd(7),
     /** Difference (0-255, maximum over channels) above which a pixel is edited. */
     threshold: z.number().min(0).max(255).default(32),
+    /**
+     * Hysteresis: pixels above this lower difference join the mask when connected to a pixel above
+     * `threshold` (0 = off). Removed texture differs strongly in places and weakly around them.
+     */
+    threshold_low: z.number().min(0).max(255).default(0),
     /** Elliptic kernel of the opening and closing (odd; 1 = none). */
     kernel: odd(11),
     /** Keep this many largest components (0 = all). */
@@ -50,6 +55,7 @@ export const SEED_MASK_PARAMS: EditMaskParams = EditMaskParamsSchema.parse({
   mask_side: 0,
   blur: 7,
   threshold: 50,
+  threshold_low: 0,
   kernel: 11,
   keep_components: 5,
   min_component_area: 0,
@@ -205,6 +211,7 @@ export async function editMask(input: Buffer, output: Buffer, homography: number
     if (p.blur > 1) cv.GaussianBlur(diff, diff, new cv.Size(p.blur, p.blur), 0, 0, cv.BORDER_REPLICATE);
     const bin = keep(new cv.Mat());
     cv.threshold(diff, bin, p.threshold, 255, cv.THRESH_BINARY);
+    if (p.threshold_low > 0 && p.threshold_low < p.threshold) hysteresis(cv, diff, bin, p.threshold_low, keep);
     if (p.kernel > 1) {
       const k = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(p.kernel, p.kernel)));
       cv.morphologyEx(bin, bin, cv.MORPH_OPEN, k);
@@ -258,6 +265,20 @@ export async function editMask(input: Buffer, output: Buffer, homography: number
   } finally {
     for (const x of owned) x.delete?.();
   }
+}
+
+/** Grows `bin` (strong pixels) by the components of diff > low that contain a strong pixel. */
+function hysteresis(cv: Cv, diff: Cv, bin: Cv, low: number, keep: <T>(x: T) => T): void {
+  const weak = keep(new cv.Mat());
+  cv.threshold(diff, weak, low, 255, cv.THRESH_BINARY);
+  const labels = keep(new cv.Mat());
+  const count = cv.connectedComponents(weak, labels, 8, cv.CV_32S) as number;
+  const lab = labels.data32S as Int32Array;
+  const b = bin.data as Uint8Array;
+  const seeded = new Uint8Array(count);
+  for (let i = 0; i < b.length; i++) if (b[i]) seeded[lab[i]] = 1;
+  seeded[0] = 0;
+  for (let i = 0; i < b.length; i++) if (seeded[lab[i]]) b[i] = 255;
 }
 
 /** Sets to 255 every 0-pixel not connected (4-way) to the image border: holes inside components. */
