@@ -177,7 +177,8 @@ export async function editMask(input: Buffer, output: Buffer, homography: number
       const k = keep(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(2 * margin + 1, 2 * margin + 1)));
       cv.erode(foot, foot, k, new cv.Point(-1, -1), 1, cv.BORDER_CONSTANT, new cv.Scalar(0));
     }
-    const valid = foot.data as Uint8Array;
+    // A copy: views into the WASM heap go stale when later allocations grow it.
+    const valid = new Uint8Array(foot.data as Uint8Array);
     const n = m.width * m.height;
     let covered = 0;
     for (let i = 0; i < n; i++) if (valid[i]) covered++;
@@ -192,18 +193,19 @@ export async function editMask(input: Buffer, output: Buffer, homography: number
       }
     }
     // Per-pixel difference, maximum over channels.
-    let lo: Uint8Array = w;
-    let hi: Uint8Array = w;
+    // Allocate every Mat before taking views of their pixels (a heap growth would detach them).
+    const diff = keep(new cv.Mat(m.height, m.width, cv.CV_8UC1));
+    let er = warped;
+    let di = warped;
     if (p.tolerance > 0) {
       const k = keep(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(2 * p.tolerance + 1, 2 * p.tolerance + 1)));
-      const er = keep(new cv.Mat());
-      const di = keep(new cv.Mat());
+      er = keep(new cv.Mat());
+      di = keep(new cv.Mat());
       cv.erode(warped, er, k);
       cv.dilate(warped, di, k);
-      lo = er.data;
-      hi = di.data;
     }
-    const diff = keep(new cv.Mat(m.height, m.width, cv.CV_8UC1));
+    const lo = er.data as Uint8Array;
+    const hi = di.data as Uint8Array;
     const d = diff.data as Uint8Array;
     for (let i = 0; i < n; i++) {
       let best = 0;

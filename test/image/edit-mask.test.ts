@@ -61,6 +61,13 @@ test('an output of another size: mask in input coordinates, still on the edit', 
   assert.ok(iou(m.mask, p.truth) > 0.6, `IoU ${iou(m.mask, p.truth)}`);
 });
 
+test('a mask computed below full size (mask_side) is scaled back to the input size', async () => {
+  const p = pairs.find((x) => x.kind === 'edited' && x.edit === 'recolour')!;
+  const m = await editMask(p.input, p.output, await homography(p), { mask_side: 320, blur: 5, kernel: 5 });
+  assert.deepEqual([m.width, m.height, m.mask.length], [p.width, p.height, p.width * p.height]);
+  assert.ok(iou(m.mask, p.truth) > 0.5, `IoU ${iou(m.mask, p.truth)}`);
+});
+
 test('seed preset: the seed parameters, full resolution, and it finds the pasted object', async () => {
   assert.equal(SEED_MASK_PARAMS.threshold, 50);
   assert.equal(SEED_MASK_PARAMS.blur, 7);
