@@ -7,8 +7,8 @@
  * sometimes another output size) and re-encoded as JPEG. Also made: unedited re-framed pairs (the
  * mask must stay empty) and pairs of two different photos (alignment must reject them).
  *
- * Packages: python3-skimage (skimage/data), opencv-doc (examples/data), plasma-workspace previews or
- * desktop-base when present. Without any of them the generator falls back to src/demo/synth.ts scenes
+ * Packages: python3-skimage (skimage/data), opencv-doc (examples/data), desktop-base (its Plasma and
+ * SDDM preview pictures); whichever are installed. Without any of them the generator falls back to src/demo/synth.ts scenes
  * and says so in `source` (`synthetic:<n>`), so tests still run, on easier images.
  */
 import { existsSync } from 'node:fs';
