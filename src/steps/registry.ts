@@ -17,6 +17,8 @@ import { deriveStep } from './derive.js';
 import { bucketStep } from './bucket.js';
 import { textTransformStep } from './text-transform.js';
 import { textFilterStep } from './text-filter.js';
+import { alignStep } from './align.js';
+import { editMaskStep } from './edit-mask.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -41,6 +43,8 @@ const STEPS: Step[] = [
   bucketStep,
   textTransformStep,
   textFilterStep,
+  alignStep,
+  editMaskStep,
 ];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));
