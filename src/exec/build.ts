@@ -98,7 +98,8 @@ export function planStages(recipe: Recipe): Stage[] {
       if (!k) throw new ImgsiftError(`${where}: needs step '${u}' to run before it in the recipe`);
       return k;
     });
-    const roles = (step.roles ? step.roles(params) : [role ?? MAIN_ROLE]).map((r) => resolveRole(r, aliases));
+    const named = step.roles ? step.roles(params) : [role ?? MAIN_ROLE];
+    const roles = named.map((r) => resolveRole(r, aliases));
     for (const r of roles) {
       if (!available.has(r)) {
         throw new ImgsiftError(`${where}: reads role '${r}', which neither the source (${[...available].join(', ')}) nor an earlier step makes`);
@@ -107,7 +108,10 @@ export function planStages(recipe: Recipe): Stage[] {
     const fields = step.fields?.(params) ?? [];
     const ph = paramsHash({ step: name, version: step.version, params: step.cacheKey ? step.cacheKey(params) : params, uses, ...(role ? { role } : {}) });
     keys.set(name, ph);
-    const planned: PlannedMapStep = { step: step as MapStep<unknown>, params, paramsHash: ph, roles, fields };
+    const planned: PlannedMapStep = {
+      step: step as MapStep<unknown>, params, paramsHash: ph, roles, fields,
+      ...(named.some((n, i) => n !== roles[i]) ? { roleNames: named } : {}),
+    };
     const last = stages[stages.length - 1];
     if (last && last.kind === 'map' && !roles.some((r) => madeInPass.has(r))) last.steps.push(planned);
     else {

@@ -19,6 +19,8 @@ export interface PlannedMapStep {
   roles?: string[];
   /** Sample fields its result depends on (`fields(params)`). */
   fields?: string[];
+  /** The roles by the names the step's parameters use, where an alias differs from the catalog name. */
+  roleNames?: string[];
 }
 
 export interface MapPhaseStats {
@@ -98,7 +100,7 @@ export async function runMapPhase(
   const writer = new ResultWriter(catalog, ctx.runId);
   const inflight = new Set<Promise<void>>();
   const assetsDir = join(ctx.workdir, ASSETS_DIR);
-  const allTaskSteps: TaskStep[] = steps.map((s) => ({ name: s.step.name, params: s.params, paramsHash: s.paramsHash, roles: stepRoles(s) }));
+  const allTaskSteps: TaskStep[] = steps.map((s) => ({ name: s.step.name, params: s.params, paramsHash: s.paramsHash, roles: stepRoles(s), roleNames: s.roleNames }));
   const planned = new Map(steps.map((s) => [s.step.name, s]));
   // Samples go to the workers in groups as large as the largest batch a step takes (an encoder's
   // batch), each group needing the same steps; 1 (no grouping) when no step batches.

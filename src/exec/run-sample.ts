@@ -81,10 +81,13 @@ export async function runSampleGroup(tasks: SampleTask[]): Promise<SampleTaskRes
 function inputFor(l: Live, s: TaskStep): SampleInput | string {
   const names = s.roles ?? [MAIN_ROLE];
   const roles: Record<string, RoleInput> = {};
-  for (const role of names) {
+  for (const [i, role] of names.entries()) {
     const f = l.files.get(role);
-    if (!f) return `no '${role}' file for this sample`;
+    if (!f) return `no '${s.roleNames?.[i] ?? role}' file for this sample`;
     roles[role] = f;
+    // The step asks for the role by the name its parameters use (`input`, the main role's alias).
+    const own = s.roleNames?.[i];
+    if (own) roles[own] = f;
   }
   const first = l.files.get(names[0])!;
   return {

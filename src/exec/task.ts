@@ -7,6 +7,8 @@ export interface TaskStep {
   paramsHash: string;
   /** The catalog roles the step reads, in order (default: the task's main file, `image`). */
   roles?: string[];
+  /** The same roles by the names the step's parameters use (`input` for the main role), if they differ. */
+  roleNames?: string[];
 }
 
 /** One file of a sample, as a task names it. */
