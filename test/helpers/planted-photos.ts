@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { rng } from '../../src/util/random.js';
 
 const MATE = '/usr/share/backgrounds/mate/nature';
@@ -74,7 +74,7 @@ export function photosAvailable(): string | undefined {
   return missing.length ? `missing ${missing.length} photo(s), e.g. ${missing[0]}: apt-get install -y ${PHOTO_PACKAGES.join(' ')}` : undefined;
 }
 
-const jpeg = (img: sharp.Sharp, quality = 92) => img.jpeg({ quality }).toBuffer();
+const jpeg = (img: Sharp, quality = 92) => img.jpeg({ quality }).toBuffer();
 
 /** A window [x0, x1) of the width (fractions), full height, scaled so its longer side is `side`. */
 async function window(path: string, x0: number, x1: number, side: number): Promise<Buffer> {
@@ -148,7 +148,7 @@ export async function applyTransform(src: Buffer, t: Transform, r: () => number)
         <text x="${w / 2}" y="${band * 0.68}" font-family="sans-serif" font-size="${Math.round(band * 0.5)}" text-anchor="middle" fill="${dark ? 'white' : 'black'}">${esc(text)}</text>
       </svg>`;
       const bandImg = await sharp(Buffer.from(bandSvg)).png().toBuffer();
-      let img: sharp.Sharp;
+      let img: Sharp;
       if (appended) {
         const canvas = sharp({ create: { width: w, height: h + band, channels: 3, background: { r: 0, g: 0, b: 0 } } });
         img = sharp(await canvas.composite([{ input: src, left: 0, top: top ? band : 0 }, { input: bandImg, left: 0, top: top ? 0 : h }]).png().toBuffer());
