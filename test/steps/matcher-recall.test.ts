@@ -27,4 +27,13 @@ test('leaks (defaults) finds every planted transform of real photos ≥90%, prec
   assert.ok(s.leakRecall >= 0.95, `leak recall ${s.leakRecall} ${why()}`);
   assert.ok(s.precision >= 0.99, `precision ${s.precision} ${why()}`);
   assert.deepEqual(s.cleanFlagged, [], why());
+
+  // matcher: false is the plain hash test of seed 002 (same workdir: the per-image work is reused);
+  // it misses most crops and rotations, which is what the matcher is for.
+  const plain = await runLeaksDirs(set.trainDir, set.testDir, join(root, 'plain.csv'), {
+    methods: ['exact', 'perceptual'], matcher: false, workers: 1, workdir: join(root, 'work'), reporter: new Reporter({ mode: 'quiet' }),
+  });
+  const p = scorePlanted(set, plain.rows.map((x) => [basename(x.train_image), basename(x.test_image)]));
+  assert.ok(p.recallByTransform.crop.recall < 0.9 && p.leakRecall < s.leakRecall, JSON.stringify(p.recallByTransform));
+  assert.ok(plain.rows.every((x) => x.method === 'exact' || (x.hamming_distance ?? 99) <= 5));
 });
