@@ -245,7 +245,7 @@ export async function alignMatch(aBytes: Buffer, bBytes: Buffer, options: AlignO
   }
   poses = poses.sort((x, y) => y.ncc - x.ncc).slice(0, 4);
 
-  // Refine on the finer levels: a local grid around each kept pose, steps halving.
+  // Refine the best few on the finer levels, steps halving per level.
   let step = { angle: 1.5, scale: 0.05, t: 0.025 };
   for (let l = 1; l < LEVELS.length; l++) {
     const next: Array<Pose & { ncc: number }> = [];

@@ -38,9 +38,9 @@ export const DedupParamsSchema = z
     verify: z.enum(['align', 'orb']).default('align'),
     /** pHash radius between a variant of one image and an extra view (crop, rotation, band-free) of the other that makes a pair borderline (-1: off). */
     extra_radius: z.number().int().min(-1).max(20).default(DEFAULT_THRESHOLDS.extraRadius!),
-    /** Homography inliers needed to confirm a borderline pair. */
+    /** verify: orb — homography inliers needed to confirm a borderline pair. */
     min_inliers: z.number().int().min(4).default(20),
-    /** Share of ratio-test matches the inliers must make up. */
+    /** verify: orb — share of ratio-test matches the inliers must make up. */
     min_inlier_ratio: z.number().min(0).max(1).default(0.3),
   })
   .strict()

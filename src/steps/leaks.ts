@@ -17,7 +17,8 @@ import type { ReduceStep, StepContext, StepStats } from './types.js';
  *  - exact: same file bytes or same decoded pixels (leak_type exact_duplicate);
  *  - perceptual: imagehash pHash within `phash_threshold` bits (leak_type near_duplicate); with
  *    `variants`, also mirrored or padded copies whose variant pHash is within the threshold and
- *    whose dHash agrees (within `dhash_threshold`);
+ *    whose dHash agrees (within `dhash_threshold`); with `matcher` (default), also what dedup's
+ *    matcher finds — copies cropped, rotated, watermarked or captioned, confirmed by alignment;
  *  - semantic: image embeddings within cosine `semantic_threshold` (leak_type semantic_duplicate);
  *    needs the embed step.
  * A pair is reported once, under the first method that finds it in the order exact, perceptual,
