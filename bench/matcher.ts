@@ -12,6 +12,7 @@ import { alignMatch } from '../src/image/align.js';
 import { computeVariants } from '../src/image/variants.js';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { runDedupDir } from '../src/cli/dedup.js';
 import { runLeaksDirs } from '../src/cli/leaks.js';
 import { Reporter } from '../src/exec/reporter.js';
 import { photosAvailable, plantPhotos, scorePlanted } from '../test/helpers/planted-photos.js';
@@ -61,6 +62,27 @@ try {
   t = performance.now();
   for (const [a, b] of pairs) await alignMatch(await readFile(join(set.trainDir, a)), await readFile(join(set.testDir, b)), { mirror: false });
   console.log(`alignment check: ${((performance.now() - t) / pairs.length).toFixed(0)} ms/pair (${pairs.length} pairs)`);
+
+  // The same matcher in dedup: all images in one folder; each copy should share its original's
+  // cluster, and no cluster should hold two different originals.
+  t = performance.now();
+  const d = await runDedupDir(root, join(root, 'dedup-out'), { workers: arg('--workers', 1), workdir: join(root, 'dedup-work'), reporter: new Reporter({ mode: 'quiet' }) });
+  const origin = new Map<string, string>();
+  for (const n of set.train) origin.set(`train/${n}`, n);
+  for (const l of set.leaks) origin.set(`test/${l.test}`, l.train);
+  for (const c of set.clean) origin.set(`test/${c.test}`, c.test);
+  const clusterOf = new Map<string, number>();
+  for (const c of d.clusters) for (const m of c.members) clusterOf.set(m, c.cluster);
+  const together: Record<string, [number, number]> = {};
+  for (const l of set.leaks) {
+    const e = (together[l.transform] ??= [0, 0]);
+    e[1]++;
+    const a = clusterOf.get(`train/${l.train}`);
+    if (a !== undefined && a === clusterOf.get(`test/${l.test}`)) e[0]++;
+  }
+  const impure = d.clusters.filter((c) => new Set(c.members.map((m) => origin.get(m) ?? m)).size > 1);
+  console.log(`dedup on the same images (${((performance.now() - t) / 1000).toFixed(1)} s): copy clustered with its original: ${Object.entries(together).map(([k, [f, o]]) => `${k} ${f}/${o}`).join(', ')}`);
+  console.log(`dedup clusters: ${d.clusters.length}, mixing different originals: ${impure.length}${impure.length ? ' ' + impure.map((c) => c.members.join('+')).join('; ') : ''}`);
 } finally {
   await rm(root, { recursive: true, force: true });
 }

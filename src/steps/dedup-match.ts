@@ -280,29 +280,31 @@ export async function clusterDuplicates(items: MatchItem[], options: ClusterOpti
     const owner: number[] = [];
     const hi: number[] = [];
     const lo: number[] = [];
-    const er = t.extraRadius ?? -1;
     groups.forEach((members, g) => {
       for (const c of codes[members[0]]) {
         owner.push(g);
         hi.push(c.pHi);
         lo.push(c.pLo);
       }
-      if (er < 0) return;
-      for (const e of parseExtraCodes(items[members[0]].signals)) {
-        owner.push(g);
-        hi.push(e.hi);
-        lo.push(e.lo);
-      }
     });
-    const index = new HammingIndex({ hi: Uint32Array.from(hi), lo: Uint32Array.from(lo) });
-    const pairs = index.pairsWithin(Math.max(t.candidateRadius, er), { maxPairs: options.maxPairs });
-    for (let k = 0; k < pairs.count; k++) {
-      const ga = owner[pairs.a[k]];
-      const gb = owner[pairs.b[k]];
-      if (ga === gb || neighbours[ga].has(gb)) continue;
+    const link = (ga: number, gb: number) => {
+      if (ga === gb || neighbours[ga].has(gb)) return;
       neighbours[ga].add(gb);
       neighbours[gb].add(ga);
       candidatePairs++;
+    };
+    const index = new HammingIndex({ hi: Uint32Array.from(hi), lo: Uint32Array.from(lo) });
+    const pairs = index.pairsWithin(t.candidateRadius, { maxPairs: options.maxPairs });
+    for (let k = 0; k < pairs.count; k++) link(owner[pairs.a[k]], owner[pairs.b[k]]);
+    // Extra views are looked up among the variants only (view against view says nothing more),
+    // so they add n queries rather than a wider all-pairs search.
+    const er = t.extraRadius ?? -1;
+    if (er >= 0) {
+      groups.forEach((members, g) => {
+        for (const e of parseExtraCodes(items[members[0]].signals)) {
+          for (const id of index.query(e.hi, e.lo, er).ids) link(g, owner[id]);
+        }
+      });
     }
   }
 
