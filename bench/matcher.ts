@@ -8,7 +8,7 @@
  *   node --import tsx bench/matcher.ts [--large 12] [--small 11] [--workers 1]
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { alignMatch } from '../src/image/align.js';
+import { alignMatch } from '../src/image/overlay-match.js';
 import { computeVariants } from '../src/image/variants.js';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';

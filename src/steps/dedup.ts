@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { COLUMNS, type Catalog, type Columns } from '../catalog/catalog.js';
 import { errorMessage } from '../errors.js';
-import { alignCheck } from '../image/align.js';
+import { alignCheck } from '../image/overlay-match.js';
 import { geometricMatch } from '../image/geometric.js';
 import { readUri } from '../util/uri.js';
 import {

@@ -4,7 +4,7 @@ import type { Catalog, Columns } from '../catalog/catalog.js';
 import { COLUMNS } from '../catalog/catalog.js';
 import { ImgsiftError } from '../errors.js';
 import { HammingIndex, codesFromHex } from '../index/hamming.js';
-import { alignMatch } from '../image/align.js';
+import { alignMatch } from '../image/overlay-match.js';
 import { errorMessage } from '../errors.js';
 import { readUri } from '../util/uri.js';
 import { DEFAULT_THRESHOLDS, bestVariantPair, judgePair, parseExtraCodes, parseVariantCodes, type MatchItem } from './dedup-match.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { alignMatch } from '../../src/image/align.js';
+import { alignMatch } from '../../src/image/overlay-match.js';
 import { computeVariants } from '../../src/image/variants.js';
 import { hammingHex } from '../../src/image/hashes.js';
 import { LARGE_PHOTOS, photosAvailable } from '../helpers/planted-photos.js';
