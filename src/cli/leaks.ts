@@ -16,6 +16,8 @@ export const LEAKS_CSV_HEADER = ['train_image', 'test_image', 'method', 'similar
 export interface LeaksDirsOptions {
   methods?: LeakMethodName[];
   phashThreshold?: number;
+  /** Perceptual: also use dedup's matcher (default true); false: the plain pHash distance alone. */
+  matcher?: boolean;
   semanticThreshold?: number;
   /** Embedding model for `semantic` (a name in IMGSIFT_MODELS or a path to an .onnx file). */
   model?: string;
@@ -62,6 +64,7 @@ export async function runLeaksDirs(trainDir: string, testDir: string, output: st
     between: ['train', 'test'],
     methods: options.methods ?? ['exact', 'perceptual'],
     ...(options.phashThreshold !== undefined ? { phash_threshold: options.phashThreshold } : {}),
+    ...(options.matcher === false ? { matcher: false } : {}),
     ...(options.semanticThreshold !== undefined ? { semantic_threshold: options.semanticThreshold } : {}),
   };
   const parsed = LeaksParamsSchema.safeParse(stepParams);
@@ -130,7 +133,7 @@ export async function runLeaksDirs(trainDir: string, testDir: string, output: st
 
 function formatLeakSummary(r: {
   trainDir: string; testDir: string; trainImages: number; testImages: number; rows: LeakRow[]; failed: number;
-  params: { methods: string[]; phash_threshold: number; semantic_threshold: number };
+  params: { methods: string[]; phash_threshold: number; semantic_threshold: number; matcher: boolean };
 }): string {
   const leakedTest = new Set(r.rows.map((x) => x.test_image)).size;
   const pct = r.testImages ? ((leakedTest / r.testImages) * 100).toFixed(2) : '0.00';
@@ -140,6 +143,7 @@ function formatLeakSummary(r: {
     `train: ${r.trainDir} (${r.trainImages} images)`,
     `test: ${r.testDir} (${r.testImages} images)`,
     `methods: ${r.params.methods.join(', ')}; phash threshold ${r.params.phash_threshold}` +
+      (r.params.methods.includes('perceptual') && r.params.matcher ? ' plus the near-copy matcher (crop, rotation, watermark, caption, mirror, letterbox)' : '') +
       (r.params.methods.includes('semantic') ? `; semantic threshold ${r.params.semantic_threshold}` : ''),
     '',
     `leaked pairs: ${r.rows.length}`,
@@ -160,6 +164,7 @@ interface LeaksFlags extends OutputFlags {
   test: string;
   methods: LeakMethodName[];
   phashThreshold?: number;
+  matcher: boolean;
   semanticThreshold?: number;
   model?: string;
   output: string;
@@ -184,6 +189,7 @@ export function registerLeaks(program: Command, state: CliState): void {
       .requiredOption('--test <dir>', 'evaluation images (searched recursively)')
       .addOption(new Option('--methods <method...>', `any of ${LEAK_METHODS.join(', ')}`).argParser(parseMethod))
       .option('--phash-threshold <bits>', 'perceptual: pHash distance at most this (default 5)', parseNonNegativeNumber('--phash-threshold', 64))
+      .option('--no-matcher', "perceptual: the plain pHash distance only, without dedup's near-copy matcher")
       .option('--semantic-threshold <cos>', 'semantic: cosine similarity at least this (default 0.95)', parseNonNegativeNumber('--semantic-threshold', 1))
       .option('--model <name|path>', "semantic: the embedding model (see 'imgsift models')")
       .requiredOption('--output <file.csv>', 'report CSV; the summary goes to <file>_summary.txt')
@@ -198,7 +204,7 @@ export function registerLeaks(program: Command, state: CliState): void {
           throw new UsageError(`--phash-threshold must be a whole number of bits (got ${flags.phashThreshold})`);
         }
         const r = await runLeaksDirs(flags.train, flags.test, flags.output, {
-          methods: flags.methods ? [...new Set(flags.methods)] : undefined, phashThreshold: flags.phashThreshold,
+          methods: flags.methods ? [...new Set(flags.methods)] : undefined, phashThreshold: flags.phashThreshold, matcher: flags.matcher,
           semanticThreshold: flags.semanticThreshold, model: flags.model, workdir: flags.workdir, workers: flags.workers, reporter, signal: interrupt.signal,
         });
         if (flags.json) {

@@ -44,6 +44,8 @@ export interface ImageVariants {
    * small crops and corner marks change most, so those copies stay close.
    */
   centre: VariantHash;
+  /** pHashes of the EXTRA_VIEWS of the content, in that order (candidate search only). */
+  extra: string[];
   border?: Border;
 }
 
@@ -156,6 +158,58 @@ function centreOf(img: GreyImage): GreyImage {
   return cropGrey(img, Math.floor((img.width - w) / 2), Math.floor((img.height - h) / 2), w, h);
 }
 
+/** Bilinear rotation by `deg` about the centre, same size (corners clamp to the edge). */
+export function rotateGrey(img: GreyImage, deg: number): GreyImage {
+  const { width: w, height: h, data } = img;
+  const out = new Uint8Array(w * h);
+  const a = (deg * Math.PI) / 180;
+  const c = Math.cos(a);
+  const s = Math.sin(a);
+  const cx = (w - 1) / 2;
+  const cy = (h - 1) / 2;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const dx = x - cx;
+      const dy = y - cy;
+      const sx = Math.min(w - 1.001, Math.max(0, cx + c * dx - s * dy));
+      const sy = Math.min(h - 1.001, Math.max(0, cy + s * dx + c * dy));
+      const x0 = sx | 0;
+      const y0 = sy | 0;
+      const fx = sx - x0;
+      const fy = sy - y0;
+      const i = y0 * w + x0;
+      const top = data[i] + (data[i + 1] - data[i]) * fx;
+      const bot = data[i + w] + (data[i + w + 1] - data[i + w]) * fx;
+      out[y * w + x] = Math.round(top + (bot - top) * fy);
+    }
+  }
+  return { data: out, width: w, height: h };
+}
+
+/** A window of `img` given as fractions: left, top, width, height. */
+function viewOf(img: GreyImage, l: number, t: number, fw: number, fh: number): GreyImage {
+  const w = Math.max(1, Math.round(img.width * fw));
+  const h = Math.max(1, Math.round(img.height * fh));
+  const left = Math.min(img.width - w, Math.round(img.width * l));
+  const top = Math.min(img.height - h, Math.round(img.height * t));
+  return cropGrey(img, left, top, w, h);
+}
+
+/**
+ * Extra views of the content, hashed with pHash only and used to find candidates (a pair found
+ * through them is confirmed by looking at the images): what a copy cropped by 5–10%, rotated by
+ * a few degrees, or carrying a caption band on top or bottom looks like, seen from the original.
+ */
+export const EXTRA_VIEWS: ReadonlyArray<{ name: string; view: (img: GreyImage) => GreyImage }> = [
+  // 90% windows on a 3 × 3 grid of offsets: any 5–10% crop is within 2.5% of one.
+  ...[0, 0.05, 0.1].flatMap((t) => [0, 0.05, 0.1].map((l) => ({ name: `crop90_${l * 100}_${t * 100}`, view: (img: GreyImage) => viewOf(img, l, t, 0.9, 0.9) }))),
+  // Rotated by ±3°, central 85% (no corner wedges): with 'centre' covers rotations to ±5°.
+  ...[-3, 3].map((d) => ({ name: `rot${d}`, view: (img: GreyImage) => viewOf(rotateGrey(img, d), 0.075, 0.075, 0.85, 0.85) })),
+  // Without the top or bottom 15%: a caption band laid over the picture.
+  { name: 'no_top', view: (img: GreyImage) => viewOf(img, 0, 0.15, 1, 0.85) },
+  { name: 'no_bottom', view: (img: GreyImage) => viewOf(img, 0, 0, 1, 0.85) },
+];
+
 function hashPair(img: GreyImage): VariantHash {
   return { phash: pHash(img), dhash: dHash(img) };
 }
@@ -165,7 +219,9 @@ export async function computeVariants(bytes: Buffer, options: { trim?: boolean; 
   const { grey, width, height } = await decodeGreyReduced(bytes);
   const b = options.trim === false ? undefined : findBorder(grey, options.border);
   const content = b ? cropGrey(grey, b.left, b.top, grey.width - b.left - b.right, grey.height - b.top - b.bottom) : grey;
-  const out: ImageVariants = { width, height, plain: hashPair(grey), mirror: hashPair(mirrorGrey(grey)), centre: hashPair(centreOf(content)) };
+  const out: ImageVariants = { width, height, plain: hashPair(grey), mirror: hashPair(mirrorGrey(grey)), centre: hashPair(centreOf(content)),
+    extra: EXTRA_VIEWS.map((v) => pHash(v.view(content))),
+  };
   if (b) {
     const inner = content;
     out.trimmed = hashPair(inner);

@@ -30,10 +30,16 @@ export interface MatchThresholds {
   borderlineDhash: number;
   /** Only exact copies (bytes or pixels). */
   exactOnly: boolean;
+  /**
+   * Also borderline: a variant of one image within this pHash distance of an extra view (crop,
+   * rotation, band-free) of the other (-1: extra views unused). On real photos, copies cropped,
+   * rotated or captioned come within 12 while different photos stay beyond (bench/matcher.ts).
+   */
+  extraRadius?: number;
 }
 
 export const DEFAULT_THRESHOLDS: MatchThresholds = {
-  phashThreshold: 6, dhashThreshold: 12, candidateRadius: 10, borderlineDhash: 22, exactOnly: false,
+  phashThreshold: 6, dhashThreshold: 12, candidateRadius: 10, borderlineDhash: 22, exactOnly: false, extraRadius: 12,
 };
 
 /** Which signal showed a pair to be duplicates. */
@@ -82,6 +88,35 @@ export function parseVariantCodes(s: DedupSignalsResult): VariantCodes[] {
   return out;
 }
 
+/** Parsed 64-bit codes of an item's extra views (none for signals from before version 3). */
+export function parseExtraCodes(s: DedupSignalsResult): ExtraCode[] {
+  return (s.extra ?? []).map((h, k) => ({ hi: parseInt(h.slice(0, 8), 16), lo: parseInt(h.slice(8), 16), k }));
+}
+
+export interface ExtraCode {
+  hi: number;
+  lo: number;
+  /** Index into EXTRA_VIEWS. */
+  k: number;
+}
+
+/**
+ * The closest pair of a variant of one image and an extra view of the other, either way round:
+ * pHash distance, whether the variant was a mirror, and which views (e.g. 'plain/extra:3').
+ */
+export function bestExtraPair(a: VariantCodes[], ae: ExtraCode[], b: VariantCodes[], be: ExtraCode[]): { phash: number; variants: string; mirror: boolean } {
+  let best = { phash: 65, variants: '', mirror: false };
+  for (const [vs, es, flip] of [[a, be, false], [b, ae, true]] as const) {
+    for (const v of vs) {
+      for (const e of es) {
+        const p = hamming64(v.pHi, v.pLo, e.hi, e.lo);
+        if (p < best.phash) best = { phash: p, variants: flip ? `extra:${e.k}/${v.name}` : `${v.name}/extra:${e.k}`, mirror: mirrored(v.name) };
+      }
+    }
+  }
+  return best;
+}
+
 /**
  * The closest variant pair of two images: smallest pHash distance, then dHash. Mirroring both
  * sides is the same as mirroring neither, so at most one side is a mirror variant; a centre crop
@@ -124,6 +159,15 @@ export function judgePair(a: MatchItem, b: MatchItem, t: MatchThresholds, codes?
   }
   if (m.phash <= t.candidateRadius && m.dhash <= t.borderlineDhash) {
     return { verdict: 'borderline', method: null, distance: m.phash, evidence: { signal: 'none', ...evidence }, mirror: m.mirror };
+  }
+  const er = t.extraRadius ?? -1;
+  if (er >= 0 && (a.signals.extra?.length || b.signals.extra?.length)) {
+    const ca = codes?.[0] ?? parseVariantCodes(a.signals);
+    const cb = codes?.[1] ?? parseVariantCodes(b.signals);
+    const e = bestExtraPair(ca, parseExtraCodes(a.signals), cb, parseExtraCodes(b.signals));
+    if (e.phash <= er) {
+      return { verdict: 'borderline', method: null, distance: e.phash, evidence: { signal: 'none', variants: e.variants, phash: e.phash }, mirror: e.mirror };
+    }
   }
   return { verdict: 'different', method: null, distance: m.phash, evidence: { signal: 'none', ...evidence }, mirror: m.mirror };
 }
@@ -243,15 +287,24 @@ export async function clusterDuplicates(items: MatchItem[], options: ClusterOpti
         lo.push(c.pLo);
       }
     });
-    const index = new HammingIndex({ hi: Uint32Array.from(hi), lo: Uint32Array.from(lo) });
-    const pairs = index.pairsWithin(t.candidateRadius, { maxPairs: options.maxPairs });
-    for (let k = 0; k < pairs.count; k++) {
-      const ga = owner[pairs.a[k]];
-      const gb = owner[pairs.b[k]];
-      if (ga === gb || neighbours[ga].has(gb)) continue;
+    const link = (ga: number, gb: number) => {
+      if (ga === gb || neighbours[ga].has(gb)) return;
       neighbours[ga].add(gb);
       neighbours[gb].add(ga);
       candidatePairs++;
+    };
+    const index = new HammingIndex({ hi: Uint32Array.from(hi), lo: Uint32Array.from(lo) });
+    const pairs = index.pairsWithin(t.candidateRadius, { maxPairs: options.maxPairs });
+    for (let k = 0; k < pairs.count; k++) link(owner[pairs.a[k]], owner[pairs.b[k]]);
+    // Extra views are looked up among the variants only (view against view says nothing more),
+    // so they add n queries rather than a wider all-pairs search.
+    const er = t.extraRadius ?? -1;
+    if (er >= 0) {
+      groups.forEach((members, g) => {
+        for (const e of parseExtraCodes(items[members[0]].signals)) {
+          for (const id of index.query(e.hi, e.lo, er).ids) link(g, owner[id]);
+        }
+      });
     }
   }
 

@@ -33,6 +33,8 @@ export interface DedupSignalsResult {
     centre?: VariantHash;
   };
   border?: Border;
+  /** pHashes of variants.ts EXTRA_VIEWS (crops, rotations, band-free views): candidate search only. */
+  extra?: string[];
 }
 
 /**
@@ -44,7 +46,7 @@ export interface DedupSignalsResult {
 export const dedupSignalsStep: MapStep<DedupSignalsParams> = {
   kind: 'map',
   name: 'dedup_signals',
-  version: 2,
+  version: 3,
   description: 'mirror- and padding-invariant pHash/dHash variants for duplicate and leak search (uses the hash step)',
   params: DedupSignalsParamsSchema,
   uses: ['hash'],
@@ -60,6 +62,7 @@ export const dedupSignalsStep: MapStep<DedupSignalsParams> = {
       phash: hash?.phash ?? null,
       variants: { plain: v.plain, mirror: v.mirror, ...(v.trimmed ? { trimmed: v.trimmed, trimmed_mirror: v.trimmed_mirror } : {}), centre: v.centre },
       ...(v.border ? { border: v.border } : {}),
+      extra: v.extra,
     };
     return { result: result as unknown as Json };
   },

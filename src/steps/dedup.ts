@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { COLUMNS, type Catalog, type Columns } from '../catalog/catalog.js';
 import { errorMessage } from '../errors.js';
+import { alignCheck } from '../image/overlay-match.js';
 import { geometricMatch } from '../image/geometric.js';
 import { readUri } from '../util/uri.js';
 import {
@@ -31,11 +32,15 @@ export const DedupParamsSchema = z
     candidate_radius: bits(DEFAULT_THRESHOLDS.candidateRadius),
     /** Borderline pairs must also be within this dHash distance to be checked geometrically. */
     borderline_dhash: bits(DEFAULT_THRESHOLDS.borderlineDhash),
-    /** Decide borderline pairs by ORB feature matching and a RANSAC homography (off: they are not duplicates). */
+    /** Decide borderline pairs by looking at the images (off: they are not duplicates). */
     geometric: z.boolean().default(true),
-    /** Homography inliers needed to confirm a borderline pair. */
+    /** How: 'align' lays one on the other (similarity transform, region agreement); 'orb' matches ORB keypoints (RANSAC homography). */
+    verify: z.enum(['align', 'orb']).default('align'),
+    /** pHash radius between a variant of one image and an extra view (crop, rotation, band-free) of the other that makes a pair borderline (-1: off). */
+    extra_radius: z.number().int().min(-1).max(20).default(DEFAULT_THRESHOLDS.extraRadius!),
+    /** verify: orb — homography inliers needed to confirm a borderline pair. */
     min_inliers: z.number().int().min(4).default(20),
-    /** Share of ratio-test matches the inliers must make up. */
+    /** verify: orb — share of ratio-test matches the inliers must make up. */
     min_inlier_ratio: z.number().min(0).max(1).default(0.3),
   })
   .strict()
@@ -53,6 +58,7 @@ const CLUSTER_COLUMNS: Columns = {
 function geometricCheck(params: DedupParams): GeometricCheck {
   return async (a, b, mirrorSecond) => {
     const [ba, bb] = await Promise.all([readUri((a as DedupItem).uri), readUri((b as DedupItem).uri)]);
+    if (params.verify === 'align') return alignCheck(ba, bb, mirrorSecond);
     return geometricMatch(ba, bb, { mirrorSecond, minInliers: params.min_inliers, minInlierRatio: params.min_inlier_ratio });
   };
 }
@@ -80,7 +86,7 @@ export const dedupStep: ReduceStep<DedupParams> = {
       keep: params.keep,
       thresholds: {
         phashThreshold: params.phash_threshold, dhashThreshold: params.dhash_threshold, candidateRadius: params.candidate_radius,
-        borderlineDhash: params.borderline_dhash, exactOnly: params.exact_only,
+        borderlineDhash: params.borderline_dhash, exactOnly: params.exact_only, extraRadius: params.extra_radius,
       },
       geometric: params.geometric ? geometricCheck(params) : undefined,
       onGeometricError: (a, b, err) => {

@@ -4,7 +4,10 @@ import type { Catalog, Columns } from '../catalog/catalog.js';
 import { COLUMNS } from '../catalog/catalog.js';
 import { ImgsiftError } from '../errors.js';
 import { HammingIndex, codesFromHex } from '../index/hamming.js';
-import { bestVariantPair, parseVariantCodes } from './dedup-match.js';
+import { alignMatch } from '../image/overlay-match.js';
+import { errorMessage } from '../errors.js';
+import { readUri } from '../util/uri.js';
+import { DEFAULT_THRESHOLDS, bestVariantPair, judgePair, parseExtraCodes, parseVariantCodes, type MatchItem } from './dedup-match.js';
 import { loadSignalItems, type SignalItem } from './dedup-signals.js';
 import type { ReduceStep, StepContext, StepStats } from './types.js';
 
@@ -14,7 +17,8 @@ import type { ReduceStep, StepContext, StepStats } from './types.js';
  *  - exact: same file bytes or same decoded pixels (leak_type exact_duplicate);
  *  - perceptual: imagehash pHash within `phash_threshold` bits (leak_type near_duplicate); with
  *    `variants`, also mirrored or padded copies whose variant pHash is within the threshold and
- *    whose dHash agrees (within `dhash_threshold`);
+ *    whose dHash agrees (within `dhash_threshold`); with `matcher` (default), also what dedup's
+ *    matcher finds — copies cropped, rotated, watermarked or captioned, confirmed by alignment;
  *  - semantic: image embeddings within cosine `semantic_threshold` (leak_type semantic_duplicate);
  *    needs the embed step.
  * A pair is reported once, under the first method that finds it in the order exact, perceptual,
@@ -36,6 +40,13 @@ export const LeaksParamsSchema = z
     semantic_threshold: z.number().gt(0).max(1).default(0.95),
     /** Perceptual: also compare mirrored and unpadded variants (needs dHash agreement too). */
     variants: z.boolean().default(true),
+    /**
+     * Perceptual: also use dedup's matcher (mirror, padding, crop, rotation, caption-band views;
+     * borderline pairs confirmed by alignment). `phash_threshold` keeps its plain-hash meaning.
+     */
+    matcher: z.boolean().default(true),
+    /** Matcher: confirm borderline pairs by aligning the images (off: only the hash verdicts count). */
+    geometric: z.boolean().default(true),
     dhash_threshold: z.number().int().min(0).max(64).default(12),
   })
   .strict()
@@ -91,7 +102,7 @@ const exactMethod: LeakMethod = {
 
 const perceptualMethod: LeakMethod = {
   name: 'perceptual',
-  async find(_ctx, train, test, params) {
+  async find(ctx, train, test, params) {
     const r = params.phash_threshold;
     const best = new Map<string, LeakPair>();
     const offer = (p: LeakPair) => {
@@ -135,9 +146,68 @@ const perceptualMethod: LeakMethod = {
         }
       }
     }
+    if (params.matcher) await matcherLeaks(ctx, train, test, params, (tr, t, d, ev) => offer(pair(tr, t, d, ev)));
     return [...best.values()];
   },
 };
+
+/**
+ * Dedup's matcher between the sides: variants (mirror, padding, centre) within dedup's thresholds,
+ * and borderline pairs — near in pHash, or a variant near an extra view (crop, rotation, band-free)
+ * of the other — confirmed by laying one image on the other (align.ts).
+ */
+async function matcherLeaks(
+  ctx: StepContext, train: SignalItem[], test: SignalItem[], params: LeaksParams,
+  offer: (tr: SignalItem, t: SignalItem, d: number, evidence: Record<string, unknown>) => void,
+): Promise<void> {
+  const t = DEFAULT_THRESHOLDS;
+  const radius = Math.max(t.candidateRadius, t.extraRadius ?? -1);
+  const asItem = (it: SignalItem): MatchItem => ({ id: it.sampleId, path: it.path, ord: it.ord, sha256: it.sha256, signals: it.signals });
+  const codes = train.map((it) => parseVariantCodes(it.signals));
+  // Index `all`: the train side's variants and extra views; `base`: its variants only.
+  const build = (withExtra: boolean) => {
+    const owner: number[] = [];
+    const hi: number[] = [];
+    const lo: number[] = [];
+    train.forEach((it, i) => {
+      for (const c of codes[i]) (owner.push(i), hi.push(c.pHi), lo.push(c.pLo));
+      if (withExtra) for (const e of parseExtraCodes(it.signals)) (owner.push(i), hi.push(e.hi), lo.push(e.lo));
+    });
+    return { owner, index: new HammingIndex({ hi: Uint32Array.from(hi), lo: Uint32Array.from(lo) }) };
+  };
+  if (train.length === 0) return;
+  const all = build(true);
+  const base = build(false);
+  let failed = 0;
+  for (const te of test) {
+    const tc = parseVariantCodes(te.signals);
+    const candidates = new Set<number>();
+    for (const c of tc) for (const id of all.index.query(c.pHi, c.pLo, radius).ids) candidates.add(all.owner[id]);
+    for (const e of parseExtraCodes(te.signals)) for (const id of base.index.query(e.hi, e.lo, t.extraRadius ?? -1).ids) candidates.add(base.owner[id]);
+    let testBytes: Buffer | undefined;
+    for (const i of [...candidates].sort((x, y) => x - y)) {
+      const tr = train[i];
+      const v = judgePair(asItem(tr), asItem(te), t, [codes[i], tc]);
+      if (v.verdict === 'duplicate') {
+        offer(tr, te, v.distance, { ...v.evidence, signal: 'matcher', matcher_method: v.method });
+        continue;
+      }
+      if (v.verdict !== 'borderline' || !params.geometric) continue;
+      try {
+        testBytes ??= await readUri(te.uri);
+        const r = await alignMatch(await readUri(tr.uri), testBytes, { mirror: v.mirror });
+        if (!r.same) continue;
+        offer(tr, te, v.distance, {
+          signal: 'aligned', variants: v.evidence.variants, phash: v.evidence.phash, angle: r.angle, scale: r.scale, regions: r.regions, agree: r.agree, ncc: r.ncc,
+        });
+      } catch (err) {
+        failed++;
+        ctx.reporter.warn(`leaks: could not compare ${tr.path} with ${te.path}: ${errorMessage(err)}`);
+      }
+    }
+  }
+  if (failed) ctx.reporter.warn(`leaks: ${failed} pair check(s) failed; those pairs are not reported`);
+}
 
 /** Semantic leaks need the embed step's vectors for this run's samples: say so clearly when absent. */
 async function semanticAvailable(ctx: StepContext): Promise<void> {

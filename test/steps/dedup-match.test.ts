@@ -142,3 +142,22 @@ test('borderline pairs are decided by the geometric check, with its evidence', a
   const none = await clusterDuplicates(items, { thresholds: DEFAULT_THRESHOLDS, keep: 'largest' });
   assert.equal(none.clusters.length, 0);
 });
+
+test('a variant near an extra view of the other image makes the pair borderline (and a candidate)', async () => {
+  const a = item('a', BASE_P, BASE_D, { w: 500, h: 500 });
+  // b's hashes are far from a's, but one of a's extra views (say its 90% crop) is 9 bits from b's plain.
+  const bp = other(BASE_P);
+  const b = item('b', bp, other(BASE_D));
+  a.signals.extra = [other(bp), flip(bp, [1, 2, 3, 4, 5, 6, 7, 8, 9])];
+  const v = judgePair(a, b, DEFAULT_THRESHOLDS);
+  assert.deepEqual([v.verdict, v.distance, v.evidence.variants], ['borderline', 9, 'extra:1/plain']);
+  assert.equal(judgePair(a, b, { ...DEFAULT_THRESHOLDS, extraRadius: 8 }).verdict, 'different');
+  assert.equal(judgePair(a, b, { ...DEFAULT_THRESHOLDS, extraRadius: -1 }).verdict, 'different');
+  const asked: string[] = [];
+  const { clusters } = await clusterDuplicates([a, b], {
+    thresholds: DEFAULT_THRESHOLDS, keep: 'largest',
+    geometric: async (x, y) => (asked.push(`${x.id}-${y.id}`), { same: true, keypoints: [0, 0], matches: 36, inliers: 30, inlierRatio: 0.833 }),
+  });
+  assert.deepEqual(asked, ['a-b']);
+  assert.equal(clusters[0].members[0].verdict.method, 'geometric');
+});
