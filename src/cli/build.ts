@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { build } from '../exec/build.js';
-import { formatSummary } from '../report/summary.js';
 import { action, parsePositiveInt, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
 import { interruptSignal } from './signals.js';
 
@@ -25,6 +23,8 @@ export function registerBuild(program: Command, state: CliState): void {
       .option('--workdir <dir>', "catalog folder (default: the recipe's workdir, else .imgsift/<name>)"),
   ).action(
     action(state, async (recipe: string, flags: BuildFlags) => {
+      const { build } = await import('../exec/build.js');
+      const { formatSummary } = await import('../report/summary.js');
       const reporter = reporterFor(flags);
       const interrupt = interruptSignal(reporter);
       try {

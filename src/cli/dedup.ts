@@ -4,7 +4,7 @@ import { EXIT, UsageError } from '../errors.js';
 import type { Reporter } from '../exec/reporter.js';
 import { requireFolder } from '../sources/walk.js';
 import { KEEP_RULES, type KeepRule } from '../steps/dedup-match.js';
-import { DedupParamsSchema, readClusters, type ClusterRecord } from '../steps/dedup.js';
+import type { ClusterRecord } from '../steps/dedup.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { action, parseNonNegativeNumber, parsePositiveInt, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
 import { interruptSignal } from './signals.js';
@@ -38,6 +38,7 @@ export const DUPLICATES_CSV_HEADER = ['cluster', 'path', 'kept', 'method', 'dist
  * relative to `dir`, with forward slashes.
  */
 export async function runDedupDir(dir: string, out: string, options: DedupDirOptions = {}): Promise<DedupDirResult> {
+  const { DedupParamsSchema, readClusters } = await import('../steps/dedup.js');
   const parsed = DedupParamsSchema.safeParse(options.params ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { EXIT, errorMessage } from '../errors.js';
-import { computeHashes, HASH_ALGOS, type HashAlgo } from '../image/hashes.js';
+import { HASH_ALGOS, type HashAlgo } from '../image/perceptual.js';
 import { action, type CliState } from './common.js';
 
 export interface HashFileRow {
@@ -33,6 +33,7 @@ export async function hashFiles(paths: readonly string[], options: HashFilesOpti
   const algos = options.algos ?? HASH_ALGOS;
   const concurrency = options.concurrency ?? availableParallelism();
   const rows: HashFileRow[] = paths.map((path) => ({ path }));
+  const { computeHashes } = await import('../image/hashes.js');
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < paths.length) {
