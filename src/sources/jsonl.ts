@@ -15,6 +15,8 @@ export interface ManifestSourceOptions {
   allowAbsolutePaths: boolean;
   /** Folder that record paths and derived ids are relative to; default: the root. */
   pathRoot?: string;
+  /** JSONL: longest line read, in bytes (default DEFAULT_MAX_LINE_BYTES); a longer one is a bad row. */
+  maxLineBytes?: number;
 }
 
 /**
@@ -61,7 +63,7 @@ export class JsonlSource implements Source {
 
   private async *readFile(file: string, options: ReadOptions): AsyncGenerator<SourceRecord[]> {
     const root = this.opts.root ?? dirname(resolve(file));
-    const lines = readLineBatches(file);
+    const lines = readLineBatches(file, { maxLineBytes: this.opts.maxLineBytes, onTooLong: options.onBadRow, signal: options.signal });
     let cols: ResolvedColumns | null = null;
     // Rows held until the mapping can be checked against the keys of the first SNIFF_ROWS rows.
     const head: Parsed[] = [];
