@@ -55,6 +55,8 @@ export async function runMapPhase(
   const stats: MapPhaseStats = { samples: 0, computed: 0, cached: 0, unreadable: 0, failed: {} };
   const writer = new ResultWriter(catalog, ctx.runId);
   const inflight = new Set<Promise<void>>();
+  /** The first failure of a group's results (a catalog write, say): it ends the phase. */
+  let failure: { error: unknown } | undefined;
   const allTaskSteps: TaskStep[] = steps.map((s) => ({ name: s.step.name, params: s.params, paramsHash: s.paramsHash }));
   // Samples go to the workers in groups as large as the largest batch a step takes (an encoder's
   // batch), each group needing the same steps; 1 (no grouping) when no step batches.
@@ -65,6 +67,7 @@ export async function runMapPhase(
     if (!g) return;
     groups.delete(key);
     await pool.waitForRoom();
+    if (failure) throw failure.error;
     if (signal?.aborted) throw new InterruptedError();
     const p = pool.runGroup(g.tasks).then(async (results) => {
       results.forEach((result, i) => {
@@ -74,7 +77,14 @@ export async function runMapPhase(
       await writer.maybeFlush();
     });
     inflight.add(p);
-    void p.finally(() => inflight.delete(p));
+    // Handled here, so a failed write is reported by the run rather than crashing Node.
+    p.then(
+      () => inflight.delete(p),
+      (error: unknown) => {
+        inflight.delete(p);
+        failure ??= { error };
+      },
+    );
   };
 
   let lastOrd: bigint = -1n;
@@ -137,9 +147,13 @@ export async function runMapPhase(
       }
     }
     for (const key of [...groups.keys()]) await submit(key);
+    await Promise.allSettled([...inflight]);
+    if (failure) throw failure.error;
   } finally {
     await Promise.allSettled([...inflight]);
-    await writer.flush();
+    // After a failure, flush what it can but report the first error, not a second one.
+    if (failure) await writer.flush().catch(() => undefined);
+    else await writer.flush();
   }
   progress.finish({ cached: stats.cached, computed: stats.computed });
   await deriveIssues(catalog, ctx.runId, steps, writer.transientFailures);
