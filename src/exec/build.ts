@@ -8,7 +8,8 @@ import { getExporter } from '../export/registry.js';
 import { getStep } from '../steps/registry.js';
 import type { MapStep, StepContext, StepStats } from '../steps/types.js';
 import { paramsHash, sha256Hex, stableStringify } from '../util/hash.js';
-import { EXIT, ImgsiftError } from '../errors.js';
+import { EXIT, ImgsiftError, InputError } from '../errors.js';
+import { closeStaleRuns, trackRun } from './stale-runs.js';
 import { ingest, type IngestStats } from './ingest.js';
 import { InterruptedError, runMapPhase, type PlannedMapStep } from './map-phase.js';
 import { WorkerPool } from './pool.js';
@@ -51,7 +52,7 @@ type Stage =
 export function planStages(recipe: Recipe): Stage[] {
   const stages: Stage[] = [];
   const keys = new Map<string, string>();
-  for (const { name, params } of recipe.steps) {
+  for (const { name, params, line } of recipe.steps) {
     const step = getStep(name);
     if (!step) throw new ImgsiftError(`unknown step ${name}`);
     if (step.kind === 'reduce') {
@@ -60,7 +61,10 @@ export function planStages(recipe: Recipe): Stage[] {
     }
     const uses = (step.uses ?? []).map((u) => {
       const k = keys.get(u);
-      if (!k) throw new ImgsiftError(`step '${name}' needs step '${u}' to run before it in the recipe`);
+      if (!k) {
+        const where = { file: recipe.file, line };
+        throw new InputError(where, `step '${name}' needs step '${u}' to run before it in the recipe (add '- ${u}: {}' above it)`);
+      }
       return k;
     });
     const ph = paramsHash({ step: name, version: step.version, params: step.cacheKey ? step.cacheKey(params) : params, uses });
@@ -87,9 +91,15 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
   const catalog = await Catalog.open(workdir);
   let pool: WorkerPool | undefined;
   let runId = 0;
+  let untrack = () => {};
   try {
+    const stale = await closeStaleRuns(catalog);
+    if (stale.length) reporter.info(`run${stale.length > 1 ? 's' : ''} ${stale.join(', ')} did not finish (the process was killed): marked interrupted`);
     runId = (await catalog.scalar(`SELECT coalesce(max(id), 0) FROM runs`)) + 1;
-    const recipeHash = sha256Hex(stableStringify({ ...recipe, file: undefined, baseDir: undefined })).slice(0, 16);
+    untrack = trackRun(catalog, runId);
+    // Lines are where the recipe says it, not what it says: moving a step's line keeps the hash.
+    const hashed = { ...recipe, file: undefined, baseDir: undefined, steps: recipe.steps.map(({ name, params }) => ({ name, params })) };
+    const recipeHash = sha256Hex(stableStringify(hashed)).slice(0, 16);
     await catalog.run(
       `INSERT INTO runs (id, name, recipe_hash, started, status, argv) VALUES (?, ?, ?, current_timestamp, 'running', ?)`,
       [runId, recipe.name, recipeHash, JSON.stringify(options.argv ?? [])],
@@ -168,6 +178,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     }
     throw err;
   } finally {
+    untrack();
     await pool?.close();
     catalog.close();
   }

@@ -34,6 +34,8 @@ type RecipeBase = z.output<typeof RecipeSchema>;
 export interface RecipeStep {
   name: string;
   params: unknown;
+  /** Line of the step in the recipe file, for errors about its place in the list. */
+  line?: number;
 }
 
 export interface RecipeExport {
