@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { syncDrops, useRun } from '../catalog/run-view.js';
 import { loadRecipe } from '../recipe/load.js';
@@ -10,7 +10,7 @@ import type { MapStep, StepContext, StepStats } from '../steps/types.js';
 import { paramsHash, sha256Hex, stableStringify } from '../util/hash.js';
 import { EXIT, ImgsiftError, InputError } from '../errors.js';
 import { closeStaleRuns, trackRun } from './stale-runs.js';
-import { ingest, type IngestStats } from './ingest.js';
+import { BAD_ROWS_FILE, ingest, type IngestStats } from './ingest.js';
 import { InterruptedError, runMapPhase, type PlannedMapStep } from './map-phase.js';
 import { WorkerPool } from './pool.js';
 import { Reporter } from './reporter.js';
@@ -109,7 +109,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
 
     const source = createSource(recipe.source, recipe.baseDir);
     const ingested: IngestStats = await ingest(catalog, source, {
-      runId, reporter, maxSamples: options.maxSamples, skipBadRows: options.skipBadRows,
+      runId, reporter, maxSamples: options.maxSamples, skipBadRows: options.skipBadRows, badRowsFile: join(workdir, BAD_ROWS_FILE),
       onDuplicateId: recipe.on_duplicate_id, signal: options.signal,
     });
     if (options.signal?.aborted) throw new InterruptedError();

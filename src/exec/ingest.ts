@@ -1,5 +1,6 @@
 import type { Catalog, Columns, Row } from '../catalog/catalog.js';
-import { InputError } from '../errors.js';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { InputError, asStorageError, formatLocation } from '../errors.js';
 import type { Reporter } from './reporter.js';
 import type { Source, SourceRecord } from '../sources/types.js';
 
@@ -10,6 +11,11 @@ export interface IngestOptions {
   maxSamples?: number;
   /** Go on past malformed rows (counting them) instead of stopping at the first. */
   skipBadRows?: boolean;
+  /**
+   * With skipBadRows: write every skipped row here, one JSON object a line ({"ref": "file:line",
+   * "reason"}); replaced each run, absent when no row was bad.
+   */
+  badRowsFile?: string;
   /** Two rows with one id: stop with an error naming both rows, or keep the first. */
   onDuplicateId?: 'error' | 'first';
   signal?: AbortSignal;
@@ -22,7 +28,10 @@ export interface IngestStats {
   /** Samples of earlier runs that this run's source no longer lists. */
   gone: number;
   badRows: number;
+  /** The first BAD_ROW_EXAMPLES bad rows, as `file:line: reason`. */
   badRowExamples: string[];
+  /** Where every bad row was written (IngestOptions.badRowsFile), when there were any. */
+  badRowsFile?: string;
   duplicateIds: number;
 }
 
@@ -32,6 +41,10 @@ const STAGE_SAMPLES: Columns = {
 };
 const STAGE_FILES: Columns = { seq: 'bigint', sample_id: 'varchar', role: 'varchar', uri: 'varchar' };
 const BATCH = 5000;
+/** Bad rows kept in the stats (and shown by the CLI); the file has them all. */
+export const BAD_ROW_EXAMPLES = 20;
+/** The file, in the workdir, that lists every bad row of the latest build. */
+export const BAD_ROWS_FILE = 'bad_rows.jsonl';
 
 /**
  * Stream a source into the catalog. Rows are staged in batches with the appender (memory stays
@@ -58,18 +71,25 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
     samples = [];
     files = [];
   };
+  const badFile = options.skipBadRows && options.badRowsFile ? new BadRowsFile(options.badRowsFile) : undefined;
   const onBadRow = (err: InputError) => {
     if (!options.skipBadRows) throw err;
     stats.badRows++;
-    if (stats.badRowExamples.length < 10) stats.badRowExamples.push(err.message);
+    if (stats.badRowExamples.length < BAD_ROW_EXAMPLES) stats.badRowExamples.push(err.message);
+    badFile?.add(err);
   };
-  for await (const rec of source.read({ onBadRow, maxRecords: options.maxSamples, signal: options.signal })) {
-    stats.read++;
-    samples.push(stageRow(stats.read, rec, source.description));
-    for (const [role, uri] of Object.entries(rec.files)) files.push({ seq: stats.read, sample_id: rec.id, role, uri });
-    if (samples.length >= BATCH) await flush();
-    if (options.signal?.aborted) break;
+  try {
+    for await (const rec of source.read({ onBadRow, maxRecords: options.maxSamples, signal: options.signal })) {
+      stats.read++;
+      samples.push(stageRow(stats.read, rec, source.description));
+      for (const [role, uri] of Object.entries(rec.files)) files.push({ seq: stats.read, sample_id: rec.id, role, uri });
+      if (samples.length >= BATCH) await flush();
+      if (options.signal?.aborted) break;
+    }
+  } finally {
+    badFile?.close();
   }
+  if (badFile?.written) stats.badRowsFile = badFile.path;
   await flush();
   progress.finish();
 
@@ -127,3 +147,48 @@ async function resolveDuplicates(catalog: Catalog, rule: 'error' | 'first', sour
   return total;
 }
 
+
+/**
+ * Every skipped row of the run, one JSON line each (`{"ref": "file:line", "reason"}`), written as
+ * they come (bad rows arrive in a synchronous callback) in buffered batches. The previous run's
+ * file is removed at the start, so the file always describes the latest run.
+ */
+class BadRowsFile {
+  private fd: number | undefined;
+  private buffer: string[] = [];
+  written = false;
+
+  constructor(readonly path: string) {
+    rmSync(path, { force: true });
+  }
+
+  add(err: InputError): void {
+    const ref = formatLocation({ file: err.location.file, line: err.location.line });
+    const loc = formatLocation(err.location);
+    const reason = err.message.startsWith(`${loc}: `) ? err.message.slice(loc.length + 2) : err.message;
+    const field = err.location.field;
+    this.buffer.push(JSON.stringify(field === undefined ? { ref, reason } : { ref, field, reason }));
+    if (this.buffer.length >= 1000) this.flush();
+  }
+
+  private flush(): void {
+    if (this.buffer.length === 0) return;
+    try {
+      this.fd ??= openSync(this.path, 'w');
+      writeSync(this.fd, this.buffer.join('\n') + '\n');
+    } catch (err) {
+      throw asStorageError(err, this.path);
+    }
+    this.buffer = [];
+    this.written = true;
+  }
+
+  close(): void {
+    try {
+      this.flush();
+    } finally {
+      if (this.fd !== undefined) closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+}
