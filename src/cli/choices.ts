@@ -4,6 +4,12 @@
  * checks each copy equals its source.
  */
 
+/** image/perceptual.ts HASH_ALGOS */
+export const HASH_ALGOS = ['phash', 'dhash', 'ahash', 'whash'] as const;
+
+/** steps/dedup-match.ts KEEP_RULES */
+export const KEEP_RULES = ['largest', 'first', 'path'] as const;
+
 /** steps/leaks.ts LEAK_METHODS */
 export const LEAK_METHODS = ['exact', 'perceptual', 'semantic'] as const;
 export type LeakMethodName = (typeof LEAK_METHODS)[number];
