@@ -1,8 +1,19 @@
 import type { Command } from 'commander';
-import { build } from '../exec/build.js';
-import { formatSummary } from '../report/summary.js';
 import { action, parsePositiveInt, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
 import { interruptSignal } from './signals.js';
+
+/** The rows --skip-bad-rows skipped: the first ones with file:line and reason, and where the rest are. */
+export function formatBadRows(ingest: { badRows: number; badRowExamples: string[]; badRowsFile?: string }): string {
+  if (ingest.badRows === 0) return '';
+  const shown = ingest.badRowExamples.length;
+  const lines = [
+    `imgsift: ${ingest.badRows} bad row(s) skipped` +
+      (shown < ingest.badRows ? `, the first ${shown}:` : ':'),
+    ...ingest.badRowExamples.map((e) => `  ${e}`),
+  ];
+  if (ingest.badRowsFile) lines.push(`imgsift: every skipped row, with its reason: ${ingest.badRowsFile}`);
+  return lines.join('\n') + '\n';
+}
 
 interface BuildFlags extends OutputFlags {
   maxSamples?: number;
@@ -27,6 +38,8 @@ export function registerBuild(program: Command, state: CliState): void {
       .option('--set <key=value>', 'override a recipe value, e.g. steps[2].quality.min_side=768 (repeatable)', (v: string, prev: string[]) => [...prev, v], []),
   ).action(
     action(state, async (recipe: string, flags: BuildFlags) => {
+      const { build } = await import('../exec/build.js');
+      const { formatSummary } = await import('../report/summary.js');
       const reporter = reporterFor(flags);
       const interrupt = interruptSignal(reporter);
       try {
@@ -35,7 +48,10 @@ export function registerBuild(program: Command, state: CliState): void {
           workdir: flags.workdir, set: flags.set, reporter, signal: interrupt.signal, argv: process.argv.slice(2),
         });
         if (flags.json) process.stdout.write(JSON.stringify(result.summary) + '\n');
-        else process.stdout.write(formatSummary(result.summary) + '\n');
+        else {
+          process.stderr.write(formatBadRows(result.summary.ingest));
+          process.stdout.write(formatSummary(result.summary) + '\n');
+        }
         return result.exitCode;
       } finally {
         interrupt.dispose();

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Reporter } from '../exec/reporter.js';
-import { EXIT, ImgsiftError, errorMessage } from '../errors.js';
+import { EXIT, ImgsiftError, asStorageError, errorMessage } from '../errors.js';
 
 /** State shared by the command handlers of one CLI invocation. */
 export interface CliState {
@@ -36,6 +36,8 @@ export function action<A extends unknown[]>(state: CliState, body: (...args: A) 
 }
 
 export function reportError(err: unknown): number {
+  // A full disk or read-only folder is the user's to fix, not a bug: say which path and why, exit 2.
+  err = asStorageError(err);
   if (err instanceof ImgsiftError) {
     process.stderr.write(`imgsift: ${err.message}\n`);
     return err.exitCode;

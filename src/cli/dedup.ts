@@ -2,10 +2,9 @@ import { Command, Option } from 'commander';
 import { join, resolve } from 'node:path';
 import { EXIT, UsageError } from '../errors.js';
 import type { Reporter } from '../exec/reporter.js';
-import { requireFolder } from '../sources/walk.js';
-import { KEEP_RULES, type KeepRule } from '../steps/dedup-match.js';
-import { DedupParamsSchema, readClusters, type ClusterRecord } from '../steps/dedup.js';
-import { writeFileAtomic } from '../util/fs.js';
+import type { KeepRule } from '../steps/dedup-match.js';
+import type { ClusterRecord } from '../steps/dedup.js';
+import { KEEP_RULES } from './choices.js';
 import { action, parseNonNegativeNumber, parsePositiveInt, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
 import { interruptSignal } from './signals.js';
 import { csvLine, failedImages, runStandalone } from './workdir-run.js';
@@ -38,6 +37,9 @@ export const DUPLICATES_CSV_HEADER = ['cluster', 'path', 'kept', 'method', 'dist
  * relative to `dir`, with forward slashes.
  */
 export async function runDedupDir(dir: string, out: string, options: DedupDirOptions = {}): Promise<DedupDirResult> {
+  const { DedupParamsSchema, readClusters } = await import('../steps/dedup.js');
+  const { requireFolder } = await import('../sources/walk.js');
+  const { writeFileAtomic } = await import('../util/fs.js');
   const parsed = DedupParamsSchema.safeParse(options.params ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { runDemo } from '../demo/run.js';
-import { formatSummary } from '../report/summary.js';
-import { describeDemo } from '../demo/describe.js';
 import { action, parsePositiveInt, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
 import { interruptSignal } from './signals.js';
 
@@ -19,6 +16,9 @@ export function registerDemo(program: Command, state: CliState): void {
       .option('--workers <n>', 'worker threads (default: number of cores)', parsePositiveInt('--workers')),
   ).action(
     action(state, async (flags: DemoFlags) => {
+      const { runDemo } = await import('../demo/run.js');
+      const { formatSummary } = await import('../report/summary.js');
+      const { describeDemo } = await import('../demo/describe.js');
       const reporter = reporterFor(flags);
       const interrupt = interruptSignal(reporter);
       try {

@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { downloadUrls, formatDownloadSummary, ENCODE_FORMATS, parseByteSize, RESIZE_MODES, INTERPOLATIONS, URL_LIST_FORMATS } from '../download/index.js';
+import { ENCODE_FORMATS, parseByteSize, RESIZE_MODES, INTERPOLATIONS } from '../download/param-values.js';
 import type { DownloadParamsInput } from '../download/params.js';
 import type { FieldMap } from '../sources/types.js';
+import { URL_LIST_FORMATS } from './choices.js';
 import { action, parseNonNegativeNumber, parsePositiveInt, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
 import { interruptSignal } from './signals.js';
 
@@ -118,6 +119,7 @@ export function registerDownload(program: Command, state: CliState): void {
     .option('--no-fsync', 'do not fsync stored files (faster; a power loss may lose recent files)');
   withOutputFlags(cmd).action(
     action(state, async (manifest: string, o: DownloadFlags) => {
+      const { downloadUrls, formatDownloadSummary } = await import('../download/index.js');
       const reporter = reporterFor(o);
       const fields: FieldMap = {};
       if (o.urlCol) fields.image = o.urlCol;

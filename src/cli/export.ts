@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CATALOG_FILE, Catalog } from '../catalog/catalog.js';
-import { latestRunId, useRun } from '../catalog/run-view.js';
 import { EXIT, UsageError } from '../errors.js';
-import { exporterFormats, getExporter } from '../export/registry.js';
 import type { ExportStats } from '../export/types.js';
 import { action, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
 import { interruptSignal } from './signals.js';
@@ -54,6 +51,9 @@ function formatStats(format: string, stats: ExportStats): string {
 
 /** Re-run one exporter on the latest run of an existing catalog. */
 export async function runExport(flags: ExportFlags, reporter = reporterFor(flags), signal?: AbortSignal): Promise<ExportStats> {
+  const { exporterFormats, getExporter } = await import('../export/registry.js');
+  const { CATALOG_FILE, Catalog } = await import('../catalog/catalog.js');
+  const { latestRunId, useRun } = await import('../catalog/run-view.js');
   const exporter = getExporter(flags.format);
   if (!exporter) throw new UsageError(`unknown export format ${JSON.stringify(flags.format)}; known formats: ${exporterFormats().join(', ')}`);
   const parsed = exporter.options.safeParse({ ...parseExportOpts(flags.opt), to: flags.to });

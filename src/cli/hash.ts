@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { EXIT, errorMessage } from '../errors.js';
-import { computeHashes, HASH_ALGOS, type HashAlgo } from '../image/hashes.js';
+import type { HashAlgo } from '../image/perceptual.js';
+import { HASH_ALGOS } from './choices.js';
 import { action, type CliState } from './common.js';
 
 export interface HashFileRow {
@@ -30,9 +31,10 @@ export interface HashFilesOptions {
 
 /** Hash files; one row per path, in the order given. A failing file gets an `error` and the rest go on. */
 export async function hashFiles(paths: readonly string[], options: HashFilesOptions = {}): Promise<HashFileRow[]> {
-  const algos = options.algos ?? HASH_ALGOS;
+  const algos: readonly HashAlgo[] = options.algos ?? HASH_ALGOS;
   const concurrency = options.concurrency ?? availableParallelism();
   const rows: HashFileRow[] = paths.map((path) => ({ path }));
+  const { computeHashes } = await import('../image/hashes.js');
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < paths.length) {

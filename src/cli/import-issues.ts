@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { Catalog } from '../catalog/catalog.js';
 import { EXIT } from '../errors.js';
-import { findWorkdir } from '../report/workdir.js';
-import { DEFAULT_IMPORT_SOURCE, FIELD_ALIASES, importIssues, parseFieldMap, type FieldMap, type ImportIssuesResult } from '../review/imports.js';
+import { DEFAULT_IMPORT_SOURCE, FIELD_ALIASES, parseFieldMap, type FieldMap } from '../review/import-fields.js';
+import type { ImportIssuesResult } from '../review/imports.js';
 import { action, type CliState } from './common.js';
 
 interface ImportFlags {
@@ -48,6 +47,9 @@ export function registerImportIssues(program: Command, state: CliState): void {
     .option('--json', 'print the result as JSON')
     .action(
       action(state, async (file: string, flags: ImportFlags) => {
+        const { Catalog } = await import('../catalog/catalog.js');
+        const { findWorkdir } = await import('../report/workdir.js');
+        const { importIssues } = await import('../review/imports.js');
         const workdir = findWorkdir(flags.workdir);
         const catalog = await Catalog.open(workdir);
         try {

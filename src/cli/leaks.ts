@@ -2,10 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import { EXIT, UsageError } from '../errors.js';
 import type { Reporter } from '../exec/reporter.js';
-import { DEFAULT_IMAGE_EXTENSIONS } from '../sources/config.js';
-import { emptyCounts, requireFolder, walkImages } from '../sources/walk.js';
-import { LEAK_METHODS, LeaksParamsSchema, readLeaks, type LeakMethodName } from '../steps/leaks.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { LEAK_METHODS, type LeakMethodName } from './choices.js';
 import { action, parseNonNegativeNumber, parsePositiveInt, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
 import { interruptSignal } from './signals.js';
 import { csvLine, failedImages, runStandalone } from './workdir-run.js';
@@ -67,6 +64,10 @@ export async function runLeaksDirs(trainDir: string, testDir: string, output: st
     ...(options.matcher === false ? { matcher: false } : {}),
     ...(options.semanticThreshold !== undefined ? { semantic_threshold: options.semanticThreshold } : {}),
   };
+  const { DEFAULT_IMAGE_EXTENSIONS } = await import('../sources/config.js');
+  const { LeaksParamsSchema, readLeaks } = await import('../steps/leaks.js');
+  const { emptyCounts, requireFolder, walkImages } = await import('../sources/walk.js');
+  const { writeFileAtomic } = await import('../util/fs.js');
   const parsed = LeaksParamsSchema.safeParse(stepParams);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -4,10 +4,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { Reporter } from '../exec/reporter.js';
 import { EXIT, UsageError, errorMessage } from '../errors.js';
-import { QUALITY_ISSUE_TYPES, measureQuality, scoreOddSize, scoreQuality, type QualityIssueType } from '../image/quality.js';
-import { QualityParams, measureOptionsFromParams, thresholdsFromParams, type QualityParamsInput } from '../steps/quality.js';
+import type { QualityParamsInput } from '../steps/quality.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { toPosixRelative } from '../util/paths.js';
+import { QUALITY_ISSUE_TYPES, type QualityIssueType } from './choices.js';
 import { action, parseList, parseNonNegativeNumber, parsePositiveInt, reporterFor, withOutputFlags, type CliState } from './common.js';
 
 /** File extensions the directory walk treats as images (lower case). */
@@ -47,6 +47,8 @@ export interface QualityDirSummary {
  * read gets a row with its error; the run goes on. `odd_size` compares the readable images' sizes.
  */
 export async function runQualityDir(dir: string, out: string, options: QualityDirOptions = {}): Promise<QualityDirSummary> {
+  const { QualityParams, measureOptionsFromParams, thresholdsFromParams } = await import('../steps/quality.js');
+  const { measureQuality, scoreOddSize, scoreQuality } = await import('../image/quality.js');
   const parsed = QualityParams.safeParse(options.params ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

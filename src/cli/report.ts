@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { Catalog } from '../catalog/catalog.js';
-import { latestRunId } from '../catalog/run-view.js';
 import { EXIT, UsageError } from '../errors.js';
-import { writeReport } from '../report/html.js';
-import { formatReportText } from '../report/text.js';
-import { findWorkdir } from '../report/workdir.js';
 import { action, parsePositiveInt, type CliState } from './common.js';
 
 interface ReportFlags {
@@ -27,6 +22,11 @@ export function registerReport(program: Command, state: CliState): void {
     .option('--json', "print the report's figures as JSON instead of text")
     .action(
       action(state, async (flags: ReportFlags) => {
+        const { Catalog } = await import('../catalog/catalog.js');
+        const { latestRunId } = await import('../catalog/run-view.js');
+        const { writeReport } = await import('../report/html.js');
+        const { formatReportText } = await import('../report/text.js');
+        const { findWorkdir } = await import('../report/workdir.js');
         const workdir = findWorkdir(flags.workdir);
         // Read-only: a report never changes the catalog, and may run beside other readers.
         const catalog = await Catalog.open(workdir, { readOnly: true });

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { EXIT } from '../errors.js';
-import { DEFAULT_PORT, startReviewServer } from '../review/server.js';
+import { DEFAULT_REVIEW_PORT } from './choices.js';
 import { action, type CliState } from './common.js';
 
 export interface ReviewFlags {
@@ -23,11 +23,12 @@ export function registerReview(program: Command, state: CliState): void {
     .command('review')
     .description('local review web app: thumbnail grid, filters, duplicate and leak pairs, keep/remove/relabel/tag with history')
     .option('--workdir <dir>', 'the workdir of a build (holds catalog.duckdb)', '.imgsift')
-    .addOption(new Option('--port <n>', 'port to listen on (0: any free port)').default(DEFAULT_PORT).argParser(parsePort))
+    .addOption(new Option('--port <n>', 'port to listen on (0: any free port)').default(DEFAULT_REVIEW_PORT).argParser(parsePort))
     .option('--host <addr>', 'address to bind; anything but loopback requires the printed access token', '127.0.0.1')
     .option('--reviewer <name>', 'who changes are recorded as (default: your user name; the page can change it)')
     .action(
       action(state, async (opts: ReviewFlags) => {
+        const { startReviewServer } = await import('../review/server.js');
         const server = await startReviewServer({
           workdir: resolve(opts.workdir), port: opts.port, host: opts.host, reviewer: opts.reviewer,
           log: (line) => process.stderr.write(`imgsift review: ${line}\n`),

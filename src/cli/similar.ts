@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { findWorkdir } from '../report/workdir.js';
-import { similar, type SimilarResult } from '../embed/similar.js';
+import type { SimilarResult } from '../embed/similar.js';
 import { UsageError } from '../errors.js';
 import { action, parsePositiveInt, type CliState } from './common.js';
 
@@ -29,6 +28,8 @@ export function registerSimilar(program: Command, state: CliState): void {
     .action(
       action(state, async (opts: { workdir?: string; id?: string; text?: string; k: number; model?: string; textModel?: string; json?: boolean }) => {
         if ((opts.id === undefined) === (opts.text === undefined)) throw new UsageError('similar: give exactly one of --id or --text');
+        const { findWorkdir } = await import('../report/workdir.js');
+        const { similar } = await import('../embed/similar.js');
         const r = await similar({ workdir: findWorkdir(opts.workdir), id: opts.id, text: opts.text, k: opts.k, model: opts.model, textModel: opts.textModel });
         process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : formatSimilar(r));
       }),

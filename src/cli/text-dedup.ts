@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXIT } from '../errors.js';
 import type { Progress } from '../exec/reporter.js';
-import { dedupTextFile, formatTextDedupSummary } from '../text/file-dedup.js';
 import { action, parsePositiveInt, reporterFor, withOutputFlags, type CliState } from './common.js';
 
 /** A similarity threshold: a number in (0, 1]. */
@@ -55,6 +54,7 @@ export function registerTextDedup(program: Command, state: CliState): void {
     .option('--skip-bad-rows', 'skip malformed rows (counted; exit 1) instead of stopping at the first');
   withOutputFlags(cmd).action(
     action(state, async (file: string, opts: TextDedupFlags) => {
+      const { dedupTextFile, formatTextDedupSummary } = await import('../text/file-dedup.js');
       const reporter = reporterFor(opts);
       const bars = new Map<string, { p: Progress; last: number }>();
       const summary = await dedupTextFile({

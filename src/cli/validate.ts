@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { EXIT } from '../errors.js';
-import { formatReport } from '../validate/format.js';
-import { validateShards } from '../validate/validate.js';
 import { action, parseNonNegativeNumber, parsePositiveInt, reporterFor, withOutputFlags, type CliState, type OutputFlags } from './common.js';
 
 interface ValidateFlags extends OutputFlags {
@@ -23,6 +21,8 @@ export function registerValidate(program: Command, state: CliState): void {
       .option('--full-coverage <percent>', 'masks covering at least this much are flagged as full (default 99)', parseNonNegativeNumber('--full-coverage', 100)),
   ).action(
     action(state, async (shards: string, flags: ValidateFlags) => {
+      const { formatReport } = await import('../validate/format.js');
+      const { validateShards } = await import('../validate/validate.js');
       const report = await validateShards(shards, {
         output: flags.output, maxSamples: flags.maxSamples, borderMargin: flags.borderMargin, fullCoverage: flags.fullCoverage,
         reporter: flags.json || flags.quiet ? undefined : reporterFor(flags),

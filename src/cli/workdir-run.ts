@@ -1,12 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Catalog } from '../catalog/catalog.js';
-import { build, type BuildResult } from '../exec/build.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { BuildResult } from '../exec/build.js';
 import type { Reporter } from '../exec/reporter.js';
-import { recipeFromObject } from '../recipe/load.js';
-import { useRun } from '../catalog/run-view.js';
-import { signalRowsSql } from '../steps/dedup-signals.js';
 
 export interface StandaloneRunOptions {
   /** Keep the catalog here (a rerun then reuses the cached per-image work); default a temporary folder, removed after. */
@@ -25,6 +22,9 @@ export async function runStandalone<T>(
   options: StandaloneRunOptions,
   read: (catalog: Catalog, result: BuildResult) => Promise<T>,
 ): Promise<T> {
+  const { Catalog } = await import('../catalog/catalog.js');
+  const { build } = await import('../exec/build.js');
+  const { recipeFromObject } = await import('../recipe/load.js');
   const temp = options.workdir ? undefined : await mkdtemp(join(tmpdir(), 'imgsift-'));
   const workdir = resolve(options.workdir ?? temp!);
   try {
@@ -48,6 +48,8 @@ export async function runStandalone<T>(
  * decoded, with the reasons the executor recorded.
  */
 export async function failedImages(catalog: Catalog, runId: number): Promise<Array<{ id: string; path: string; reason: string }>> {
+  const { useRun } = await import('../catalog/run-view.js');
+  const { signalRowsSql } = await import('../steps/dedup-signals.js');
   await useRun(catalog, runId);
   return catalog.all<{ id: string; path: string; reason: string }>(
     `SELECT a.id, coalesce(a.path, a.id) AS path,

@@ -10,7 +10,8 @@ import type { MapStep, StepContext, StepStats } from '../steps/types.js';
 import { paramsHash, sha256Hex, stableStringify } from '../util/hash.js';
 import { EXIT, ImgsiftError, InputError } from '../errors.js';
 import { recipeFilterSqlProblems } from '../steps/filter.js';
-import { ingest, type IngestStats } from './ingest.js';
+import { closeStaleRuns, trackRun } from './stale-runs.js';
+import { BAD_ROWS_FILE, ingest, type IngestStats } from './ingest.js';
 import { InterruptedError, runMapPhase, type PlannedMapStep } from './map-phase.js';
 import { WorkerPool } from './pool.js';
 import { Reporter } from './reporter.js';
@@ -95,7 +96,10 @@ export function planStages(recipe: Recipe): Stage[] {
     }
     const uses = (step.uses ?? []).map((u) => {
       const k = keys.get(u);
-      if (!k) throw new ImgsiftError(`${where}: needs step '${u}' to run before it in the recipe`);
+      if (!k) {
+        const at = { file: recipe.file, line };
+        throw new InputError(at, `step '${name}' needs step '${u}' to run before it in the recipe (add '- ${u}: {}' above it)`);
+      }
       return k;
     });
     const named = step.roles ? step.roles(params) : [role ?? MAIN_ROLE];
@@ -147,9 +151,15 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
   const catalog = await Catalog.open(workdir);
   let pool: WorkerPool | undefined;
   let runId = 0;
+  let untrack = () => {};
   try {
+    const stale = await closeStaleRuns(catalog);
+    if (stale.length) reporter.info(`run${stale.length > 1 ? 's' : ''} ${stale.join(', ')} did not finish (the process was killed): marked interrupted`);
     runId = (await catalog.scalar(`SELECT coalesce(max(id), 0) FROM runs`)) + 1;
-    const recipeHash = sha256Hex(stableStringify({ ...recipe, file: undefined, baseDir: undefined })).slice(0, 16);
+    untrack = trackRun(catalog, runId);
+    // Lines are where the recipe says it, not what it says: moving a step's line keeps the hash.
+    const hashed = { ...recipe, file: undefined, baseDir: undefined, steps: recipe.steps.map(({ name, params }) => ({ name, params })) };
+    const recipeHash = sha256Hex(stableStringify(hashed)).slice(0, 16);
     await catalog.run(
       `INSERT INTO runs (id, name, recipe_hash, started, status, argv) VALUES (?, ?, ?, current_timestamp, 'running', ?)`,
       [runId, recipe.name, recipeHash, JSON.stringify(options.argv ?? [])],
@@ -162,7 +172,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
       : recipe.source;
     const source = createSource(sourceConfig, recipe.baseDir);
     const ingested: IngestStats = await ingest(catalog, source, {
-      runId, reporter, maxSamples: options.maxSamples, skipBadRows: options.skipBadRows,
+      runId, reporter, maxSamples: options.maxSamples, skipBadRows: options.skipBadRows, badRowsFile: join(workdir, BAD_ROWS_FILE),
       onDuplicateId: recipe.on_duplicate_id, where: recipe.source.where, skippedFile: join(workdir, 'skipped.jsonl'), explode: recipe.source.explode, signal: options.signal,
     });
     if (options.signal?.aborted) throw new InterruptedError();
@@ -235,6 +245,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     }
     throw err;
   } finally {
+    untrack();
     await pool?.close();
     catalog.close();
   }

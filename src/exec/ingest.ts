@@ -1,5 +1,6 @@
 import type { Catalog, Columns, Row } from '../catalog/catalog.js';
-import { InputError } from '../errors.js';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { InputError, asStorageError, formatLocation } from '../errors.js';
 import type { Reporter } from './reporter.js';
 import type { Skip, Source, SourceRecord } from '../sources/types.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -13,6 +14,11 @@ export interface IngestOptions {
   maxSamples?: number;
   /** Go on past malformed rows (counting them) instead of stopping at the first. */
   skipBadRows?: boolean;
+  /**
+   * With skipBadRows: write every skipped row here, one JSON object a line ({"ref": "file:line",
+   * "reason"}); replaced each run, absent when no row was bad.
+   */
+  badRowsFile?: string;
   /** Two rows with one id: stop with an error naming both rows, or keep the first. */
   onDuplicateId?: 'error' | 'first';
   /** `source.where`: keep only records matching this SQL condition (before --max-samples counts). */
@@ -31,7 +37,10 @@ export interface IngestStats {
   /** Samples of earlier runs that this run's source no longer lists. */
   gone: number;
   badRows: number;
+  /** The first BAD_ROW_EXAMPLES bad rows, as `file:line: reason`. */
   badRowExamples: string[];
+  /** Where every bad row was written (IngestOptions.badRowsFile), when there were any. */
+  badRowsFile?: string;
   duplicateIds: number;
   /** Records `source.where` left out. */
   filtered: number;
@@ -56,6 +65,10 @@ const STAGE_SQL = `seq BIGINT, id VARCHAR, source VARCHAR, source_ref VARCHAR, p
     source_split VARCHAR, label VARCHAR, text VARCHAR, group_key VARCHAR, meta JSON, parent_id VARCHAR`;
 const STAGE_FILES: Columns = { seq: 'bigint', sample_id: 'varchar', role: 'varchar', uri: 'varchar' };
 const BATCH = 5000;
+/** Bad rows kept in the stats (and shown by the CLI); the file has them all. */
+export const BAD_ROW_EXAMPLES = 20;
+/** The file, in the workdir, that lists every bad row of the latest build. */
+export const BAD_ROWS_FILE = 'bad_rows.jsonl';
 
 /**
  * Stream a source into the catalog. Rows are staged in batches with the appender (memory stays
@@ -104,10 +117,12 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
     files = [];
     batchMeta = [];
   };
+  const badFile = options.skipBadRows && options.badRowsFile ? new BadRowsFile(options.badRowsFile) : undefined;
   const onBadRow = (err: InputError) => {
     if (!options.skipBadRows) throw err;
     stats.badRows++;
-    if (stats.badRowExamples.length < 10) stats.badRowExamples.push(err.message);
+    if (stats.badRowExamples.length < BAD_ROW_EXAMPLES) stats.badRowExamples.push(err.message);
+    badFile?.add(err);
   };
   const stage = (rec: SourceRecord) => {
     seq++;
@@ -132,7 +147,9 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
   }
   } finally {
     await skipLog?.close();
+    badFile?.close();
   }
+  if (badFile?.written) stats.badRowsFile = badFile.path;
   if (skipLog && Object.keys(stats.skipped).length) stats.skippedFile = options.skippedFile;
   await flush();
   progress.finish();
@@ -322,3 +339,48 @@ async function resolveDuplicates(catalog: Catalog, rule: 'error' | 'first', sour
   return total;
 }
 
+
+/**
+ * Every skipped row of the run, one JSON line each (`{"ref": "file:line", "reason"}`), written as
+ * they come (bad rows arrive in a synchronous callback) in buffered batches. The previous run's
+ * file is removed at the start, so the file always describes the latest run.
+ */
+class BadRowsFile {
+  private fd: number | undefined;
+  private buffer: string[] = [];
+  written = false;
+
+  constructor(readonly path: string) {
+    rmSync(path, { force: true });
+  }
+
+  add(err: InputError): void {
+    const ref = formatLocation({ file: err.location.file, line: err.location.line });
+    const loc = formatLocation(err.location);
+    const reason = err.message.startsWith(`${loc}: `) ? err.message.slice(loc.length + 2) : err.message;
+    const field = err.location.field;
+    this.buffer.push(JSON.stringify(field === undefined ? { ref, reason } : { ref, field, reason }));
+    if (this.buffer.length >= 1000) this.flush();
+  }
+
+  private flush(): void {
+    if (this.buffer.length === 0) return;
+    try {
+      this.fd ??= openSync(this.path, 'w');
+      writeSync(this.fd, this.buffer.join('\n') + '\n');
+    } catch (err) {
+      throw asStorageError(err, this.path);
+    }
+    this.buffer = [];
+    this.written = true;
+  }
+
+  close(): void {
+    try {
+      this.flush();
+    } finally {
+      if (this.fd !== undefined) closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+}

@@ -99,6 +99,11 @@ export async function runMapPhase(
   const stats: MapPhaseStats = { samples: 0, computed: 0, cached: 0, unreadable: 0, failed: {} };
   const writer = new ResultWriter(catalog, ctx.runId);
   const inflight = new Set<Promise<void>>();
+  /** The first failure of a group's results (a catalog write, say): it ends the phase. */
+  const state: { failure?: { error: unknown } } = {};
+  const throwIfFailed = (): void => {
+    if (state.failure) throw state.failure.error;
+  };
   const assetsDir = join(ctx.workdir, ASSETS_DIR);
   const allTaskSteps: TaskStep[] = steps.map((s) => ({ name: s.step.name, params: s.params, paramsHash: s.paramsHash, roles: stepRoles(s), roleNames: s.roleNames }));
   const planned = new Map(steps.map((s) => [s.step.name, s]));
@@ -107,13 +112,12 @@ export async function runMapPhase(
   const groupSize = Math.max(1, ...steps.map((s) => (s.step.runBatch ? s.step.batchSize?.(s.params) ?? 1 : 1)));
   type Stat = { size: number; mtimeMs: number } | { error: string };
   const groups = new Map<string, { tasks: SampleTask[]; rows: PageRow[]; stats: Array<Record<string, Stat>> }>();
-  let failure: unknown;
   const submit = async (key: string) => {
     const g = groups.get(key);
     if (!g) return;
     groups.delete(key);
     await pool.waitForRoom();
-    if (failure) throw failure;
+    throwIfFailed();
     if (signal?.aborted) throw new InterruptedError();
     const p = pool.runGroup(g.tasks).then(async (results) => {
       results.forEach((result, i) => {
@@ -123,10 +127,14 @@ export async function runMapPhase(
       await writer.maybeFlush();
     });
     inflight.add(p);
-    // A failed write (disk full) stops the pass with its own error, never as an unhandled rejection.
-    p.catch((err: unknown) => {
-      failure ??= err;
-    }).finally(() => inflight.delete(p));
+    // Handled here, so a failed write is reported by the run rather than crashing Node.
+    p.then(
+      () => inflight.delete(p),
+      (error: unknown) => {
+        inflight.delete(p);
+        state.failure ??= { error };
+      },
+    );
   };
 
   const fieldCols = passFields.length ? ', a.label, a.text, a.split, a.group_key, a.source, a.parent_id, a.meta::VARCHAR AS meta' : '';
@@ -140,7 +148,7 @@ export async function runMapPhase(
   try {
     for (;;) {
       if (signal?.aborted) throw new InterruptedError();
-      if (failure) throw failure;
+      throwIfFailed();
       const raw = await catalog.all<Record<string, unknown>>(
         `SELECT a.id, a.ord, a.path${fieldCols}${roleCols}
          FROM active a ${roleJoins}
@@ -230,11 +238,15 @@ export async function runMapPhase(
       }
     }
     for (const key of [...groups.keys()]) await submit(key);
+    await Promise.allSettled([...inflight]);
+    throwIfFailed();
   } finally {
     await Promise.allSettled([...inflight]);
-    await writer.flush();
+    // After a failure, flush what it can but report the first error, not a second one.
+    if (state.failure) await writer.flush().catch(() => undefined);
+    else await writer.flush();
   }
-  if (failure) throw failure;
+  throwIfFailed();
   progress.finish({ cached: stats.cached, computed: stats.computed });
   await deriveIssues(catalog, ctx.runId, steps, writer.transientFailures);
   await registerDerivedFiles(catalog, ctx.runId, steps, assetsDir);

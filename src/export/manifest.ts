@@ -1,3 +1,4 @@
+import { asStorageError } from '../errors.js';
 import { rm } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { z } from 'zod';
@@ -77,7 +78,7 @@ export const manifestExporter: Exporter<ManifestOptions> = {
         await ctx.catalog.run(`COPY (${select}) TO '${tmp.replace(/'/g, "''")}' (${format})`);
       } catch (err) {
         await rm(tmp, { force: true });
-        throw err;
+        throw asStorageError(err, options.to);
       }
       await sink.putFile(name, tmp);
       const rows = await ctx.catalog.scalar(`SELECT count(*) FROM ${from}`);

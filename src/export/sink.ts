@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { tempPathFor } from '../util/fs.js';
 import { resolveInside } from '../util/paths.js';
-import { UsageError } from '../errors.js';
+import { UsageError, asStorageError } from '../errors.js';
 import type { S3SinkOptions } from './s3-sink.js';
 import type { ExportContext } from './types.js';
 
@@ -133,6 +133,8 @@ export class LocalSink implements Sink {
         throw err;
       }
       return { size, md5, written: true };
+    } catch (err) {
+      throw asStorageError(err, final);
     } finally {
       await rm(file, { force: true });
     }
@@ -140,9 +142,14 @@ export class LocalSink implements Sink {
 
   async create(path: string): Promise<SinkWriter> {
     const final = this.full(path);
-    await mkdir(dirname(final), { recursive: true });
     const tmp = tempPathFor(final);
-    const fh: FileHandle = await open(tmp, 'w');
+    let fh: FileHandle;
+    try {
+      await mkdir(dirname(final), { recursive: true });
+      fh = await open(tmp, 'w');
+    } catch (err) {
+      throw asStorageError(err, final);
+    }
     const md5 = createHash('md5');
     let size = 0;
     let done = false;
@@ -151,7 +158,11 @@ export class LocalSink implements Sink {
         md5.update(chunk);
         size += chunk.length;
         let off = 0;
-        while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
+        try {
+          while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
+        } catch (err) {
+          throw asStorageError(err, final);
+        }
       },
       async commit() {
         done = true;
@@ -168,7 +179,7 @@ export class LocalSink implements Sink {
         } catch (err) {
           await fh.close().catch(() => undefined);
           await rm(tmp, { force: true });
-          throw err;
+          throw asStorageError(err, final);
         }
         return { size, md5: digest, written: true };
       },

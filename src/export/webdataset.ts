@@ -2,7 +2,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { z } from 'zod';
-import { ImgsiftError, errorMessage } from '../errors.js';
+import { ImgsiftError, asStorageError, errorMessage } from '../errors.js';
 import { tempPathFor } from '../util/fs.js';
 import { md5Hex, stableStringify } from '../util/hash.js';
 import { readUri } from '../util/uri.js';
@@ -394,6 +394,8 @@ class ShardWriter {
   private readonly tar = new UstarWriter();
   private readonly pump: Promise<void>;
   private readonly devTmp: string | null;
+  /** Why writing the archive failed, once it has. */
+  private failure: Error | undefined;
   /** Bytes of the archive so far, counted as samples are added (before the stream drains). */
   planned = 0;
   nsamples = 0;
@@ -425,7 +427,11 @@ class ShardWriter {
       if (batch.length) await out.write(Buffer.concat(batch, size));
     })();
     // If writing fails, fail the pending `add` too instead of leaving it waiting for a reader.
-    this.pump.catch((err: Error) => this.tar.stream.destroy(err));
+    // The write error is the one to report: tar-stream then only says it was destroyed.
+    this.pump.catch((err: Error) => {
+      this.failure ??= err;
+      this.tar.stream.destroy(err);
+    });
   }
 
   /** `devDir`: a local folder to extract the shard's members into (with --dev). */
@@ -439,8 +445,12 @@ class ShardWriter {
 
   async add(sample: LoadedSample): Promise<void> {
     for (const m of sample.members) {
-      await this.tar.add(m.name, m.data);
-      if (this.devTmp) await writeFile(join(this.devTmp, m.name), m.data);
+      try {
+        await this.tar.add(m.name, m.data);
+      } catch (err) {
+        throw this.failure ?? err;
+      }
+      if (this.devTmp) await writeFile(join(this.devTmp, m.name), m.data).catch((err) => Promise.reject(asStorageError(err, this.devTmp!)));
     }
     this.nsamples++;
     this.planned += sample.tarBytes;
@@ -459,7 +469,7 @@ class ShardWriter {
       }
     } catch (err) {
       await this.discard();
-      throw err;
+      throw this.failure ?? err;
     }
     return { url: this.url, nsamples: this.nsamples, filesize: committed.size, md5sum: committed.md5, written: committed.written };
   }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { InputError, UsageError } from '../errors.js';
 import { getStep, stepNames } from '../steps/registry.js';
@@ -77,7 +77,13 @@ export function parseRecipe(text: string, file: string, baseDir: string, options
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return validateRecipe(doc.toJS(), file, baseDir, locate);
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    throw aliasError(err, doc as Document, counter, file);
+  }
+  return validateRecipe(value, file, baseDir, (path, atKey) => lineOf(doc as Document, counter, path, atKey));
 }
 
 /** Validate a recipe given as a plain object (library use); errors carry field paths only. */
@@ -89,12 +95,17 @@ function validateRecipe(
   value: unknown,
   file: string,
   baseDir: string,
-  locate: (path: readonly PropertyKey[]) => number | undefined,
+  locate: (path: readonly PropertyKey[], atKey?: boolean) => number | undefined,
 ): Recipe {
   const problems: RecipeProblem[] = [];
-  const add = (path: readonly PropertyKey[], message: string) => problems.push({ path, message, line: locate(path) });
+  const add = (path: readonly PropertyKey[], message: string, atKey = false) => problems.push({ path, message, line: locate(path, atKey) });
   const addZod = (prefix: readonly PropertyKey[], error: z.ZodError) => {
-    for (const issue of error.issues) add([...prefix, ...(issue.path as PropertyKey[])], issue.message);
+    for (const issue of error.issues) {
+      const path = [...prefix, ...(issue.path as PropertyKey[])];
+      // One problem per unknown key, at the key's own line (the typo), not the enclosing mapping's.
+      if (issue.code === 'unrecognized_keys') for (const k of issue.keys) add([...path, k], `unknown key '${k}'`, true);
+      else add(path, issue.message);
+    }
   };
 
   const base = parseLenient(RecipeSchema, value ?? {});
@@ -156,6 +167,22 @@ function validateRecipe(
 
   if (problems.length > 0 || !base.success) throw new RecipeError(file, problems);
   return { ...base.data, steps, export: exports, baseDir, file };
+}
+
+/**
+ * yaml refuses a document whose aliases expand past its limit (an "alias bomb", a resource
+ * exhaustion attack): a recipe error at the first alias, not a crash.
+ */
+function aliasError(err: unknown, doc: Document, counter: LineCounter, file: string): unknown {
+  if (!(err instanceof Error) || !/alias/i.test(err.message)) return err;
+  let line: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (node.range) line = counter.linePos(node.range[0]).line;
+      return visit.BREAK;
+    },
+  });
+  return new RecipeError(file, [{ path: [], message: `YAML aliases expand too much (${err.message}); write the values out instead`, line }]);
 }
 
 /** `probe`, `{probe: {...}}` or `{probe: null}` → name and params. */

@@ -48,7 +48,10 @@ export async function collectSummary(
     `SELECT reason, count(*) AS n FROM drops WHERE run_id = ${runId} GROUP BY reason ORDER BY n DESC, reason`,
   );
   const attention: string[] = [];
-  if (base.ingest.badRows > 0) attention.push(`${base.ingest.badRows} source rows were malformed and skipped`);
+  if (base.ingest.badRows > 0) {
+    const where = base.ingest.badRowsFile ? ` (all listed in ${base.ingest.badRowsFile})` : '';
+    attention.push(`${base.ingest.badRows} source rows were malformed and skipped${where}`);
+  }
 
   return {
     run: runId,
@@ -79,10 +82,10 @@ export function formatSummary(s: BuildSummary): string {
   const ing = s.ingest;
   lines.push(
     `Source: ${ing.read} read (${ing.added} new, ${ing.updated} already known)` +
-      (ing.badRows ? `, ${ing.badRows} malformed rows skipped` : '') +
+      (ing.badRows ? `, ${ing.badRows} malformed rows skipped${ing.badRowsFile ? ` (listed in ${ing.badRowsFile})` : ''}` : '') +
       (ing.duplicateIds ? `, ${ing.duplicateIds} duplicate ids dropped` : '') +
       (ing.filtered ? `, ${ing.filtered} left out by source.where` : '') +
-      (ing.exploded ? `, ${ing.exploded} records exploded into samples` : ''),
+      (ing.exploded ? `, ${ing.exploded} records exploded into samples` : '') +
       (ing.blankLines ? `, ${ing.blankLines} blank lines skipped` : ''),
   );
   const skipped = Object.entries(ing.skipped ?? {}).sort((a, b) => b[1] - a[1]);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FieldMap } from './types.js';
+import { DEFAULT_MAX_LINE_BYTES } from './textfile.js';
 
 /**
  * The recipe's `source:` block, one shape per `format`. Keys are snake_case as written in recipes;
@@ -145,7 +146,13 @@ export const ImageFolderSourceSchema = z
   .strict();
 
 export const JsonlSourceSchema = z
-  .object({ format: z.literal('jsonl'), ...common, ...manifest })
+  .object({
+    format: z.literal('jsonl'),
+    ...common,
+    ...manifest,
+    /** Longest line read, in bytes; a longer one is a bad row at file:line (its text is never held whole). */
+    max_line_bytes: z.number().int().positive().default(DEFAULT_MAX_LINE_BYTES),
+  })
   .strict();
 
 export const CsvSourceSchema = z

@@ -32,7 +32,7 @@ export function createSource(config: SourceConfig, baseDir: string): Source {
         root: config.root === undefined ? undefined : resolve(baseDir, config.root),
         allowAbsolutePaths: config.allow_absolute_paths,
       };
-      if (config.format === 'jsonl') return new JsonlSource(manifest);
+      if (config.format === 'jsonl') return new JsonlSource({ ...manifest, maxLineBytes: config.max_line_bytes });
       if (config.format === 'csv') return new CsvSource({ ...manifest, delimiter: config.delimiter });
       return new ParquetSource(manifest);
     }

@@ -15,6 +15,8 @@ export interface ManifestSourceOptions {
   allowAbsolutePaths: boolean;
   /** Folder that record paths and derived ids are relative to; default: the root. */
   pathRoot?: string;
+  /** JSONL: longest line read, in bytes (default DEFAULT_MAX_LINE_BYTES); a longer one is a bad row. */
+  maxLineBytes?: number;
 }
 
 /**
@@ -61,15 +63,20 @@ export class JsonlSource implements Source {
 
   private async *readFile(file: string, options: ReadOptions): AsyncGenerator<SourceRecord[]> {
     const root = this.opts.root ?? dirname(resolve(file));
-    const lines = readLineBatches(file);
+    const lines = readLineBatches(file, { maxLineBytes: this.opts.maxLineBytes, onTooLong: options.onBadRow, signal: options.signal });
     let cols: ResolvedColumns | null = null;
-    // Rows held until the mapping can be checked against the keys of the first SNIFF_ROWS rows.
-    const head: Parsed[] = [];
+    // Rows held until the mapping can be checked against the keys of the first SNIFF_ROWS rows,
+    // with the unparsable lines among them, so bad rows are reported in line order.
+    const head: Array<Parsed | InputError> = [];
     const keys = new Set<string>();
     const ctx = (line: number): RowContext => ({ file, line, root, pathRoot: this.opts.pathRoot, allowAbsolutePaths: this.opts.allowAbsolutePaths });
 
-    const convert = (rows: Parsed[], out: SourceRecord[]) => {
+    const convert = (rows: Array<Parsed | InputError>, out: SourceRecord[]) => {
       for (const p of rows) {
+        if (p instanceof InputError) {
+          options.onBadRow(p);
+          continue;
+        }
         const r = rowToRecord(p.row, cols!, ctx(p.line));
         if (r instanceof InputError) options.onBadRow(r);
         else out.push(r);
@@ -89,14 +96,12 @@ export class JsonlSource implements Source {
         for (const l of batch) {
           const p = parseLine(file, l);
           if (p === null) continue;
-          if (p instanceof InputError) {
-            options.onBadRow(p);
-            continue;
-          }
-          if (cols !== null) parsed.push(p);
-          else {
+          if (cols !== null) {
+            if (p instanceof InputError) options.onBadRow(p);
+            else parsed.push(p);
+          } else {
             head.push(p);
-            for (const k of Object.keys(p.row)) keys.add(k);
+            if (!(p instanceof InputError)) for (const k of Object.keys(p.row)) keys.add(k);
             if (head.length >= SNIFF_ROWS) settleMapping(out);
           }
         }
