@@ -104,10 +104,12 @@ test('explode makes one sample per item; crop writes each item box as a derived 
     workdir: join(dir, 'work'),
     source: { format: 'jsonl', path: join(dir, 'annos.jsonl'), explode: { field: 'items', id: 'item{index}' }, where: 'style > 0' },
     steps: [{ crop: { box: 'bbox', quality: 95 } }, { hash: { role: 'crop', algos: ['phash'] } }],
-    export: [],
+    export: [{ format: 'files', to: join(dir, 'out'), role: 'crop', path: '{split}/{parent_id}_item{index}.{ext}' }],
   }, dir);
   const first = await build(recipe(), { reporter: quiet(), workers: 1 });
   assert.equal(first.summary.total, 3, 'style 0 left out by source.where, after explode');
+  // The export writes the crop's bytes as they were stored.
+  const exported = await readFile(join(dir, 'out', 'all', 'images/a.jpg_item1.jpg'));
   await withCatalog(join(dir, 'work'), async (c) => {
     const ids = (await c.all<{ id: string; parent_id: string }>(`SELECT id, parent_id FROM samples ORDER BY id`));
     assert.deepEqual(ids.map((r) => [r.id, r.parent_id]), [['images/a.jpg/item1', 'images/a.jpg'], ['images/a.jpg/item2', 'images/a.jpg'], ['images/b.jpg/item1', 'images/b.jpg']]);
@@ -117,6 +119,7 @@ test('explode makes one sample per item; crop writes each item box as a derived 
     const expected = await sharp(photo).extract({ left: 10, top: 20, width: 80, height: 80 }).removeAlpha().jpeg({ quality: 95 }).toBuffer();
     const got = await readFile(crops[0].uri);
     assert.equal(sha256Hex(got), sha256Hex(expected));
+    assert.equal(sha256Hex(exported), sha256Hex(got), 'exported byte-identically');
     assert.ok(crops[0].uri.includes(`/assets/${sha256Hex(got).slice(0, 2)}/${sha256Hex(got)}.jpg`));
     // The second box runs past the right edge: clamped to the image (150..200 × 100..150).
     const meta = await sharp(await readFile(crops[1].uri)).metadata();
@@ -192,4 +195,28 @@ test('a step reading a role nothing makes is refused before any work', async () 
   const r = recipeFromObject({ name: 'x', workdir: join(dir, 'w'), source: { format: 'folder', path: join(dir, 'images') }, steps: [{ hash: { role: 'mask' } }] }, dir);
   await assert.rejects(build(r, { reporter: quiet() }), /reads role 'mask', which neither the source \(image\) nor an earlier step makes/);
   assert.ok(!existsSync(join(dir, 'w', 'catalog.duckdb')), 'nothing was started');
+});
+
+test('a source path that is an http URL is fetched once into the workdir', async () => {
+  const dir = await tempDir();
+  const names = await writePhotos(join(dir, 'images'), 3);
+  const manifest = names.map((f) => JSON.stringify({ image: join(dir, 'images', f) })).join('\n') + '\n';
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits++;
+    if (req.url === '/data/sft.jsonl') res.writeHead(200).end(manifest);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/data/sft.jsonl`;
+  try {
+    const recipe = recipeFromObject({ name: 'u', workdir: join(dir, 'w'), source: { format: 'jsonl', path: url, allow_absolute_paths: true }, steps: [{ hash: {} }] }, dir);
+    assert.equal((await build(recipe, { reporter: quiet(), workers: 1 })).summary.total, 3);
+    assert.equal((await build(recipe, { reporter: quiet(), workers: 1 })).summary.total, 3);
+    assert.equal(hits, 1, 'the second build reads the cached copy');
+    const cached = (await readdir(join(dir, 'w', 'sources'), { recursive: true })).filter((n) => n.endsWith('sft.jsonl'));
+    assert.equal(cached.length, 1);
+  } finally {
+    server.close();
+  }
 });
