@@ -45,7 +45,8 @@ export type ProbeParams = z.infer<typeof ProbeParamsSchema>;
 export const probeStep: MapStep<ProbeParams> = {
   kind: 'map',
   name: 'probe',
-  version: 1,
+  // 2: wrong_extension left the cached result (it depends on the name, not the bytes).
+  version: 2,
   description: 'format, dimensions, colour space, bit depth, pages, EXIF orientation; full decode check and decompression-bomb guard',
   params: ProbeParamsSchema,
 
@@ -56,10 +57,22 @@ export const probeStep: MapStep<ProbeParams> = {
     if (allowed && probed.format && !allowed.includes(probed.format)) {
       issues.push({ type: 'disallowed_format', score: 1, flagged: true, evidence: { format: probed.format, allowed } });
     }
-    return { result: probeInfo(probed), issues };
+    // The cache is keyed by content; whether the name's extension fits is decided per sample after the run.
+    return { result: probeInfo(probed), issues: issues.filter((i) => i.type !== 'wrong_extension') };
   },
 
   async afterAll(ctx, _params, paramsHash) {
+    await materialiseAssets(ctx, paramsHash);
+    await wrongExtensionIssues(ctx);
+  },
+
+  async stats(ctx, params, paramsHash) {
+    return probeStats(ctx, paramsHash, params.allowed_formats !== undefined);
+  },
+};
+
+/** The `assets` table of this run's contents, from the probe's cached results. */
+async function materialiseAssets(ctx: StepContext, paramsHash: string): Promise<void> {
     await ctx.catalog.run(
       `INSERT OR REPLACE INTO assets
        SELECT r.content_hash,
@@ -80,12 +93,26 @@ export const probeStep: MapStep<ProbeParams> = {
          AND r.content_hash IN (${ACTIVE_CONTENTS})`,
       [paramsHash, ctx.runId],
     );
-  },
+}
 
-  async stats(ctx, params, paramsHash) {
-    return probeStats(ctx, paramsHash, params.allowed_formats !== undefined);
-  },
-};
+/**
+ * `wrong_extension`, per sample: the extension of the sample's name says one format, the content
+ * is another. Computed from the name and the probed format, outside the content cache, so two
+ * samples with the same bytes under different names each get their own answer.
+ */
+async function wrongExtensionIssues(ctx: StepContext): Promise<void> {
+  const pairs = Object.entries(EXTENSION_FORMATS).map(([e, f]) => `('${e}', '${f}')`).join(', ');
+  await ctx.catalog.run(`INSERT INTO issues
+    SELECT a.id, 'wrong_extension', 1.0, true,
+      json_object('extension', x.ext, 'detected', s.format, 'expected', m.format), 'probe', 'imgsift', ${Math.trunc(ctx.runId)}
+    FROM active a
+    JOIN files f ON f.sample_id = a.id AND f.role = 'image'
+    JOIN file_status fs ON fs.uri = f.uri AND fs.sha256 IS NOT NULL
+    JOIN assets s ON s.sha256 = fs.sha256 AND s.format IS NOT NULL,
+    LATERAL (SELECT lower(regexp_extract(coalesce(a.path, f.uri), '\\.([^./]+)$', 1)) AS ext) x
+    JOIN (VALUES ${pairs}) m(ext, format) ON m.ext = x.ext
+    WHERE m.format <> s.format`);
+}
 
 /** Contents of the active samples' images as read in this run ($2 = run id). */
 const ACTIVE_CONTENTS = `SELECT fs.sha256 FROM active a
@@ -142,6 +169,10 @@ async function probeStats(ctx: StepContext, paramsHash: string, withAllowed: boo
   counted.forEach(([, label], i) => {
     stats[label] = num(row?.[`c${i}`]);
   });
+  // Decided per sample name after the run, so counted from the run's issues.
+  stats['wrong extension'] = await ctx.catalog.scalar(
+    `SELECT count(DISTINCT i.sample_id) FROM issues i JOIN active a ON a.id = i.sample_id WHERE i.type = 'wrong_extension' AND i.step = 'probe'`,
+  );
   if (num(row?.failed) > 0) stats['probe failed'] = num(row?.failed);
   stats.formats = formats.map((f) => `${f.format ?? 'unknown'} ${Number(f.n)}`).join(', ');
   return stats;

@@ -43,12 +43,13 @@ test('run: result is the probe info; issues include disallowed_format only when 
   assert.equal(result.format, 'png');
   assert.equal(result.decodes, true);
   assert.equal('issues' in result, false);
-  assert.deepEqual(plain.issues!.map((i) => i.type), ['wrong_extension']);
+  // wrong_extension depends on the name, so it is decided per sample after the run (afterAll), not cached here.
+  assert.deepEqual(plain.issues!.map((i) => i.type), []);
 
   const onlyJpeg = params({ allowed_formats: ['jpg'] });
   const disallowed = await runOn(png, 'png-named.jpg', onlyJpeg);
-  assert.deepEqual(disallowed.issues!.map((i) => i.type), ['wrong_extension', 'disallowed_format']);
-  assert.deepEqual(disallowed.issues![1].evidence, { format: 'png', allowed: ['jpeg'] });
+  assert.deepEqual(disallowed.issues!.map((i) => i.type), ['disallowed_format']);
+  assert.deepEqual(disallowed.issues![0].evidence, { format: 'png', allowed: ['jpeg'] });
   const jpg = await photoJpeg({ seed: 30, width: 40, height: 30 });
   assert.deepEqual((await runOn(jpg, 'ok.jpg', onlyJpeg)).issues, []);
   // A truncated JPEG is still a JPEG: corrupt, but not disallowed.
@@ -165,6 +166,7 @@ test('afterAll materialises assets for the active samples\' contents, from this 
 test('stats counts the active samples by outcome and issue', async () => {
   const f = await fixture();
   try {
+    await probeStep.afterAll!(f.ctx, params(), 'ph');
     const stats = await probeStep.stats!(f.ctx, params(), 'ph');
     assert.deepEqual(stats, {
       'samples probed': 7, // good, good2, truncated, cmyk, wrong, anim, bomb (not dropped, gone, unreadable)
@@ -183,4 +185,35 @@ test('stats counts the active samples by outcome and issue', async () => {
   } finally {
     await cleanup(f);
   }
+});
+
+test('wrong_extension follows the name, not the cached content: the same bytes as a.png and b.jpg', async () => {
+  const { build } = await import('../../src/exec/build.js');
+  const { recipeFromObject } = await import('../../src/recipe/load.js');
+  const { Reporter } = await import('../../src/exec/reporter.js');
+  const { Catalog } = await import('../../src/catalog/catalog.js');
+  const { tempDir } = await import('../helpers/tmp.js');
+  const { mkdir, writeFile: write, rename } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const sharp = (await import('sharp')).default;
+  const dir = await tempDir();
+  await mkdir(join(dir, 'images'));
+  const png = await sharp({ create: { width: 32, height: 24, channels: 3, background: '#3a7' } }).png().toBuffer();
+  await write(join(dir, 'images', 'a.png'), png);
+  await write(join(dir, 'images', 'b.jpg'), png);
+  const recipe = recipeFromObject({ name: 'w', workdir: join(dir, 'w'), source: { format: 'folder', path: join(dir, 'images') }, steps: [{ probe: {} }] }, dir);
+  const flagged = async () => {
+    await build(recipe, { reporter: new Reporter({ mode: 'quiet' }), workers: 1 });
+    const c = await Catalog.open(join(dir, 'w'));
+    try {
+      return (await c.all<{ sample_id: string }>(`SELECT sample_id FROM issues WHERE type = 'wrong_extension' ORDER BY 1`)).map((r) => r.sample_id);
+    } finally {
+      c.close();
+    }
+  };
+  assert.deepEqual(await flagged(), ['b.jpg']);
+  await rename(join(dir, 'images', 'b.jpg'), join(dir, 'images', 'b.png'));
+  assert.deepEqual(await flagged(), [], 'renamed to .png: nothing is flagged, although the content was cached');
+  await rename(join(dir, 'images', 'a.png'), join(dir, 'images', 'a.jpg'));
+  assert.deepEqual(await flagged(), ['a.jpg']);
 });
