@@ -13,6 +13,7 @@ import { ingest, type IngestStats } from './ingest.js';
 import { InterruptedError, runMapPhase, type PlannedMapStep } from './map-phase.js';
 import { WorkerPool } from './pool.js';
 import { Reporter } from './reporter.js';
+import { checkCopyGroups } from '../steps/copy-groups.js';
 import { collectSummary, type BuildSummary, type StepSummary } from '../report/summary.js';
 import { writeReport } from '../report/html.js';
 import { saveTaxonomy } from '../review/taxonomy.js';
@@ -192,6 +193,12 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
       }
     }
 
+    // No picture may lose every copy to the cleaning rules together (duplicates + leaks + imports).
+    const copies = await checkCopyGroups(catalog, runId);
+    if (copies.groups) {
+      steps.push({ name: 'copy check', kind: 'reduce', stats: { 'groups of copies': copies.groups, 'groups that lost every copy': copies.lost.length }, seconds: 0 });
+    }
+
     const exports: StepSummary[] = [];
     for (const ex of recipe.export) {
       if (options.signal?.aborted) throw new InterruptedError();
@@ -204,6 +211,10 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     const summary = await collectSummary(catalog, {
       runId, recipe: recipe.name, workdir, ingest: ingested, steps, exports, seconds: (Date.now() - started) / 1000,
     });
+    if (copies.lost.length) {
+      const shown = copies.lost.slice(0, 5).map((g) => g.paths.join(' + ')).join('; ');
+      summary.attention.push(`${copies.lost.length} group(s) of copies lost every member to the cleaning rules (${shown}${copies.lost.length > 5 ? '; ...' : ''})`);
+    }
     await catalog.run(`UPDATE runs SET finished = current_timestamp, status = 'finished', summary = ? WHERE id = ?`, [
       JSON.stringify(summary), runId,
     ]);
