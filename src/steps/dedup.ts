@@ -154,11 +154,12 @@ export const dedupStep: ReduceStep<DedupParams> = {
         run_id: ctx.runId, cluster: c.id, sample_id: keep.id, kept: true, method: 'keep', distance: 0, similarity: 1,
         evidence: null, keep_reason: a.keepReason, min_similarity: c.minSimilarity,
       });
+      const crossSet = new Set(a.crossSplit);
       for (const m of [...a.duplicates, ...a.crossSplit]) {
         const it = items[m.index];
         const method = m.verdict.method!;
         const similarity = similarityOf(m.verdict);
-        const cross = it.split !== keep.split;
+        const cross = crossSet.has(m);
         clusterRows.push({
           run_id: ctx.runId, cluster: c.id, sample_id: it.id, kept: false, method, distance: m.verdict.distance, similarity,
           evidence: cross ? { ...m.verdict.evidence, cross_split: true, kept_split: keep.split } : m.verdict.evidence,
