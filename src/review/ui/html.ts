@@ -36,6 +36,7 @@ export const APP_HTML = `<!doctype html>
       <button data-act="keep" class="act keep" title="Keep (k)">Keep</button>
       <button data-act="remove" class="act remove" title="Remove (r)">Remove</button>
       <button data-act="relabel" class="act relabel" title="Relabel (l)">Relabel</button>
+      <button data-act="accept_suggestion" class="act relabel" title="Relabel to the suggested label (s)">Accept suggestion</button>
       <button data-act="clear" class="act" title="Clear the decision (c)">Clear</button>
       <select id="tag-select" title="Tag (number keys)"><option value="">Tag…</option></select>
       <button data-act="undo" class="act" title="Undo (u)">Undo</button>
