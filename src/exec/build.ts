@@ -13,6 +13,8 @@ import { ingest, type IngestStats } from './ingest.js';
 import { InterruptedError, runMapPhase, type PlannedMapStep } from './map-phase.js';
 import { WorkerPool } from './pool.js';
 import { Reporter } from './reporter.js';
+import { mkdir } from 'node:fs/promises';
+import { markBuildRunning } from '../catalog/build-marker.js';
 import { checkCopyGroups } from '../steps/copy-groups.js';
 import { collectSummary, type BuildSummary, type StepSummary } from '../report/summary.js';
 import { writeReport } from '../report/html.js';
@@ -133,7 +135,16 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
   const workdir = resolve(recipe.baseDir, options.workdir ?? recipe.workdir ?? `.imgsift/${recipe.name}`);
   const stages = planStages(recipe);
   const started = Date.now();
-  const catalog = await Catalog.open(workdir);
+  // Tell a running review app to let go of the catalog (and to refresh when this build ends).
+  await mkdir(workdir, { recursive: true });
+  const unmark = markBuildRunning(workdir);
+  let catalog: Catalog;
+  try {
+    catalog = await Catalog.open(workdir);
+  } catch (err) {
+    unmark();
+    throw err;
+  }
   let pool: WorkerPool | undefined;
   let runId = 0;
   try {
@@ -236,5 +247,6 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
   } finally {
     await pool?.close();
     catalog.close();
+    unmark();
   }
 }

@@ -5,6 +5,7 @@ import { imageFolderExporter } from './imagefolder.js';
 import { kohyaExporter } from './kohya.js';
 import { removalListExporter, relabelMapExporter } from './removal.js';
 import { taggedManifestExporter } from '../review/tagged-manifest.js';
+import { finalManifestExporter, cleaningSummaryExporter } from './cleaning.js';
 
 /** Every export format a recipe can name. */
 const EXPORTERS: Exporter<any>[] = [
@@ -15,6 +16,8 @@ const EXPORTERS: Exporter<any>[] = [
   removalListExporter,
   relabelMapExporter,
   taggedManifestExporter,
+  finalManifestExporter,
+  cleaningSummaryExporter,
 ];
 
 const BY_FORMAT = new Map(EXPORTERS.map((e) => [e.format, e]));
@@ -26,3 +29,4 @@ export function getExporter(format: string): Exporter<unknown> | undefined {
 export function exporterFormats(): string[] {
   return EXPORTERS.map((e) => e.format);
 }
+

@@ -445,6 +445,21 @@ function init() {
   $('detail').addEventListener('click', function (ev) { if (ev.target === $('detail')) closeDetail(); });
   refresh();
   $('grid').focus();
+  watchBuilds();
+}
+
+// A build on the same workdir: say so while it runs, reload the run it made when it ends.
+function watchBuilds() {
+  var run = null, building = false;
+  function poll() {
+    api('/api/status').then(function (st) {
+      $('build-banner').classList.toggle('hidden', !st.building);
+      if (run !== null && st.runId !== run && !st.building) { toast('build finished: showing run ' + st.runId); refresh(true); loadFacets(); }
+      if (building && !st.building && st.runId === run) refresh(true);
+      run = st.runId; building = !!st.building;
+    }).catch(function () {}).then(function () { setTimeout(poll, 2000); });
+  }
+  poll();
 }
 init();
 `;

@@ -20,6 +20,7 @@ export const APP_HTML = `<!doctype html>
   <label class="reviewer">Reviewer <input id="reviewer" autocomplete="off" spellcheck="false"></label>
   <button class="icon" id="help-btn" title="Keyboard shortcuts (?)">?</button>
 </header>
+<div class="banner hidden" id="build-banner" role="status">A build is running on this workdir: changes wait until it ends, then the app refreshes.</div>
 <div class="layout">
   <aside class="side" id="side">
     <input id="search" class="search" type="search" placeholder="Search id or path  ( / )" autocomplete="off">
