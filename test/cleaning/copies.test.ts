@@ -14,13 +14,14 @@ const dir = await tempDir();
 let truth: ImagenetTruth;
 const quiet = { reporter: new Reporter({ mode: 'quiet' }), workers: 2 };
 
-const recipe = (workdir: string, opts: { dedup?: Record<string, unknown>; leaks?: Record<string, unknown>; drop?: unknown[] } = {}) =>
+const recipe = (workdir: string, opts: { dedup?: Record<string, unknown>; leaks?: Record<string, unknown>; drop?: unknown[]; split?: boolean } = {}) =>
   recipeFromObject({
     name: 'copies', workdir,
     source: { format: 'imagefolder', path: join(dir, 'data') },
     steps: [
       { probe: {} }, { hash: {} }, { dedup_signals: {} },
-      // The imagefolder's train/ and val/ folders give the splits (no split step needed).
+      // The imagefolder's train/ and val/ folders give the splits; a split step may keep them.
+      ...(opts.split ? [{ split: { keep_source_splits: true, ratios: { train: 1 } } }] : []),
       { dedup: { keep: 'largest', geometric: false, ...opts.dedup } },
       { leaks: { between: ['train', ['val']], methods: ['exact', 'perceptual'], ...opts.leaks } },
       { filter: { drop: opts.drop ?? ['duplicate', 'leak'] } },
@@ -46,7 +47,7 @@ before(async () => {
 
 test('a train image and its larger val copy: the train copy stays, the val copy goes once, as a leak', async () => {
   const workdir = join(dir, 'w1');
-  const r = await build(recipe(workdir), quiet);
+  const r = await build(recipe(workdir, { split: true }), quiet);
   const gone = await dropped(workdir, r.runId);
   for (const l of truth.leaks) {
     assert.equal(gone.has(l.train), false, `train copy ${l.train} is kept`);
