@@ -1,5 +1,7 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, type DuckDBAppender } from '@duckdb/node-api';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runningBuild } from './build-marker.js';
 import { ensureDir } from '../util/fs.js';
 import { ImgsiftError, errorMessage } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
@@ -13,7 +15,27 @@ export interface CatalogOptions {
   readOnly?: boolean;
   /** DuckDB memory limit, e.g. '2GB' (default: $IMGSIFT_MEMORY_LIMIT, else 2GB). */
   memoryLimit?: string;
+  /**
+   * Hold the catalog file only while working (the review server): the connection is an in-memory
+   * database that ATTACHes the file for each run of queries and DETACHes it after `idleMs`, so
+   * builds and other commands can open the workdir meanwhile. Temp tables stay in memory. While
+   * a build runs (its marker is in the workdir) queries fail with CatalogBusyError.
+   */
+  shared?: boolean;
+  /** shared: how long the file stays attached after the last query (default 100 ms). */
+  idleMs?: number;
+  /** How long to wait for another process's lock on the file (default: $IMGSIFT_LOCK_WAIT_MS, else 15 s; shared: 3 s per attach). */
+  lockWaitMs?: number;
 }
+
+/** The catalog is held by another process (a build) right now; try again later. */
+export class CatalogBusyError extends ImgsiftError {
+  constructor(message: string, readonly building: boolean) {
+    super(message);
+  }
+}
+
+const isLockError = (err: unknown) => /lock/i.test(errorMessage(err));
 
 export const CATALOG_FILE = 'catalog.duckdb';
 
@@ -24,6 +46,8 @@ export const CATALOG_FILE = 'catalog.duckdb';
 export class Catalog {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Shared mode: whether the file is attached now, and the timer that detaches it. */
+  private shared: { attached: boolean; idleMs: number; lockWaitMs: number; timer?: NodeJS.Timeout } | null = null;
 
   private constructor(
     readonly path: string,
@@ -39,15 +63,35 @@ export class Catalog {
     if (options.readOnly) config.access_mode = 'READ_ONLY';
     // Bounded memory whatever the catalog's size: DuckDB spills to disk past this.
     config.memory_limit = options.memoryLimit ?? process.env.IMGSIFT_MEMORY_LIMIT ?? '2GB';
-    let instance: DuckDBInstance;
-    try {
-      instance = await DuckDBInstance.create(path, config);
-    } catch (err) {
-      const msg = errorMessage(err);
-      if (/lock/i.test(msg)) {
-        throw new ImgsiftError(`catalog ${path} is in use by another process (${msg.split('\n')[0]})`);
+    const lockWaitMs = options.lockWaitMs ?? (Number(process.env.IMGSIFT_LOCK_WAIT_MS) || (options.shared ? 3000 : 15_000));
+    if (options.shared && path !== ':memory:') {
+      const instance = await DuckDBInstance.create(':memory:', config);
+      const catalog = new Catalog(path, instance, await instance.connect());
+      catalog.shared = { attached: false, idleMs: options.idleMs ?? 100, lockWaitMs };
+      try {
+        await catalog.enqueue(() => catalog.migrate());
+      } catch (err) {
+        catalog.close();
+        throw err;
       }
-      throw new ImgsiftError(`cannot open catalog ${path}: ${msg}`);
+      return catalog;
+    }
+    let instance: DuckDBInstance | undefined;
+    // Another process may hold the file for a moment (the review server between requests): wait for it.
+    for (const deadline = Date.now() + lockWaitMs; ; ) {
+      try {
+        instance = await DuckDBInstance.create(path, config);
+        break;
+      } catch (err) {
+        const msg = errorMessage(err);
+        if (!isLockError(err)) throw new ImgsiftError(`cannot open catalog ${path}: ${msg}`);
+        if (Date.now() >= deadline) {
+          const build = path === ':memory:' ? null : runningBuild(dirname(path));
+          const who = build ? `a build (pid ${build.pid}, started ${build.started})` : 'another process';
+          throw new ImgsiftError(`catalog ${path} is in use by ${who} (${msg.split('\n')[0]})`);
+        }
+        await sleep(100);
+      }
     }
     const conn = await instance.connect();
     const catalog = new Catalog(path, instance, conn);
@@ -116,6 +160,7 @@ export class Catalog {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.shared?.timer) clearTimeout(this.shared.timer);
     try {
       this.conn.closeSync();
     } finally {
@@ -124,6 +169,7 @@ export class Catalog {
   }
 
   private async migrate(): Promise<void> {
+    if (this.shared) return this.migrateIn();
     const current = await this.schemaVersion();
     if (current > SCHEMA_VERSION) {
       throw new ImgsiftError(
@@ -139,6 +185,76 @@ export class Catalog {
     }
   }
 
+  /** migrate() for a shared catalog, already inside the queue (the file attached). */
+  private async migrateIn(): Promise<void> {
+    const tx = new Transaction(this.conn);
+    const exists = await tx.all<{ n: bigint }>(`SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'meta' AND table_catalog = 'cat'`);
+    const row = Number(exists[0].n)
+      ? (await tx.all<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema_version'`))[0]
+      : undefined;
+    const current = row ? Number(row.value) : 0;
+    if (current > SCHEMA_VERSION) throw new ImgsiftError(`catalog ${this.path} has schema version ${current}, newer than this imgsift (${SCHEMA_VERSION}); upgrade imgsift`);
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      await this.conn.run('BEGIN TRANSACTION');
+      try {
+        for (const sql of m.sql) await this.conn.run(sql);
+        await this.conn.run(`INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)`, [String(m.version)]);
+        await this.conn.run('COMMIT');
+      } catch (err) {
+        await this.conn.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    }
+  }
+
+  /** Shared mode: attach the file (waiting briefly for another process's lock), unless a build runs. */
+  private async attach(): Promise<void> {
+    const sh = this.shared!;
+    if (sh.timer) clearTimeout(sh.timer);
+    sh.timer = undefined;
+    if (sh.attached) return;
+    const build = runningBuild(dirname(this.path));
+    if (build) throw new CatalogBusyError(`a build is running on this workdir (pid ${build.pid}, started ${build.started})`, true);
+    for (const deadline = Date.now() + sh.lockWaitMs; ; ) {
+      try {
+        await this.conn.run(`ATTACH '${this.path.replace(/'/g, "''")}' AS cat`);
+        break;
+      } catch (err) {
+        if (!isLockError(err)) throw new ImgsiftError(`cannot open catalog ${this.path}: ${errorMessage(err)}`);
+        if (Date.now() >= deadline) {
+          const b = runningBuild(dirname(this.path));
+          throw new CatalogBusyError(`catalog ${this.path} is in use by ${b ? `a build (pid ${b.pid})` : 'another process'}; try again`, b !== null);
+        }
+        await sleep(50);
+      }
+    }
+    await this.conn.run('USE cat');
+    sh.attached = true;
+  }
+
+  /** Shared mode: detach the file once no query has come for idleMs. */
+  private scheduleDetach(): void {
+    const sh = this.shared!;
+    if (sh.timer) clearTimeout(sh.timer);
+    sh.timer = setTimeout(() => {
+      sh.timer = undefined;
+      const next = this.queue.then(async () => {
+        if (!sh.attached || sh.timer || this.closed) return;
+        await this.conn.run('USE memory');
+        await this.conn.run('DETACH cat');
+        sh.attached = false;
+      });
+      this.queue = next.catch(() => undefined);
+    }, sh.idleMs);
+    sh.timer.unref();
+  }
+
+  /** Shared mode: whether the file is attached right now (tests). */
+  get holdsFile(): boolean {
+    return this.shared ? this.shared.attached : !this.closed;
+  }
+
   private async checkVersion(): Promise<void> {
     const v = await this.schemaVersion();
     if (v !== SCHEMA_VERSION) {
@@ -148,7 +264,18 @@ export class Catalog {
 
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new ImgsiftError(`catalog ${this.path} is closed`));
-    const next = this.queue.then(fn, fn);
+    const sh = this.shared;
+    const work = sh
+      ? async () => {
+          await this.attach();
+          try {
+            return await fn();
+          } finally {
+            this.scheduleDetach();
+          }
+        }
+      : fn;
+    const next = this.queue.then(work, work);
     this.queue = next.catch(() => undefined);
     return next;
   }

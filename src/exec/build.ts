@@ -15,6 +15,9 @@ import { BAD_ROWS_FILE, ingest, type IngestStats } from './ingest.js';
 import { InterruptedError, runMapPhase, type PlannedMapStep } from './map-phase.js';
 import { WorkerPool } from './pool.js';
 import { Reporter } from './reporter.js';
+import { mkdir } from 'node:fs/promises';
+import { markBuildRunning } from '../catalog/build-marker.js';
+import { checkCopyGroups } from '../steps/copy-groups.js';
 import { collectSummary, type BuildSummary, type StepSummary } from '../report/summary.js';
 import { writeReport } from '../report/html.js';
 import { saveTaxonomy } from '../review/taxonomy.js';
@@ -148,7 +151,16 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     throw new InputError({ file: recipe.file, line, field: p.path.map(String).join('.') }, p.message);
   }
   const started = Date.now();
-  const catalog = await Catalog.open(workdir);
+  // Tell a running review app to let go of the catalog (and to refresh when this build ends).
+  await mkdir(workdir, { recursive: true });
+  const unmark = markBuildRunning(workdir);
+  let catalog: Catalog;
+  try {
+    catalog = await Catalog.open(workdir);
+  } catch (err) {
+    unmark();
+    throw err;
+  }
   let pool: WorkerPool | undefined;
   let runId = 0;
   let untrack = () => {};
@@ -214,6 +226,12 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
       }
     }
 
+    // No picture may lose every copy to the cleaning rules together (duplicates + leaks + imports).
+    const copies = await checkCopyGroups(catalog, runId);
+    if (copies.groups) {
+      steps.push({ name: 'copy check', kind: 'reduce', stats: { 'groups of copies': copies.groups, 'groups that lost every copy': copies.lost.length }, seconds: 0 });
+    }
+
     const exports: StepSummary[] = [];
     for (const ex of recipe.export) {
       if (options.signal?.aborted) throw new InterruptedError();
@@ -226,6 +244,10 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     const summary = await collectSummary(catalog, {
       runId, recipe: recipe.name, workdir, ingest: ingested, steps, exports, seconds: (Date.now() - started) / 1000,
     });
+    if (copies.lost.length) {
+      const shown = copies.lost.slice(0, 5).map((g) => g.paths.join(' + ')).join('; ');
+      summary.attention.push(`${copies.lost.length} group(s) of copies lost every member to the cleaning rules (${shown}${copies.lost.length > 5 ? '; ...' : ''})`);
+    }
     await catalog.run(`UPDATE runs SET finished = current_timestamp, status = 'finished', summary = ? WHERE id = ?`, [
       JSON.stringify(summary), runId,
     ]);
@@ -248,5 +270,6 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     untrack();
     await pool?.close();
     catalog.close();
+    unmark();
   }
 }

@@ -4,6 +4,7 @@ import { ImgsiftError } from '../errors.js';
 import { md5Hex } from '../util/hash.js';
 import { readUri, uriBasename } from '../util/uri.js';
 import { OWNED_DIR, listOwned } from './owned-files.js';
+import { RELABELED_ACTIVE } from './labels.js';
 import type { Sink } from './sink.js';
 import type { ExportContext } from './types.js';
 
@@ -35,12 +36,12 @@ export function compareIds(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-/** The run's active samples with their image file, sorted by id. */
+/** The run's active samples (review relabels applied) with their image file, sorted by id. */
 export async function activeImageSamples(ctx: ExportContext): Promise<ImageSample[]> {
   const rows = await ctx.catalog.all<Omit<ImageSample, 'meta'> & { meta: string | null }>(
     `SELECT a.id, a.path, a.text, a.label, a.group_key, a.split, a.source_split, a.meta::VARCHAR AS meta,
             f.uri, s.format
-     FROM active a
+     FROM ${RELABELED_ACTIVE} a
      LEFT JOIN files f ON f.sample_id = a.id AND f.role = 'image'
      LEFT JOIN file_status fs ON fs.uri = f.uri
      LEFT JOIN assets s ON s.sha256 = fs.sha256`,

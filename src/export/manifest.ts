@@ -10,6 +10,7 @@ import { recordFormatOf, writeRecords, type Row } from './records.js';
 import { rolePaths } from './role-paths.js';
 import { FieldList, activeSamplesWithFiles, emptyFields, fieldValue, parseFields, type Field, type ViewSample } from './sample-view.js';
 import { S3Options, sinkFor, splitFileTarget, type Sink } from './sink.js';
+import { DECIDED_LABEL } from './labels.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 
 /**
@@ -99,7 +100,7 @@ function kindFromExtension(path: string): 'jsonl' | 'parquet' | 'csv' {
 /** One row per sample: its columns, image facts, flagged issues, tags, decision and drop reasons. */
 export function manifestSelect(from: string, runId: number): string {
   return `
-    SELECT s.id, s.path, f.uri, s.split, s.label, s.text, s.group_key AS "group", s.source, s.source_ref,
+    SELECT s.id, s.path, f.uri, s.split, ${DECIDED_LABEL} AS label, s.label AS original_label, s.text, s.group_key AS "group", s.source, s.source_ref,
            fs.sha256, a.format, a.width, a.height, a.bytes, a.decodes,
            (SELECT list(DISTINCT i.type ORDER BY i.type) FROM issues i WHERE i.sample_id = s.id AND i.flagged) AS issues,
            (SELECT list(t.tag ORDER BY t.tag) FROM tags t WHERE t.sample_id = s.id) AS tags,

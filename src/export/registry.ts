@@ -7,6 +7,7 @@ import { removalListExporter, relabelMapExporter } from './removal.js';
 import { taggedManifestExporter } from '../review/tagged-manifest.js';
 import { filesExporter } from './files.js';
 import { groupedJsonExporter } from './grouped-json.js';
+import { finalManifestExporter, cleaningSummaryExporter } from './cleaning.js';
 
 /** Every export format a recipe can name. */
 const EXPORTERS: Exporter<any>[] = [
@@ -19,6 +20,8 @@ const EXPORTERS: Exporter<any>[] = [
   taggedManifestExporter,
   filesExporter,
   groupedJsonExporter,
+  finalManifestExporter,
+  cleaningSummaryExporter,
 ];
 
 const BY_FORMAT = new Map(EXPORTERS.map((e) => [e.format, e]));
@@ -30,3 +33,4 @@ export function getExporter(format: string): Exporter<unknown> | undefined {
 export function exporterFormats(): string[] {
   return EXPORTERS.map((e) => e.format);
 }
+

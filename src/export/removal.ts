@@ -20,15 +20,24 @@ import type { Exporter, ExportContext, ExportStats } from './types.js';
  * evidence of the sample's flagged issue (highest score first, e.g. a mislabel finding).
  * Relabels of removed samples and relabels to the current label are left out and counted.
  *
- * `key` is the sample's path (its id when it has none) or its id. Lines and entries are sorted by
- * sample id. `to` names the file; it is written whole or not at all (through the Sink).
+ * `key` is the sample's path (its id when it has none), its id, or the `stem` of its file name
+ * (`train/3/1234.jpg` → `1234`: the row index of a Hugging Face dump, which seed 002's loader
+ * reads with `int(line)` and `relabel_map.get(str(index))`). `split` limits the file to some
+ * splits (stems repeat across splits). Integer labels are written as JSON numbers. Lines and
+ * entries are sorted by sample id (by number for integer stems). `to` names the file, or with
+ * `dataset` the folder of `<dataset>_removal_list.txt` / `<dataset>_relabel_map.json`; it is
+ * written whole or not at all (through the Sink).
  */
 
 const Common = {
   /** The file to write (local path or s3://bucket/key). */
   to: z.string().min(1),
-  /** What identifies a sample in the file: its dataset path (id when it has none), or its id. */
-  key: z.enum(['path', 'id']).default('path'),
+  /** What identifies a sample in the file: its dataset path (id when it has none), its id, or its file name's stem. */
+  key: z.enum(['path', 'id', 'stem']).default('path'),
+  /** Only samples of these splits (default: all). */
+  split: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  /** Seed 002's file names: `to` is a folder and the file `<dataset>_removal_list.txt` / `<dataset>_relabel_map.json`. */
+  dataset: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a file-name-safe dataset name').optional(),
   /** S3 settings when `to` is s3://. */
   s3: S3Options.optional(),
 };
@@ -49,12 +58,14 @@ export type RelabelMapOptions = z.infer<typeof RelabelMapOptions>;
 export interface Removal {
   id: string;
   path: string | null;
+  split?: string | null;
   reasons: string[];
 }
 
 export interface Relabel {
   id: string;
   path: string | null;
+  split?: string | null;
   label: string;
   /** Where the label came from: the decision's new_label, or an issue's suggestion. */
   from: 'decision' | 'suggestion';
@@ -63,8 +74,8 @@ export interface Relabel {
 /** Samples of the run dropped by a step or decided `remove`, sorted by id. */
 export async function removals(ctx: ExportContext): Promise<Removal[]> {
   const run = Math.trunc(ctx.runId);
-  const rows = await ctx.catalog.all<{ id: string; path: string | null; reasons: string[] | null; action: string | null }>(
-    `SELECT s.id, s.path, d.action,
+  const rows = await ctx.catalog.all<{ id: string; path: string | null; split: string | null; reasons: string[] | null; action: string | null }>(
+    `SELECT s.id, s.path, s.split, d.action,
             (SELECT list(DISTINCT dr.reason ORDER BY dr.reason) FROM drops dr WHERE dr.sample_id = s.id AND dr.run_id = ${run}) AS reasons
      FROM samples s LEFT JOIN decisions d ON d.sample_id = s.id
      WHERE s.seen_run = ${run}
@@ -74,7 +85,7 @@ export async function removals(ctx: ExportContext): Promise<Removal[]> {
     .map((r) => {
       const reasons = [...(r.reasons ?? [])];
       if (r.action === 'remove' && !reasons.includes('decision:remove')) reasons.push('decision:remove');
-      return { id: r.id, path: r.path, reasons: reasons.sort() };
+      return { id: r.id, path: r.path, split: r.split, reasons: reasons.sort() };
     })
     .sort((a, b) => compareIds(a.id, b.id));
 }
@@ -92,8 +103,8 @@ export interface RelabelPlan {
 /** New labels of the run's kept samples, from decisions and accepted suggestions, sorted by id. */
 export async function relabels(ctx: ExportContext): Promise<RelabelPlan> {
   const run = Math.trunc(ctx.runId);
-  const decided = await ctx.catalog.all<{ id: string; path: string | null; label: string | null; new_label: string | null }>(
-    `SELECT s.id, s.path, s.label, d.new_label
+  const decided = await ctx.catalog.all<{ id: string; path: string | null; split: string | null; label: string | null; new_label: string | null }>(
+    `SELECT s.id, s.path, s.split, s.label, d.new_label
      FROM samples s JOIN decisions d ON d.sample_id = s.id
      WHERE s.seen_run = ${run} AND d.action IN ('relabel', 'accept')`,
   );
@@ -114,14 +125,48 @@ export async function relabels(ctx: ExportContext): Promise<RelabelPlan> {
     if (label === undefined) plan.withoutLabel++;
     else if (removed.has(d.id)) plan.ofRemoved++;
     else if (label === d.label) plan.unchanged++;
-    else plan.relabels.push({ id: d.id, path: d.path, label, from: d.new_label !== null ? 'decision' : 'suggestion' });
+    else plan.relabels.push({ id: d.id, path: d.path, split: d.split, label, from: d.new_label !== null ? 'decision' : 'suggestion' });
   }
   plan.relabels.sort((a, b) => compareIds(a.id, b.id));
   return plan;
 }
 
-function keyOf(s: { id: string; path: string | null }, key: 'path' | 'id'): string {
-  return key === 'id' ? s.id : (s.path ?? s.id);
+function keyOf(s: { id: string; path: string | null }, key: Key): string {
+  if (key === 'id') return s.id;
+  const path = s.path ?? s.id;
+  if (key === 'path') return path;
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(0, dot) : name;
+}
+
+type Key = 'path' | 'id' | 'stem';
+
+/** The file a seed-002 export writes: `to` itself, or `<to>/<dataset>_<name>` with `dataset`. */
+export function seedFileTarget(o: { to: string; dataset?: string }, name: string): string {
+  if (o.dataset === undefined) return o.to;
+  return `${o.to.replace(/\/+$/, '')}/${o.dataset}_${name}`;
+}
+
+/** Keep the items of the chosen splits. */
+function ofSplits<T extends { split?: string | null }>(items: T[], split: string | string[] | undefined): T[] {
+  if (split === undefined) return items;
+  const want = new Set(Array.isArray(split) ? split : [split]);
+  return items.filter((i) => i.split != null && want.has(i.split));
+}
+
+/** Sorted by key: as numbers when every key is an integer (seed 002's row indices), else as text. */
+function sortByKey<T>(items: T[], keys: string[]): { items: T[]; keys: string[] } {
+  const numeric = keys.length > 0 && keys.every((k) => /^-?\d+$/.test(k));
+  const cmp = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+  // Array.sort is stable: text keys keep the id order.
+  const order = keys.map((_, i) => i).sort((a, b) => (numeric ? cmp(BigInt(keys[a]), BigInt(keys[b])) : 0));
+  return { items: order.map((i) => items[i]), keys: order.map((i) => keys[i]) };
+}
+
+/** An integer label as a JSON number (seed 002's labels are class indices), else a string. */
+function labelJson(label: string): string {
+  return /^-?(0|[1-9]\d{0,14})$/.test(label) ? label : JSON.stringify(label);
 }
 
 /** Write one whole file named by `to` through the sink of its folder. */
@@ -136,14 +181,15 @@ async function putFile(ctx: ExportContext, to: string, data: string, s3?: S3Opti
   }
 }
 
-function checkKeys(items: Array<{ id: string; path: string | null }>, key: 'path' | 'id', format: string): string[] {
+function checkKeys(items: Array<{ id: string; path: string | null }>, key: Key, format: string): string[] {
   const seen = new Map<string, string>();
   return items.map((s) => {
     const k = keyOf(s, key);
     if (/[\r\n]/.test(k)) throw new ImgsiftError(`${format}: sample ${JSON.stringify(s.id)} has a line break in its ${key}; use key: id`);
     const other = seen.get(k);
     if (other !== undefined) {
-      throw new ImgsiftError(`${format}: samples ${JSON.stringify(other)} and ${JSON.stringify(s.id)} share the ${key} ${JSON.stringify(k)}; use key: id`);
+      const hint = key === 'stem' ? 'choose one split with split:, or use key: path' : 'use key: id';
+      throw new ImgsiftError(`${format}: samples ${JSON.stringify(other)} and ${JSON.stringify(s.id)} share the ${key} ${JSON.stringify(k)}; ${hint}`);
     }
     seen.set(k, s.id);
     return k;
@@ -155,10 +201,10 @@ export const removalListExporter: Exporter<RemovalListOptions> = {
   description: 'removal_list.txt: one path (or id) per line of samples dropped or decided remove',
   options: RemovalListOptions,
   async run(ctx: ExportContext, options: RemovalListOptions): Promise<ExportStats> {
-    const list = await removals(ctx);
-    const keys = checkKeys(list, options.key, 'removal_list');
+    const chosen = ofSplits(await removals(ctx), options.split);
+    const { items: list, keys } = sortByKey(chosen, checkKeys(chosen, options.key, 'removal_list'));
     const lines = list.map((r, i) => (options.reasons ? `${keys[i]}\t${r.reasons.join(',')}\n` : `${keys[i]}\n`));
-    await putFile(ctx, options.to, lines.join(''), options.s3);
+    await putFile(ctx, seedFileTarget(options, 'removal_list.txt'), lines.join(''), options.s3);
     const stats: ExportStats = { 'samples listed': list.length };
     const byReason = new Map<string, number>();
     for (const r of list) for (const reason of r.reasons) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
@@ -173,10 +219,13 @@ export const relabelMapExporter: Exporter<RelabelMapOptions> = {
   options: RelabelMapOptions,
   async run(ctx: ExportContext, options: RelabelMapOptions): Promise<ExportStats> {
     const plan = await relabels(ctx);
-    const keys = checkKeys(plan.relabels, options.key, 'relabel_map');
+    plan.relabels = ofSplits(plan.relabels, options.split);
+    const sorted = sortByKey(plan.relabels, checkKeys(plan.relabels, options.key, 'relabel_map'));
+    plan.relabels = sorted.items;
+    const keys = sorted.keys;
     // Written by hand: JSON.stringify would move integer-like keys ("123") ahead of the others.
-    const entries = plan.relabels.map((r, i) => `  ${JSON.stringify(keys[i])}: ${JSON.stringify(r.label)}`);
-    await putFile(ctx, options.to, entries.length ? `{\n${entries.join(',\n')}\n}\n` : '{}\n', options.s3);
+    const entries = plan.relabels.map((r, i) => `  ${JSON.stringify(keys[i])}: ${labelJson(r.label)}`);
+    await putFile(ctx, seedFileTarget(options, 'relabel_map.json'), entries.length ? `{\n${entries.join(',\n')}\n}\n` : '{}\n', options.s3);
     const stats: ExportStats = {
       relabeled: plan.relabels.length,
       'from decisions': plan.relabels.filter((r) => r.from === 'decision').length,

@@ -9,6 +9,7 @@ import { readUri } from '../util/uri.js';
 import { encodeAs, formatOf, formatOfExtension, isMaskRole } from './convert.js';
 import { orderedMap } from './file-export.js';
 import { DEV_DIR, LocalSink, S3Options, isS3Url, sinkFor, type Sink, type SinkWriter } from './sink.js';
+import { RELABELED_ACTIVE } from './labels.js';
 import { TAR_END_BYTES, UstarWriter, tarEntryBytes } from './tar.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 
@@ -508,7 +509,7 @@ async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptio
 
   const rows = await catalog.all<SampleRow>(
     `SELECT id, path, text, label, group_key, coalesce(split, 'all') AS split, source_split, meta::VARCHAR AS meta
-     FROM active ORDER BY split, id`,
+     FROM ${RELABELED_ACTIVE} ORDER BY split, id`,
   );
   const plan = await makePlan(ctx, options, rows);
   const bySplit = new Map<string, SampleRow[]>();
@@ -643,7 +644,7 @@ async function makePlan(ctx: ExportContext, options: WebDatasetOptions, rows: Sa
     return { ext, source };
   });
   const labels = (await ctx.catalog.all<{ label: string }>(
-    `SELECT DISTINCT label FROM active WHERE label IS NOT NULL ORDER BY label`,
+    `SELECT DISTINCT label FROM ${RELABELED_ACTIVE} WHERE label IS NOT NULL ORDER BY label`,
   )).map((r) => r.label);
   const numeric = labels.every((l) => /^-?\d+$/.test(l));
   return {

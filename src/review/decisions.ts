@@ -220,17 +220,33 @@ export interface ChangeResult {
   matched: number;
   /** Samples whose tags or decision actually changed (= per-sample events written). */
   changed: number;
+  /** accept_suggestion: selected samples with no suggested label (left undecided). */
+  skipped?: number;
 }
 
 type Target = SampleFilter | readonly string[];
+
+/**
+ * What a change may decide: a stored action, or `accept_suggestion`, which stores a `relabel`
+ * to the label an issue suggests (a vendor's suggested_label; the flagged issue with the highest
+ * score wins). Samples without a suggestion are left as they are and counted in `skipped`.
+ */
+export const ACCEPT_SUGGESTION = 'accept_suggestion';
+export type DecisionAction = ReviewAction | typeof ACCEPT_SUGGESTION;
+
+/** The best suggested label of each sample in review_target, as a relation (sample_id, suggested). */
+const SUGGESTIONS = `(SELECT i.sample_id, first(json_extract_string(i.evidence, '$.suggested_label')
+      ORDER BY i.score DESC NULLS LAST, i.type, json_extract_string(i.evidence, '$.suggested_label')) AS suggested
+    FROM issues i WHERE i.flagged AND i.sample_id IN (SELECT id FROM review_target)
+      AND json_extract_string(i.evidence, '$.suggested_label') IS NOT NULL GROUP BY i.sample_id)`;
 
 export interface AddTagsOptions {
   catalog: Catalog;
   /** Explicit ids (seed 002's image_ids) or a structured filter. */
   filter: Target;
   tags: readonly string[];
-  /** Also decide: keep, remove or relabel (relabel needs newLabel). */
-  action?: ReviewAction;
+  /** Also decide: keep, remove, relabel (needs newLabel) or accept_suggestion. */
+  action?: DecisionAction;
   newLabel?: string;
   reviewer: string;
   /** Defaults to the catalog's taxonomy (standard tags + the recipe's). */
@@ -242,16 +258,22 @@ export async function addTags(o: AddTagsOptions): Promise<ChangeResult> {
   const reviewer = checkReviewer(o.reviewer);
   const taxonomy = o.taxonomy ?? (await loadTaxonomy(o.catalog));
   const tags = taxonomy.check(o.tags);
-  const decision = o.action === undefined ? undefined : checkDecision(o.action, o.newLabel);
+  const accept = o.action === ACCEPT_SUGGESTION;
+  if (accept && o.newLabel !== undefined) throw new UsageError(`newLabel is not allowed with action 'accept_suggestion' (the suggestion is the label)`);
+  const decision = o.action === undefined || accept ? undefined : checkDecision(o.action, o.newLabel);
   if (o.action === undefined && o.newLabel !== undefined) throw new UsageError(`newLabel is only allowed with action 'relabel'`);
-  return change(o.catalog, 'tag', reviewer, o.filter, { tags, ...(decision ? { action: decision.action, new_label: decision.newLabel } : {}) }, async (tx) => {
+  const what = { tags, ...(decision ? { action: decision.action, new_label: decision.newLabel } : accept ? { action: ACCEPT_SUGGESTION } : {}) };
+  let skipped = 0;
+  const result = await change(o.catalog, 'tag', reviewer, o.filter, what, async (tx) => {
     await tx.run(
       `INSERT OR IGNORE INTO tags (sample_id, tag, reviewer, created_at)
        SELECT t.id, g.tag, ?, current_timestamp FROM review_target t, (SELECT unnest(from_json(?, '["VARCHAR"]')) AS tag) g`,
       [reviewer, JSON.stringify(tags)],
     );
     if (decision) await applyDecision(tx, decision.action, decision.newLabel, reviewer);
+    if (accept) skipped = await applySuggestions(tx, reviewer);
   });
+  return accept ? { ...result, skipped } : result;
 }
 
 export interface RemoveTagsOptions {
@@ -277,8 +299,8 @@ export async function removeTags(o: RemoveTagsOptions): Promise<ChangeResult> {
 export interface SetDecisionOptions {
   catalog: Catalog;
   filter: Target;
-  /** keep / remove / relabel, or null to clear the decision. */
-  action: ReviewAction | null;
+  /** keep / remove / relabel / accept_suggestion, or null to clear the decision. */
+  action: DecisionAction | null;
   newLabel?: string;
   reviewer: string;
 }
@@ -290,6 +312,14 @@ export async function setDecision(o: SetDecisionOptions): Promise<ChangeResult> 
     return change(o.catalog, 'decide', reviewer, o.filter, { action: null }, async (tx) => {
       await tx.run(`DELETE FROM decisions WHERE sample_id IN (SELECT id FROM review_target)`);
     });
+  }
+  if (o.action === ACCEPT_SUGGESTION) {
+    if (o.newLabel !== undefined) throw new UsageError(`newLabel is not allowed with action 'accept_suggestion' (the suggestion is the label)`);
+    let skipped = 0;
+    const r = await change(o.catalog, 'decide', reviewer, o.filter, { action: ACCEPT_SUGGESTION }, async (tx) => {
+      skipped = await applySuggestions(tx, reviewer);
+    });
+    return { ...r, skipped };
   }
   const d = checkDecision(o.action, o.newLabel);
   return change(o.catalog, 'decide', reviewer, o.filter, { action: d.action, new_label: d.newLabel }, (tx) =>
@@ -488,10 +518,29 @@ async function applyDecision(tx: Tx, action: ReviewAction, newLabel: string | nu
   );
 }
 
+/** Relabel every sample of review_target that has a suggestion to it; returns how many had none. */
+async function applySuggestions(tx: Tx, reviewer: string): Promise<number> {
+  await tx.run(`CREATE OR REPLACE TEMP TABLE review_suggested AS SELECT * FROM ${SUGGESTIONS}`);
+  await tx.run(
+    `DELETE FROM decisions d USING review_suggested s WHERE d.sample_id = s.sample_id
+       AND NOT (d.action = 'relabel' AND d.new_label IS NOT DISTINCT FROM s.suggested)`,
+  );
+  await tx.run(
+    `INSERT OR IGNORE INTO decisions (sample_id, action, new_label, reviewer, created_at)
+     SELECT sample_id, 'relabel', suggested, ?, current_timestamp FROM review_suggested`,
+    [reviewer],
+  );
+  const rows = await tx.all<{ n: bigint }>(`SELECT count(*) AS n FROM review_target WHERE id NOT IN (SELECT sample_id FROM review_suggested)`);
+  await tx.run(`DROP TABLE review_suggested`);
+  return Number(rows[0].n);
+}
+
 function checkDecision(action: string, newLabel: string | undefined): { action: ReviewAction; newLabel: string | null } {
-  if (!isReviewAction(action)) throw new UsageError(`action must be one of ${REVIEW_ACTIONS.join(', ')} (got '${action}')`);
+  if (!isReviewAction(action)) throw new UsageError(`action must be one of ${[...REVIEW_ACTIONS, ACCEPT_SUGGESTION].join(', ')} (got '${action}')`);
   if (action === 'relabel') {
-    if (newLabel === undefined || newLabel.trim() === '') throw new UsageError(`action 'relabel' needs newLabel (the corrected label)`);
+    if (newLabel === undefined || newLabel.trim() === '') {
+      throw new UsageError(`action 'relabel' needs newLabel (the corrected label); to take the labels an issue suggests, use action 'accept_suggestion'`);
+    }
     return { action, newLabel };
   }
   if (newLabel !== undefined) throw new UsageError(`newLabel is only allowed with action 'relabel' (got action '${action}')`);

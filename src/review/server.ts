@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { Catalog } from '../catalog/catalog.js';
+import { Catalog, CatalogBusyError } from '../catalog/catalog.js';
+import { runningBuild } from '../catalog/build-marker.js';
 import { latestRunId, useRun } from '../catalog/run-view.js';
 import { ImgsiftError, UsageError, errorMessage } from '../errors.js';
 import { ReviewContext } from './api/context.js';
@@ -47,7 +48,10 @@ export interface ReviewServer {
   runId: number;
   /** Samples of the run under review. */
   samples: number;
-  /** The catalog the server holds open (the one writer of its file); use it rather than opening another. */
+  /**
+   * The server's catalog: shared mode, so it holds the file only while answering (builds and
+   * other commands can open the workdir meanwhile). Use it rather than opening another in-process.
+   */
   catalog: Catalog;
   close(): Promise<void>;
 }
@@ -55,8 +59,11 @@ export interface ReviewServer {
 export const DEFAULT_PORT = 8765;
 
 /**
- * Start the review app: open the workdir's catalog (holding it until `close`), snapshot the run
- * for fast grid queries, and serve the single-page app and its JSON API.
+ * Start the review app: open the workdir's catalog in shared mode (the file is attached only
+ * while a request is answered, see Catalog's `shared`), snapshot the run for fast grid queries,
+ * and serve the single-page app and its JSON API. While a build runs on the workdir, requests that
+ * need the catalog answer 503 with `building: true`; when a newer run has finished, the snapshot
+ * moves to it (`/api/status`, polled by the app).
  */
 export async function startReviewServer(options: ReviewServerOptions): Promise<ReviewServer> {
   const workdir = resolve(options.workdir);
@@ -66,7 +73,7 @@ export async function startReviewServer(options: ReviewServerOptions): Promise<R
   const reviewer = options.reviewer ?? safeUserName();
   const log = options.log ?? (() => undefined);
 
-  const catalog = await Catalog.open(workdir);
+  const catalog = await Catalog.open(workdir, { shared: true });
   let server: Server | undefined;
   try {
     const runId = options.runId ?? (await latestRunId(catalog));
@@ -76,6 +83,12 @@ export async function startReviewServer(options: ReviewServerOptions): Promise<R
     const samples = await buildGridIndex(catalog, runId);
     log(`indexed ${samples} samples of run ${runId} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const ctx = new ReviewContext(catalog, runId, new Thumbnailer(catalog, workdir), await loadTaxonomy(catalog), reviewer);
+    const follow = options.runId === undefined ? { workdir, log } : null;
+    statusOf.set(ctx, async () => {
+      const build = runningBuild(workdir);
+      if (!build && follow) await followNewRun(ctx, follow.log);
+      return { building: build ? { pid: build.pid, started: build.started } : null, runId: ctx.runId };
+    });
 
     server = createServer((req, res) => {
       handle(ctx, req, res, { host, port: portOf(server!), token }).catch((err) => fail(res, err));
@@ -103,6 +116,21 @@ export async function startReviewServer(options: ReviewServerOptions): Promise<R
     catalog.close();
     throw err;
   }
+}
+
+const statusOf = new WeakMap<ReviewContext, () => Promise<{ building: unknown; runId: number }>>();
+
+/** After a build: review the newest finished run (snapshot rebuilt, caches dropped). */
+async function followNewRun(ctx: ReviewContext, log: (line: string) => void): Promise<void> {
+  const latest = await latestRunId(ctx.catalog);
+  if (latest === undefined || latest <= ctx.runId) return;
+  const status = await ctx.catalog.one<{ status: string }>(`SELECT status FROM runs WHERE id = ?`, [latest]);
+  if (status?.status !== 'finished') return;
+  await useRun(ctx.catalog, latest);
+  const n = await buildGridIndex(ctx.catalog, latest);
+  ctx.runId = latest;
+  ctx.changed();
+  log(`a build finished: now reviewing run ${latest} (${n} samples)`);
 }
 
 interface Binding {
@@ -157,6 +185,8 @@ async function handle(ctx: ReviewContext, req: IncomingMessage, res: ServerRespo
       return sendBytes(res, 200, APP_JS, 'text/javascript; charset=utf-8', { 'Cache-Control': 'no-cache' });
     case '/app.css':
       return sendBytes(res, 200, APP_CSS, 'text/css; charset=utf-8', { 'Cache-Control': 'no-cache' });
+    case '/api/status':
+      return sendJson(res, 200, await statusOf.get(ctx)!());
     case '/api/info':
       return sendJson(res, 200, {
         runId: ctx.runId, reviewer: ctx.defaultReviewer, workdir: ctx.catalog.path,
@@ -219,6 +249,10 @@ async function sendImage(
 }
 
 function fail(res: ServerResponse, err: unknown): void {
+  if (err instanceof CatalogBusyError) {
+    if (!res.headersSent) sendJson(res, 503, { error: err.message, building: err.building }, );
+    return;
+  }
   const status = err instanceof HttpError ? err.status : err instanceof UsageError ? 400 : 500;
   if (status === 500) process.stderr.write(`imgsift review: ${errorMessage(err)}\n`);
   if (res.headersSent) {

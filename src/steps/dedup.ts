@@ -8,7 +8,10 @@ import {
   DEFAULT_THRESHOLDS,
   KEEP_RULES,
   clusterDuplicates,
+  keeperOrder,
   similarityOf,
+  type Cluster,
+  type ClusterMember,
   type GeometricCheck,
   type KeepRule,
   type MatchItem,
@@ -22,6 +25,12 @@ export const DedupParamsSchema = z
   .object({
     /** Which image of a cluster is kept: largest resolution (then file size, then path), first ingested, or first path. */
     keep: z.enum(KEEP_RULES).default('largest'),
+    /**
+     * A cluster whose copies are in several splits keeps a copy in this split (when it has one);
+     * copies in other splits than the kept one are not flagged as duplicates but left to the
+     * `leaks` step, so the two rules never remove every copy. null: ignore splits.
+     */
+    prefer_split: z.string().min(1).nullable().default('train'),
     /** Only exact copies: same bytes or same decoded pixels. */
     exact_only: z.boolean().default(false),
     /** Near duplicate when the closest variants are within this pHash distance... */
@@ -65,6 +74,47 @@ function geometricCheck(params: DedupParams): GeometricCheck {
 
 interface DedupItem extends MatchItem {
   uri: string;
+  split: string | null;
+}
+
+/** A cluster after the split rule: its keeper, its same-split duplicates, and copies left to leaks. */
+interface ArrangedCluster {
+  keep: number;
+  keepReason: string;
+  duplicates: ClusterMember[];
+  crossSplit: ClusterMember[];
+}
+
+/**
+ * Apply `prefer_split` to a cluster: when it spans splits and has members in the preferred split,
+ * the best of those (by the keep rule) becomes the keeper; members in a split other than the
+ * keeper's are cross-split copies (train–test leaks), left to the leak rule. Verdicts are
+ * symmetric, so a swapped-out keeper takes the verdict of the member that replaced it; the other
+ * members keep the evidence of their match with the cluster's first keeper.
+ */
+function arrangeBySplit(c: Cluster, items: DedupItem[], params: DedupParams): ArrangedCluster {
+  const all = [{ index: c.keep, verdict: null }, ...c.members] as Array<{ index: number; verdict: ClusterMember['verdict'] | null }>;
+  const splits = new Set(all.map((m) => items[m.index].split));
+  if (params.prefer_split === null || splits.size < 2 || splits.has(null)) {
+    return { keep: c.keep, keepReason: c.keepReason, duplicates: c.members, crossSplit: [] };
+  }
+  let keep = c.keep;
+  let keepReason = c.keepReason;
+  let members = c.members;
+  const preferred = all.filter((m) => items[m.index].split === params.prefer_split).map((m) => m.index);
+  if (preferred.length && items[c.keep].split !== params.prefer_split) {
+    const cmp = keeperOrder(params.keep);
+    keep = preferred.sort((a, b) => cmp(items[a], items[b]))[0];
+    const replaced = c.members.find((m) => m.index === keep)!;
+    members = [{ index: c.keep, verdict: replaced.verdict }, ...c.members.filter((m) => m.index !== keep)];
+    keepReason = `in the preferred split '${params.prefer_split}' (prefer_split); then ${c.keepReason}`;
+  }
+  const home = items[keep].split;
+  return {
+    keep, keepReason,
+    duplicates: members.filter((m) => items[m.index].split === home),
+    crossSplit: members.filter((m) => items[m.index].split !== home),
+  };
 }
 
 /**
@@ -79,7 +129,9 @@ export const dedupStep: ReduceStep<DedupParams> = {
   params: DedupParamsSchema,
   async run(ctx: StepContext, params: DedupParams): Promise<StepStats> {
     const { items: loaded, missing } = await loadSignalItems(ctx, 'dedup');
-    const items: DedupItem[] = loaded.map((it) => ({ id: it.sampleId, path: it.path, ord: it.ord, sha256: it.sha256, signals: it.signals, uri: it.uri }));
+    const items: DedupItem[] = loaded.map((it) => ({
+      id: it.sampleId, path: it.path, ord: it.ord, sha256: it.sha256, signals: it.signals, uri: it.uri, split: it.split,
+    }));
     const progress = ctx.reporter.progress('dedup', items.length);
     let geometricErrors = 0;
     const { clusters, stats } = await clusterDuplicates(items, {
@@ -100,21 +152,31 @@ export const dedupStep: ReduceStep<DedupParams> = {
     const clusterRows: Record<string, unknown>[] = [];
     const issueRows: Record<string, unknown>[] = [];
     const byMethod: Record<string, number> = {};
+    let crossSplit = 0;
     for (const c of clusters) {
-      const keep = items[c.keep];
+      const a = arrangeBySplit(c, items, params);
+      const keep = items[a.keep];
       clusterRows.push({
         run_id: ctx.runId, cluster: c.id, sample_id: keep.id, kept: true, method: 'keep', distance: 0, similarity: 1,
-        evidence: null, keep_reason: c.keepReason, min_similarity: c.minSimilarity,
+        evidence: null, keep_reason: a.keepReason, min_similarity: c.minSimilarity,
       });
-      for (const m of c.members) {
+      const crossSet = new Set(a.crossSplit);
+      for (const m of [...a.duplicates, ...a.crossSplit]) {
         const it = items[m.index];
         const method = m.verdict.method!;
         const similarity = similarityOf(m.verdict);
-        byMethod[method] = (byMethod[method] ?? 0) + 1;
+        const cross = crossSet.has(m);
         clusterRows.push({
           run_id: ctx.runId, cluster: c.id, sample_id: it.id, kept: false, method, distance: m.verdict.distance, similarity,
-          evidence: m.verdict.evidence, keep_reason: c.keepReason, min_similarity: c.minSimilarity,
+          evidence: cross ? { ...m.verdict.evidence, cross_split: true, kept_split: keep.split } : m.verdict.evidence,
+          keep_reason: a.keepReason, min_similarity: c.minSimilarity,
         });
+        // A copy in another split is a train–test leak: the leaks step records (and removes) it, once.
+        if (cross) {
+          crossSplit++;
+          continue;
+        }
+        byMethod[method] = (byMethod[method] ?? 0) + 1;
         issueRows.push({
           sample_id: it.id, type: 'duplicate', score: similarity, flagged: true,
           evidence: { cluster: c.id, kept: keep.id, kept_path: keep.path, method, distance: m.verdict.distance, ...m.verdict.evidence },
@@ -135,6 +197,13 @@ export const dedupStep: ReduceStep<DedupParams> = {
       result['geometric checks'] = stats.geometricChecks;
       result['geometric confirmed'] = stats.geometricConfirmed;
       if (geometricErrors) result['geometric checks failed'] = geometricErrors;
+    }
+    if (crossSplit) result['cross-split copies left to leaks'] = crossSplit;
+    if (params.prefer_split !== null && clusters.length && items.every((it) => it.split === null)) {
+      // Without splits a train image and its evaluation copy look like plain duplicates.
+      const note = "samples have no split yet, so copies across splits cannot be told from duplicates: put 'split' before 'dedup'";
+      result['splits'] = note;
+      ctx.reporter.warn(`dedup: ${note}`);
     }
     if (missing) result['images without signals (unreadable or undecodable)'] = missing;
     return result;

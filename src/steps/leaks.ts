@@ -48,6 +48,12 @@ export const LeaksParamsSchema = z
     /** Matcher: confirm borderline pairs by aligning the images (off: only the hash verdicts count). */
     geometric: z.boolean().default(true),
     dhash_threshold: z.number().int().min(0).max(64).default(12),
+    /**
+     * Which copy of a leaked pair gets the `leak` issue (and so is removed by `filter: drop: [leak]`):
+     * the evaluation-side copy (default) or the reference-side one. The filter drops it only while
+     * a copy on the other side stays.
+     */
+    remove: z.enum(['evaluation', 'reference']).default('evaluation'),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -283,25 +289,31 @@ export const leaksStep: ReduceStep<LeaksParams> = {
       run_id: ctx.runId, train_id: p.train.sampleId, test_id: p.test.sampleId, train_split: p.train.split, test_split: p.test.split,
       method: p.method, leak_type: p.leakType, similarity: p.similarity, hamming_distance: p.hammingDistance, evidence: p.evidence,
     }));
-    // One issue per evaluation sample: its closest reference match, and how many there are.
-    const perTest = new Map<string, { best: LeakPair; n: number }>();
+    // One issue per sample of the side to remove: its closest match on the other side, and how many there are.
+    const onReference = params.remove === 'reference';
+    const perSample = new Map<string, { best: LeakPair; n: number }>();
     for (const p of pairs) {
-      const cur = perTest.get(p.test.sampleId);
-      if (!cur) perTest.set(p.test.sampleId, { best: p, n: 1 });
+      const key = onReference ? p.train.sampleId : p.test.sampleId;
+      const cur = perSample.get(key);
+      if (!cur) perSample.set(key, { best: p, n: 1 });
       else {
         cur.n++;
         if (p.similarity > cur.best.similarity) cur.best = p;
       }
     }
-    const issues = [...perTest.values()].map(({ best, n }) => ({
-      sample_id: best.test.sampleId, type: 'leak', score: best.similarity, flagged: true,
-      evidence: {
-        // `train_sample` names the other side for the review app's and the report's pair views.
-        train_sample: best.train.sampleId, train_path: best.train.path, train_split: best.train.split, method: best.method,
-        leak_type: best.leakType, similarity: best.similarity, distance: best.hammingDistance, matches: n,
-      },
-      step: 'leaks', source: 'imgsift', run_id: ctx.runId,
-    }));
+    const perTest = perSample;
+    const issues = [...perSample.values()].map(({ best, n }) => {
+      const [self, other] = onReference ? [best.train, best.test] : [best.test, best.train];
+      return {
+        sample_id: self.sampleId, type: 'leak', score: best.similarity, flagged: true,
+        evidence: {
+          // `train_sample` names the other side for the review app's and the report's pair views.
+          train_sample: other.sampleId, train_path: other.path, train_split: other.split, method: best.method,
+          leak_type: best.leakType, similarity: best.similarity, distance: best.hammingDistance, matches: n,
+        },
+        step: 'leaks', source: 'imgsift', run_id: ctx.runId,
+      };
+    });
     await ctx.catalog.transaction(async (tx) => {
       await tx.run(`DELETE FROM leak_pairs WHERE run_id = ?`, [ctx.runId]);
       await tx.run(`DELETE FROM issues WHERE step = 'leaks' AND source = 'imgsift'`);
@@ -313,7 +325,7 @@ export const leaksStep: ReduceStep<LeaksParams> = {
       [`reference images (${refSplits.join(', ')})`]: train.length,
       [`evaluation images (${evalSplits.join(', ')})`]: test.length,
       'leaked pairs': pairs.length,
-      'evaluation images leaked': perTest.size,
+      [onReference ? 'reference images flagged (remove: reference)' : 'evaluation images leaked']: perTest.size,
     };
     for (const m of params.methods) stats[`pairs by ${m}`] = pairs.filter((p) => p.method === m).length;
     if (missing) stats['images without signals (unreadable or undecodable)'] = missing;

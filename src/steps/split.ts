@@ -171,7 +171,8 @@ export const splitStep: ReduceStep<SplitParams> = {
     }
     await catalog.run(
       `UPDATE samples SET split = x.split FROM (${assigned}) x WHERE samples.id = x.id`,
-      sqlParams,
+      // One split needs no hash, and DuckDB refuses a parameter the statement does not use.
+      assigned.includes('$1') ? sqlParams : [],
     );
     return splitStats(ctx, params);
   },

@@ -10,7 +10,8 @@ export class ReviewContext {
 
   constructor(
     readonly catalog: Catalog,
-    readonly runId: number,
+    /** The run under review; moves to a newer run when a build finishes (unless pinned). */
+    public runId: number,
     readonly thumbs: Thumbnailer,
     readonly taxonomy: Taxonomy,
     /** Who a change is recorded as when the client does not say. */

@@ -11,8 +11,8 @@ import { filterSql, issueRowConditions, type SampleFilter, type SqlFragment } fr
  * server materialises two temp tables, in ingest order:
  *   review_grid   (rn, id, split, label, path, dropped) — one row per sample of the run;
  *   review_issues (rn, type, source, score, flagged)     — the issues of those samples.
- * Issues only change when a build runs, and a build cannot run while the server holds the catalog,
- * so the snapshot stays true. Tags and decisions change as people review: they are read live from
+ * Issues only change when a build runs; the server rebuilds the snapshot when a newer run has
+ * finished (see server.ts followNewRun). Tags and decisions change as people review: they are read live from
  * their tables.
  *
  * A grid page is `... WHERE <filter> LIMIT n OFFSET k` without ORDER BY: DuckDB keeps insertion

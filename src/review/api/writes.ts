@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UsageError } from '../../errors.js';
-import { addTags, removeTags, reviewStates, setDecision, undo, type ChangeResult, type ReviewState, type SampleFilter } from '../decisions.js';
+import { ACCEPT_SUGGESTION, addTags, removeTags, reviewStates, setDecision, undo, type ChangeResult, type ReviewState, type SampleFilter } from '../decisions.js';
 import { REVIEW_ACTIONS } from '../taxonomy.js';
 import type { ReviewContext } from './context.js';
 import { GridFilterSchema } from './filters.js';
@@ -23,7 +23,7 @@ const Target = {
 };
 
 export const DecisionBody = z
-  .object({ ...Target, action: z.enum(REVIEW_ACTIONS).nullable(), newLabel: z.string().min(1).optional() })
+  .object({ ...Target, action: z.enum([...REVIEW_ACTIONS, ACCEPT_SUGGESTION]).nullable(), newLabel: z.string().min(1).optional() })
   .strict();
 export const TagsBody = z
   .object({ ...Target, add: z.array(z.string()).optional(), remove: z.array(z.string()).optional() })

@@ -221,7 +221,7 @@ function send(path, body, verb) {
   body.reviewer = reviewer();
   var wasView = !!t.filter;
   S.armView = false;
-  return api(path, body).then(function (r) { applyResult(r, wasView); toast(verb + ': ' + r.changed + ' changed'); })
+  return api(path, body).then(function (r) { applyResult(r, wasView); toast(verb + ': ' + r.changed + ' changed' + (r.skipped ? ', ' + r.skipped + ' without a suggestion' : '')); })
     .catch(function (e) { toast(e.message, true); });
 }
 
@@ -238,6 +238,7 @@ function decide(action) {
   if (action === 'relabel') {
     return ask('Relabel to', S.labels, function (label) { send('/api/decisions', { action: 'relabel', newLabel: label }, 'relabel'); });
   }
+  if (action === 'accept_suggestion') return send('/api/decisions', { action: action }, 'accept suggestion');
   return send('/api/decisions', { action: action === 'clear' ? null : action }, action === 'clear' ? 'clear decision' : action);
 }
 
@@ -365,7 +366,7 @@ function ask(title, options, done) {
 function showHelp() {
   var m = $('help'); m.textContent = ''; m.classList.remove('hidden');
   var rows = [['← → ↑ ↓', 'move between samples'], ['Enter', 'open the sample'], ['Esc', 'close / cancel'],
-    ['k', 'keep'], ['r', 'remove'], ['l', 'relabel (asks the new label)'], ['c', 'clear the decision'],
+    ['k', 'keep'], ['r', 'remove'], ['l', 'relabel (asks the new label)'], ['s', 'accept the suggested label'], ['c', 'clear the decision'],
     ['x / Shift+click', 'select or unselect'], ['a', 'select the loaded page'], ['v', 'next action applies to the whole filtered view'],
     ['u, Ctrl+Z', 'undo your last change'], ['/', 'search'], ['?', 'this help']];
   S.taxonomy.slice(0, 10).forEach(function (t, i) { rows.push([String((i + 1) % 10), 'tag ' + t.name]); });
@@ -395,6 +396,7 @@ document.addEventListener('keydown', function (ev) {
   else if (k === 'k') decide('keep');
   else if (k === 'r') decide('remove');
   else if (k === 'l') decide('relabel');
+  else if (k === 's') decide('accept_suggestion');
   else if (k === 'c') decide('clear');
   else if (k === 'u') undo();
   else if (k === 'x') { toggleSelect(S.focus); render(); }
@@ -443,6 +445,21 @@ function init() {
   $('detail').addEventListener('click', function (ev) { if (ev.target === $('detail')) closeDetail(); });
   refresh();
   $('grid').focus();
+  watchBuilds();
+}
+
+// A build on the same workdir: say so while it runs, reload the run it made when it ends.
+function watchBuilds() {
+  var run = null, building = false;
+  function poll() {
+    api('/api/status').then(function (st) {
+      $('build-banner').classList.toggle('hidden', !st.building);
+      if (run !== null && st.runId !== run && !st.building) { toast('build finished: showing run ' + st.runId); refresh(true); loadFacets(); }
+      if (building && !st.building && st.runId === run) refresh(true);
+      run = st.runId; building = !!st.building;
+    }).catch(function () {}).then(function () { setTimeout(poll, 2000); });
+  }
+  poll();
 }
 init();
 `;

@@ -20,6 +20,7 @@ export const APP_HTML = `<!doctype html>
   <label class="reviewer">Reviewer <input id="reviewer" autocomplete="off" spellcheck="false"></label>
   <button class="icon" id="help-btn" title="Keyboard shortcuts (?)">?</button>
 </header>
+<div class="banner hidden" id="build-banner" role="status">A build is running on this workdir: changes wait until it ends, then the app refreshes.</div>
 <div class="layout">
   <aside class="side" id="side">
     <input id="search" class="search" type="search" placeholder="Search id or path  ( / )" autocomplete="off">
@@ -36,6 +37,7 @@ export const APP_HTML = `<!doctype html>
       <button data-act="keep" class="act keep" title="Keep (k)">Keep</button>
       <button data-act="remove" class="act remove" title="Remove (r)">Remove</button>
       <button data-act="relabel" class="act relabel" title="Relabel (l)">Relabel</button>
+      <button data-act="accept_suggestion" class="act relabel" title="Relabel to the suggested label (s)">Accept suggestion</button>
       <button data-act="clear" class="act" title="Clear the decision (c)">Clear</button>
       <select id="tag-select" title="Tag (number keys)"><option value="">Tag…</option></select>
       <button data-act="undo" class="act" title="Undo (u)">Undo</button>

@@ -95,6 +95,8 @@ kbd { background: var(--panel2); border: 1px solid var(--line); border-bottom-wi
 .card .row { display: flex; gap: 8px; justify-content: flex-end; }
 .toast { position: fixed; bottom: 16px; left: 50%; transform: translateX(-50%); background: var(--panel2); border: 1px solid var(--line); padding: 8px 14px; border-radius: 8px; opacity: 0; transition: opacity .2s; pointer-events: none; z-index: 20; }
 .toast.show { opacity: 1; }
+.banner { background: var(--panel2); border-bottom: 2px solid var(--relabel, #c90); padding: 6px 14px; }
+.banner.hidden { display: none; }
 .toast.err { border-color: var(--remove); }
 .empty { padding: 40px; color: var(--dim); text-align: center; }
 `;
