@@ -69,7 +69,7 @@ export const WebDatasetOptions = z
     s3: S3Options.optional(),
     samples_per_shard: z.number().int().positive().default(2048),
     /**
-     * Keys from a sample field instead of the id: a column (path, text, label, group) or a metadata
+     * Keys from a sample field instead of the id: a column (id, path, text, label, group) or a metadata
      * path (`output_image`, `meta.a.b`), optionally without its file extension —
      * `{ from: output_image, drop_extension: true }` keys images/positive-edit/1.png as
      * images_positive-edit_1. Characters other than [A-Za-z0-9_-] become '_' as for ids; a sample
@@ -200,7 +200,7 @@ export function fieldKeys(
   const owner = new Map<string, string>();
   for (const r of rows) {
     let v: unknown;
-    if (opt.from === 'path' || opt.from === 'text' || opt.from === 'label') v = r[opt.from];
+    if (opt.from === 'id' || opt.from === 'path' || opt.from === 'text' || opt.from === 'label') v = r[opt.from];
     else if (opt.from === 'group') v = r.group_key;
     else v = lookup({ meta: parseMeta(r.meta) } as Record<string, unknown>, opt.from.startsWith('meta.') ? opt.from : `meta.${opt.from}`);
     if (v === undefined || v === null || v === '' || typeof v === 'object') {

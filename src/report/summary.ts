@@ -121,7 +121,7 @@ export function formatSummary(s: BuildSummary): string {
       (ing.badRows ? `, ${ing.badRows} malformed rows skipped` : '') +
       (ing.duplicateIds ? `, ${ing.duplicateIds} duplicate ids dropped` : '') +
       (ing.filtered ? `, ${ing.filtered} left out by source.where` : '') +
-      (ing.exploded ? `, ${ing.exploded} records exploded into samples` : ''),
+      (ing.exploded ? `, ${ing.exploded} records exploded into samples` : '') +
       (ing.blankLines ? `, ${ing.blankLines} blank lines skipped` : ''),
   );
   const skipped = Object.entries(ing.skipped ?? {}).sort((a, b) => b[1] - a[1]);

@@ -35,7 +35,7 @@ export const alignStep: MapStep<AlignStepParams> = {
     const a = input.roles[params.input];
     const b = input.roles[params.output];
     if (!a || !b) throw new Error(`align: sample ${input.id} lacks role ${!a ? params.input : params.output}`);
-    const { input: _i, output: _o, ...alignParams } = params;
+    const { input: _i, output: _o, meta: _m, ...alignParams } = params;
     const r: AlignResult = await alignPair(a.bytes, b.bytes, alignParams);
     const result = r as unknown as Json;
     if (r.ok) return { result };
