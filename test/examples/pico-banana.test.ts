@@ -82,6 +82,7 @@ test('pico-banana example: served sample, interrupted build, resume, seed figure
     const shards = await readExtracted(join(dir, 'dev_extracted'));
     const written = new Map<string, { split: string; members: Map<string, Buffer> }>();
     for (const [split, byKey] of shards) for (const [key, members] of byKey) written.set(key, { split, members });
+    assert.equal(written.size, [...shards.values()].reduce((n, m) => n + m.size, 0), 'no sample in two splits');
     const byKey = new Map<string, ManifestLine>(aligned.map((l) => [seedKey(l.output_image), l]));
     // An aligned pair may still be dropped for an empty mask; never more than one of this sample.
     assert.ok(written.size >= aligned.length - 1 && written.size <= aligned.length, `${written.size} samples written`);
