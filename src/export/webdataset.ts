@@ -8,6 +8,7 @@ import { md5Hex, stableStringify } from '../util/hash.js';
 import { readUri } from '../util/uri.js';
 import { encodeAs, formatOf, formatOfExtension, isMaskRole } from './convert.js';
 import { orderedMap } from './file-export.js';
+import { lookup } from './path-template.js';
 import { DEV_DIR, LocalSink, S3Options, isS3Url, sinkFor, type Sink, type SinkWriter } from './sink.js';
 import { RELABELED_ACTIVE } from './labels.js';
 import { TAR_END_BYTES, UstarWriter, tarEntryBytes } from './tar.js';
@@ -68,6 +69,14 @@ export const WebDatasetOptions = z
     /** Endpoint, region, part size, concurrency and retries for s3:// destinations. */
     s3: S3Options.optional(),
     samples_per_shard: z.number().int().positive().default(2048),
+    /**
+     * Keys from a sample field instead of the id: a column (id, path, text, label, group) or a metadata
+     * path (`output_image`, `meta.a.b`), optionally without its file extension —
+     * `{ from: output_image, drop_extension: true }` keys images/positive-edit/1.png as
+     * images_positive-edit_1. Characters other than [A-Za-z0-9_-] become '_' as for ids; a sample
+     * without the field, or two samples with one key, stop the export naming them.
+     */
+    key: z.object({ from: z.string().min(1), drop_extension: z.boolean().default(false) }).strict().optional(),
     /** Start a new shard before one would exceed this many bytes (a single larger sample still gets a shard). */
     max_shard_bytes: z.number().int().positive().optional(),
     /** Shard path under `to`: must contain {split} and {shard} (optionally formatted, {shard:06d}) and end in .tar. */
@@ -179,6 +188,35 @@ export function sampleKeys(ids: string[]): Map<string, string> {
     if (used.has(key)) throw new ImgsiftError(`webdataset: cannot make a unique key for sample id ${JSON.stringify(id)}`);
     used.add(key);
     keys.set(id, key);
+  }
+  return keys;
+}
+
+/** Keys from a field of each sample (the `key` option); missing values and shared keys are errors. */
+export function fieldKeys(
+  rows: Array<Pick<SampleRow, 'id' | 'path' | 'text' | 'label' | 'group_key' | 'meta'>>,
+  opt: { from: string; drop_extension: boolean },
+): Map<string, string> {
+  const keys = new Map<string, string>();
+  const owner = new Map<string, string>();
+  for (const r of rows) {
+    let v: unknown;
+    if (opt.from === 'id' || opt.from === 'path' || opt.from === 'text' || opt.from === 'label') v = r[opt.from];
+    else if (opt.from === 'group') v = r.group_key;
+    else v = lookup({ meta: parseMeta(r.meta) } as Record<string, unknown>, opt.from.startsWith('meta.') ? opt.from : `meta.${opt.from}`);
+    if (v === undefined || v === null || v === '' || typeof v === 'object') {
+      throw new ImgsiftError(`webdataset: key.from: sample ${JSON.stringify(r.id)} has no value for '${opt.from}'`);
+    }
+    let text = String(v);
+    if (opt.drop_extension) text = text.replace(/\.[^./\\]*$/, '');
+    const key = text.replace(/[^A-Za-z0-9_-]/g, '_');
+    if (key.length === 0 || key.length > MAX_KEY) {
+      throw new ImgsiftError(`webdataset: key.from: sample ${JSON.stringify(r.id)} gives key ${JSON.stringify(key)} (1 to ${MAX_KEY} characters needed)`);
+    }
+    const other = owner.get(key);
+    if (other !== undefined) throw new ImgsiftError(`webdataset: key.from: samples ${JSON.stringify(other)} and ${JSON.stringify(r.id)} both give key ${JSON.stringify(key)}`);
+    owner.set(key, r.id);
+    keys.set(r.id, key);
   }
   return keys;
 }
@@ -649,7 +687,7 @@ async function makePlan(ctx: ExportContext, options: WebDatasetOptions, rows: Sa
   const numeric = labels.every((l) => /^-?\d+$/.test(l));
   return {
     fields,
-    keys: sampleKeys(rows.map((r) => r.id)),
+    keys: options.key ? fieldKeys(rows, options.key) : sampleKeys(rows.map((r) => r.id)),
     labels: { classes: numeric ? null : labels, index: new Map(labels.map((l, i) => [l, i])) },
     reencode: options.reencode,
   };

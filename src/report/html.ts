@@ -162,6 +162,20 @@ function statTable(stats: Record<string, number | string>): string {
 }
 
 function alignmentSection(d: ReportData): Section | null {
+  const a = d.summary?.alignment;
+  if (a) {
+    // The build's closing block, as a table, and the failures by reason.
+    const rows: Record<string, string> = {
+      'Samples attempted': fmt(a.attempted),
+      'Alignment success': `${fmt(a.success)} (${a.successPercent.toFixed(1)}%)`,
+      'Alignment failed': `${fmt(a.failed)} (${a.failedPercent.toFixed(1)}%)`,
+      'Avg inlier ratio': a.avgInlierRatio.toFixed(3),
+      'Avg matches': fmt(Math.round(a.avgMatches)),
+    };
+    const reasons = Object.entries(a.failureReasons).map(([label, value]) => ({ label, value }));
+    return section('alignment', 'Alignment', `<div class="alignment-stats">${statTable(rows)}</div>` +
+      (reasons.length ? `<h3>Failure reasons</h3>${barChart(reasons, { className: 'align-failures' })}` : '<p class="muted">No pair failed to align.</p>'));
+  }
   if (d.alignment.length === 0) return null;
   return section('alignment', 'Alignment', d.alignment.map((s) => `<h3>${esc(s.name)}</h3>${statTable(s.stats)}`).join(''));
 }

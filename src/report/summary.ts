@@ -29,7 +29,44 @@ export interface BuildSummary {
   attention: string[];
   /** The HTML report written by the build, if the recipe asks for one. */
   report?: string;
+  /** The `align` step's figures (seed 000's "Alignment Statistics"), when the recipe aligns pairs. */
+  alignment?: AlignmentSummary;
 }
+
+export interface AlignmentSummary {
+  attempted: number;
+  success: number;
+  successPercent: number;
+  failed: number;
+  failedPercent: number;
+  /** Means over the successful pairs. */
+  avgInlierRatio: number;
+  avgMatches: number;
+  /** Failed pairs by reason (too_few_matches, low_inlier_ratio, ...), most frequent first. */
+  failureReasons: Record<string, number>;
+}
+
+/** The alignment figures out of the `align` step's stats (src/steps/align.ts alignStats). */
+export function alignmentSummary(steps: StepSummary[]): AlignmentSummary | undefined {
+  const st = steps.find((s) => s.name === 'align' && s.kind === 'map')?.stats;
+  if (!st || st.attempted === undefined) return undefined;
+  const num = (k: string) => Number(st[k] ?? 0);
+  const failureReasons: Record<string, number> = {};
+  for (const [k, v] of Object.entries(st)) if (k.startsWith('failed: ')) failureReasons[k.slice(8)] = Number(v);
+  return {
+    attempted: num('attempted'),
+    success: num('succeeded'),
+    successPercent: num('succeeded %'),
+    failed: num('alignment failed'),
+    failedPercent: num('alignment failed %'),
+    avgInlierRatio: num('avg inlier ratio'),
+    avgMatches: num('avg matches'),
+    failureReasons,
+  };
+}
+
+/** Splits in the order people read them: train, then dev/validation, then test, then the rest by name. */
+const SPLIT_ORDER = `CASE lower(split) WHEN 'train' THEN 0 WHEN 'dev' THEN 1 WHEN 'val' THEN 1 WHEN 'valid' THEN 1 WHEN 'validation' THEN 1 WHEN 'test' THEN 2 ELSE 3 END`;
 
 export async function collectSummary(
   catalog: Catalog,
@@ -38,7 +75,7 @@ export async function collectSummary(
   const { runId } = base;
   const total = await catalog.scalar(`SELECT count(*) FROM active`);
   const splitRows = await catalog.all<{ split: string | null; n: bigint }>(
-    `SELECT split, count(*) AS n FROM active GROUP BY split ORDER BY n DESC, split`,
+    `SELECT split, count(*) AS n FROM active GROUP BY split ORDER BY ${SPLIT_ORDER}, split`,
   );
   const issueRows = await catalog.all<{ type: string; n: bigint }>(
     `SELECT i.type, count(DISTINCT i.sample_id) AS n FROM issues i JOIN samples s ON s.id = i.sample_id
@@ -47,6 +84,7 @@ export async function collectSummary(
   const dropRows = await catalog.all<{ reason: string; n: bigint }>(
     `SELECT reason, count(*) AS n FROM drops WHERE run_id = ${runId} GROUP BY reason ORDER BY n DESC, reason`,
   );
+  const alignment = alignmentSummary(base.steps);
   const attention: string[] = [];
   if (base.ingest.badRows > 0) {
     const where = base.ingest.badRowsFile ? ` (all listed in ${base.ingest.badRowsFile})` : '';
@@ -70,6 +108,7 @@ export async function collectSummary(
     steps: base.steps,
     exports: base.exports,
     attention,
+    ...(alignment ? { alignment } : {}),
   };
 }
 
@@ -94,6 +133,7 @@ export function formatSummary(s: BuildSummary): string {
   }
   lines.push('', 'Split breakdown:');
   for (const sp of s.splits) lines.push(`  ${sp.split.toUpperCase()}: ${sp.count} samples (${sp.percent.toFixed(1)}%)`);
+  if (s.alignment) lines.push('', ...formatAlignment(s.alignment));
   if (Object.keys(s.issues).length) {
     lines.push('', 'Issues found (samples flagged):');
     for (const [t, n] of Object.entries(s.issues)) lines.push(`  ${t}: ${n}`);
@@ -103,7 +143,9 @@ export function formatSummary(s: BuildSummary): string {
     for (const [r, n] of Object.entries(s.dropped)) lines.push(`  ${r}: ${n}`);
   }
   for (const st of [...s.steps, ...s.exports]) {
-    const entries = Object.entries(st.stats);
+    // The align step's own figures are printed above in the seed's shape; its pass figures stay here.
+    const shownAbove = s.alignment && st.name === 'align' && st.kind === 'map';
+    const entries = Object.entries(st.stats).filter(([k]) => !shownAbove || !isAlignmentKey(k));
     lines.push('', `${title(st.name)} (${st.seconds.toFixed(1)}s):`);
     for (const [k, v] of entries) lines.push(`  ${k}: ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : v}`);
   }
@@ -115,6 +157,26 @@ export function formatSummary(s: BuildSummary): string {
   if (s.report) lines.push(`Report:  ${s.report}`);
   lines.push(RULE);
   return lines.join('\n');
+}
+
+const ALIGNMENT_KEYS = new Set(['attempted', 'succeeded', 'succeeded %', 'alignment failed', 'alignment failed %', 'avg inlier ratio', 'avg matches']);
+const isAlignmentKey = (k: string) => ALIGNMENT_KEYS.has(k) || k.startsWith('failed: ');
+
+/** Seed 000's alignment block, plus the failures by reason. */
+export function formatAlignment(a: AlignmentSummary): string[] {
+  const lines = [
+    'Alignment Statistics:',
+    `  Samples attempted: ${a.attempted}`,
+    `  Alignment success: ${a.success} (${a.successPercent.toFixed(1)}%)`,
+    `  Alignment failed:  ${a.failed} (${a.failedPercent.toFixed(1)}%)`,
+  ];
+  const reasons = Object.entries(a.failureReasons);
+  if (reasons.length) {
+    lines.push('', '  Failure reasons:');
+    for (const [r, n] of reasons) lines.push(`    ${r}: ${n}`);
+  }
+  lines.push('', '  Alignment quality:', `    Avg inlier ratio: ${a.avgInlierRatio.toFixed(3)}`, `    Avg matches: ${Math.round(a.avgMatches)}`);
+  return lines;
 }
 
 function title(name: string): string {

@@ -43,6 +43,8 @@ export const FieldMapSchema = z
     split: columnName.optional(),
     files: z.record(roleName, FileColumnSchema).optional(),
     main: roleName.optional(),
+    /** Mapped columns to keep in the sample's metadata too (e.g. the URL columns of file roles). */
+    keep_in_meta: z.array(columnName).optional(),
   })
   .strict()
   .superRefine((f, ctx) => {

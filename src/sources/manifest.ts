@@ -90,6 +90,7 @@ export function resolveColumns(
     out.files[role] = need(`files.${role}`, column);
     used.add(column);
   }
+  for (const column of fields.keep_in_meta ?? []) used.delete(column);
   return out;
 }
 

@@ -66,4 +66,6 @@ export interface FieldMap {
   prefixes?: Record<string, string>;
   /** The recipe's name for the main role (`input`), stored in the catalog as `image`. */
   main?: string;
+  /** Mapped columns kept in `meta` as well (a URL an export should still show after download). */
+  keep_in_meta?: string[];
 }
