@@ -19,6 +19,7 @@ import { textTransformStep } from './text-transform.js';
 import { textFilterStep } from './text-filter.js';
 import { alignStep } from './align.js';
 import { editMaskStep } from './edit-mask.js';
+import { captionStep } from './caption.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -45,6 +46,7 @@ const STEPS: Step[] = [
   textFilterStep,
   alignStep,
   editMaskStep,
+  captionStep,
 ];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));
