@@ -20,6 +20,7 @@ import { textFilterStep } from './text-filter.js';
 import { alignStep } from './align.js';
 import { editMaskStep } from './edit-mask.js';
 import { captionStep } from './caption.js';
+import { augmentStep } from './augment.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -47,6 +48,7 @@ const STEPS: Step[] = [
   alignStep,
   editMaskStep,
   captionStep,
+  augmentStep,
 ];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));

@@ -63,7 +63,9 @@ test('examples/lora: the seed 003 workflow gives a kohya training folder with ch
     kept.delete(copy.copy_of!);
     kept.add(both[0]);
   }
-  assert.deepEqual([...exported].sort(), [...kept].map(stem).sort(), 'the exported images are those that pass the gates');
+  // augment_factor 2: each kept training image plus one copy `<id>/aug1`; regularization images are not augmented.
+  const copies = [...kept].filter((p) => p.startsWith('subject/')).map((p) => `${p}/aug1`);
+  assert.deepEqual([...exported].sort(), [...kept, ...copies].map(stem).sort(), 'the exported images are those that pass the gates, and their copies');
   assert.ok(planted.filter((f) => f.problem && f.problem !== 'duplicate' && f.problem !== 'near_duplicate').every((f) => !exported.has(stem(f.path))));
 
   const byPath = new Map(planted.map((f) => [f.path, f]));
@@ -87,11 +89,18 @@ test('examples/lora: the seed 003 workflow gives a kohya training folder with ch
     captions.push({ path, text });
     if (f.folder === 'subject') {
       assert.deepEqual(metadata[stem(path)], { caption: text, train_resolution: [m.width, m.height] }, `${path}: metadata`);
+      // The copy: same bucket, same caption, other pixels.
+      const copy = join(folder, `${stem(`${path}/aug1`)}.png`);
+      const cm = await sharp(copy).metadata();
+      assert.deepEqual([cm.width, cm.height], [m.width, m.height], `${path}/aug1 keeps its parent's bucket`);
+      assert.equal((await readFile(join(folder, `${stem(`${path}/aug1`)}.txt`), 'utf8')).trim(), text, `${path}/aug1 carries the caption`);
+      assert.ok(!(await readFile(copy)).equals(await readFile(png)), `${path}/aug1 differs from its parent`);
+      assert.deepEqual(metadata[stem(`${path}/aug1`)], { caption: text, train_resolution: [m.width, m.height] });
     } else {
       assert.equal(metadata[stem(path)], undefined, 'regularization images are not in the fine-tuning metadata');
     }
   }
-  assert.equal(Object.keys(metadata).length, [...kept].filter((p) => byPath.get(p)!.folder === 'subject').length);
+  assert.equal(Object.keys(metadata).length, 2 * copies.length);
 
   // sd-scripts dataset config: bucket settings, one subset per concept folder, reg flagged.
   const toml = await readFile(join(out, 'dataset_config.toml'), 'utf8');
@@ -124,6 +133,18 @@ test('examples/lora: the seed 003 workflow gives a kohya training folder with ch
     assert.deepEqual(ofType('caption_duplicate'), dups);
     for (const p of planted_('shared')) assert.ok(dups.includes(p), `${p} shares its caption`);
     assert.deepEqual(ofType('caption_missing_trigger'), [], 'every training caption starts with the trigger');
+
+    // Copies record what was applied, within the seed's safe ranges, and name their parent.
+    const children = await catalog.all<{ id: string; parent_id: string; aug: string }>(
+      `SELECT id, parent_id, json_extract(meta, '$.augment')::VARCHAR AS aug FROM samples WHERE parent_id IS NOT NULL AND seen_run = ${result.runId} ORDER BY id`,
+    );
+    assert.deepEqual(children.map((c) => c.id), [...copies].sort());
+    for (const c of children) {
+      assert.equal(c.id, `${c.parent_id}/aug1`);
+      const a = JSON.parse(c.aug) as { rotate: number; brightness: number; contrast: number; crop: { scale: number }; risky: string[] };
+      assert.ok(Math.abs(a.rotate) <= 5 && a.brightness >= 0.9 && a.brightness <= 1.1 && a.contrast >= 0.9 && a.contrast <= 1.1, c.aug);
+      assert.ok(a.crop.scale >= 0.9 && a.crop.scale <= 1 && a.risky.length === 0, c.aug);
+    }
   } finally {
     catalog.close();
   }
