@@ -38,7 +38,7 @@ export interface PlantedFile {
 // No snow: its white fields are overexposed by the seed's histogram rule, which is right but not the point here.
 const KINDS: SceneKind[] = ['beach', 'forest', 'city'];
 /** Upright sizes cycling through portrait, landscape and square, all at least 512 on the short side. */
-const SIZES: Array<[number, number]> = [[576, 768], [768, 576], [640, 640], [512, 768], [768, 512], [704, 704], [576, 832]];
+const SIZES: Array<[number, number]> = [[576, 768], [768, 576], [640, 640], [512, 768], [768, 512], [704, 704]];
 const POSES = ['sitting at a desk', 'standing by a window', 'walking outdoors', 'looking at the camera', 'reading a book'];
 const LIGHT = ['soft daylight', 'golden hour light', 'overcast light', 'studio lighting'];
 
@@ -66,8 +66,10 @@ export async function generate(out: string): Promise<PlantedFile[]> {
   const N = 34;
   for (let i = 0; i < N; i++) {
     const kind = KINDS[i % KINDS.length];
-    let [w, h] = SIZES[i % SIZES.length];
+    // Aspect classes in turn (portrait, landscape, square), shifted every third image so they do not follow the format.
+    let [w, h] = SIZES[((i + Math.floor(i / 3)) % 3) + 3 * (Math.floor(i / 9) % 2)];
     let problem: Problem | null = null;
+    if (i === N - 1) [w, h] = [768, 576]; // keeps the kept images' aspect shares inside the seed's bands
     if (i === 5 || i === 17) { problem = 'too_small'; [w, h] = i === 5 ? [384, 288] : [320, 448]; }
     if (i === 8 || i === 21) problem = 'dark';
     if (i === 11 || i === 25) problem = 'blurry';

@@ -49,6 +49,8 @@ export async function collectSummary(
   );
   const attention: string[] = [];
   if (base.ingest.badRows > 0) attention.push(`${base.ingest.badRows} source rows were malformed and skipped`);
+  // A step states what needs a person's attention as its `attention` stat (balance: a share out of band).
+  for (const st of base.steps) if (typeof st.stats.attention === 'string') attention.push(st.stats.attention);
 
   return {
     run: runId,

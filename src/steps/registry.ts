@@ -21,6 +21,7 @@ import { alignStep } from './align.js';
 import { editMaskStep } from './edit-mask.js';
 import { captionStep } from './caption.js';
 import { augmentStep } from './augment.js';
+import { balanceStep } from './balance.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -49,6 +50,7 @@ const STEPS: Step[] = [
   editMaskStep,
   captionStep,
   augmentStep,
+  balanceStep,
 ];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));

@@ -149,6 +149,19 @@ test('examples/lora: the seed 003 workflow gives a kohya training folder with ch
     catalog.close();
   }
 
+  // Balance: the seed's aspect bands over the kept training originals, recomputed from the planted sizes.
+  const originals = [...kept].filter((p) => p.startsWith('subject/')).map((p) => byPath.get(p)!);
+  const cls = (f: PlantedFile) => (Math.max(f.width, f.height) / Math.min(f.width, f.height) <= 1.1 ? 'square' : f.height > f.width ? 'portrait' : 'landscape');
+  const bands = { portrait: [0.3, 0.4], landscape: [0.3, 0.4], square: [0.2, 0.4] } as const;
+  const balance = result.summary.steps.find((s) => s.name === 'balance')!.stats;
+  for (const k of ['portrait', 'landscape', 'square'] as const) {
+    const n = originals.filter((f) => cls(f) === k).length;
+    const share = n / originals.length;
+    assert.ok(share >= bands[k][0] && share <= bands[k][1], `${k} ${share} in band`);
+    assert.match(String(balance[`aspect ${k}`]), new RegExp(`^${n} \\(${(share * 100).toFixed(1)}%`));
+  }
+  assert.equal(balance.images, originals.length);
+
   // A rerun changes nothing in the folder.
   const again = await build(await loadRecipe(RECIPE, { env }), { workers: 1 });
   const kohya = again.summary.exports.find((e) => e.name === 'kohya')!;
