@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { build } from '../../src/exec/build.js';
 import { loadRecipe } from '../../src/recipe/load.js';
+import { validateKohya } from '../../src/validate/kohya.js';
 import { generate, type PlantedFile } from '../../examples/lora/generate.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -161,6 +162,13 @@ test('examples/lora: the seed 003 workflow gives a kohya training folder with ch
     assert.match(String(balance[`aspect ${k}`]), new RegExp(`^${n} \\(${(share * 100).toFixed(1)}%`));
   }
   assert.equal(balance.images, originals.length);
+
+  // imgsift validate on the folder finds the planted caption problems and nothing else.
+  const v = await validateKohya(out);
+  const tooLong = [...kept].filter((p) => byPath.get(p)!.caption_problem === 'too_long').flatMap((p) => [stem(p), stem(`${p}/aug1`)]);
+  assert.deepEqual(v.problems.filter((p) => /tokens, over 75/.test(p.problem)).map((p) => p.file).sort(), tooLong.map((s) => `img/10_ohwx man/${s}.txt`).sort());
+  assert.ok(v.problems.every((p) => /tokens, over 75|same caption as/.test(p.problem)), JSON.stringify(v.problems));
+  assert.equal(v.images, exported.size);
 
   // A rerun changes nothing in the folder.
   const again = await build(await loadRecipe(RECIPE, { env }), { workers: 1 });
