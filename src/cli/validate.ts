@@ -7,6 +7,9 @@ interface ValidateFlags extends OutputFlags {
   maxSamples?: number;
   borderMargin?: number;
   fullCoverage?: number;
+  format?: string;
+  trigger?: string;
+  batchSize?: number;
 }
 
 export function registerValidate(program: Command, state: CliState): void {
@@ -18,9 +21,18 @@ export function registerValidate(program: Command, state: CliState): void {
       .option('--output <dir>', 'write overlay images (input beside input with the mask in red) to this folder')
       .option('--max-samples <n>', 'check only the first N samples', parsePositiveInt('--max-samples'))
       .option('--border-margin <px>', 'masks within this many pixels of the border are flagged as touching it (default 0)', parseNonNegativeNumber('--border-margin'))
-      .option('--full-coverage <percent>', 'masks covering at least this much are flagged as full (default 99)', parseNonNegativeNumber('--full-coverage', 100)),
+      .option('--full-coverage <percent>', 'masks covering at least this much are flagged as full (default 99)', parseNonNegativeNumber('--full-coverage', 100))
+      .option('--format <format>', 'webdataset or kohya (default: kohya when the folder has img/<repeats>_<name>/)')
+      .option('--trigger <word>', 'kohya: trigger word captions must hold (default: first word of each img/ folder name)')
+      .option('--batch-size <n>', 'kohya: buckets with fewer images are flagged (default 1)', parsePositiveInt('--batch-size')),
   ).action(
     action(state, async (shards: string, flags: ValidateFlags) => {
+      const { isKohyaFolder, validateKohya, formatKohyaReport } = await import('../validate/kohya.js');
+      if (flags.format === 'kohya' || (flags.format === undefined && (await isKohyaFolder(shards)))) {
+        const report = await validateKohya(shards, { trigger: flags.trigger, batchSize: flags.batchSize });
+        process.stdout.write(flags.json ? JSON.stringify(report) + '\n' : formatKohyaReport(report));
+        return report.problems.length ? EXIT.attention : EXIT.ok;
+      }
       const { formatReport } = await import('../validate/format.js');
       const { validateShards } = await import('../validate/validate.js');
       const report = await validateShards(shards, {

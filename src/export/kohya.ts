@@ -4,7 +4,9 @@ import {
   IMAGE_EXTENSIONS, ReencodeOptions, TrackedWriter, activeImageSamples, extensionOf, imageFile, orderedMap, safeSegment,
   type ImageSample,
 } from './file-export.js';
-import { S3Options, sinkFor } from './sink.js';
+import sharp from 'sharp';
+import { DatasetConfigOptions, datasetConfigToml, fineTuneMetadata, type MetadataEntry, type Subset } from './kohya-config.js';
+import { LocalSink, S3Options, sinkFor } from './sink.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 import { sampleKeys } from './webdataset.js';
 
@@ -77,6 +79,12 @@ export const KohyaOptions = z
     splits: z.array(z.string().min(1)).optional(),
     reg: RegOptions.optional(),
     reencode: ReencodeOptions.optional(),
+    /** The role whose file is written ('resized': the bucket step's output); samples without it are skipped. */
+    role: z.string().regex(/^[a-z][a-z0-9_]*$/, 'a role name').default('image'),
+    /** Also write sd-scripts' dataset config TOML (bucket settings, one subset per concept folder). */
+    dataset_config: DatasetConfigOptions.optional(),
+    /** Also write the fine-tuning metadata JSON (`--in_json`) of the training images under this file name. */
+    metadata: z.string().regex(/^[^/\\]+\.json$/, 'a .json file name without folders').optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -120,6 +128,9 @@ interface Placement {
   /** `img/10_name` or `reg/1_class`. */
   dir: string;
   reg: boolean;
+  repeats: number;
+  /** The folder name after `<repeats>_`. */
+  concept: string;
   caption: string | null;
 }
 
@@ -139,7 +150,7 @@ async function place(ctx: ExportContext, o: KohyaOptions, samples: ImageSample[]
     if (isReg(s)) {
       const cls = o.reg!.class ?? o.class!;
       const caption = captionOf(s, o.caption)?.trim() || null;
-      out.push({ sample: s, dir: `reg/${o.reg!.repeats}_${safeSegment(cls)}`, reg: true, caption });
+      out.push({ sample: s, dir: `reg/${o.reg!.repeats}_${safeSegment(cls)}`, reg: true, repeats: o.reg!.repeats, concept: cls, caption });
       continue;
     }
     if (o.splits && !o.splits.includes(s.split ?? '')) continue;
@@ -149,9 +160,25 @@ async function place(ctx: ExportContext, o: KohyaOptions, samples: ImageSample[]
     }
     let caption = captionOf(s, o.caption)?.trim() || null;
     if (o.trigger && o.trigger_in_captions) caption = withTrigger(caption, o.trigger, o.trigger_separator);
-    out.push({ sample: s, dir: `img/${o.repeats}_${safeSegment(concept)}`, reg: false, caption });
+    out.push({ sample: s, dir: `img/${o.repeats}_${safeSegment(concept)}`, reg: false, repeats: o.repeats, concept, caption });
   }
   return out;
+}
+
+/** The samples with the file of `role` in place of their image; those without one are left out. */
+async function withRole(ctx: ExportContext, samples: ImageSample[], role: string): Promise<ImageSample[]> {
+  const rows = await ctx.catalog.all<{ sample_id: string; uri: string }>(`SELECT sample_id, uri FROM files WHERE role = ?`, [role]);
+  const uris = new Map(rows.map((r) => [r.sample_id, r.uri]));
+  const out = samples.filter((s) => uris.has(s.id)).map((s) => ({ ...s, uri: uris.get(s.id)!, format: null }));
+  if (out.length < samples.length) ctx.reporter.warn(`kohya: ${samples.length - out.length} sample(s) have no '${role}' file and are left out`);
+  return out;
+}
+
+/** The size a trainer sees: EXIF orientation applied unless the bytes were re-encoded upright. */
+async function trainSize(data: Buffer, upright: boolean): Promise<{ width: number; height: number }> {
+  const m = await sharp(data).metadata();
+  const swap = !upright && (m.orientation ?? 1) >= 5;
+  return swap ? { width: m.height!, height: m.width! } : { width: m.width!, height: m.height! };
 }
 
 export const kohyaExporter: Exporter<KohyaOptions> = {
@@ -163,12 +190,14 @@ export const kohyaExporter: Exporter<KohyaOptions> = {
     const sink = await sinkFor(ctx, options.to, options.s3);
     try {
       const out = new TrackedWriter(sink);
-      const samples = await activeImageSamples(ctx);
+      const samples = options.role === 'image' ? await activeImageSamples(ctx) : await withRole(ctx, await activeImageSamples(ctx), options.role);
       const placements = await place(ctx, options, samples);
       const keys = sampleKeys(placements.map((p) => p.sample.id));
 
       const perDir = new Map<string, number>();
       let captions = 0;
+      const subsets: Subset[] = [];
+      const entries: MetadataEntry[] = [];
       let skipped = 0;
       let reencoded = 0;
       const progress = reporter.progress('kohya', placements.length);
@@ -195,12 +224,22 @@ export const kohyaExporter: Exporter<KohyaOptions> = {
             captions++;
           }
           if (r.image.reencoded) reencoded++;
+          if (!perDir.has(r.p.dir)) subsets.push({ image_dir: r.p.dir, num_repeats: r.p.repeats, class_tokens: r.p.concept, is_reg: r.p.reg });
           perDir.set(r.p.dir, (perDir.get(r.p.dir) ?? 0) + 1);
+          if (options.metadata && !r.p.reg) entries.push({ key, caption: r.p.caption, ...(await trainSize(r.image.data, r.image.reencoded)) });
           progress.tick();
         }
       } finally {
         progress.finish();
       }
+
+      if (options.dataset_config) {
+        const c = options.dataset_config;
+        const base = c.paths === 'absolute' && sink instanceof LocalSink ? sink.root + '/' : '';
+        const sorted = [...subsets].sort((a, b) => Number(a.is_reg) - Number(b.is_reg) || (a.image_dir < b.image_dir ? -1 : 1));
+        await out.put(c.file, datasetConfigToml(c, options.caption_extension, sorted.map((s) => ({ ...s, image_dir: base + s.image_dir }))));
+      }
+      if (options.metadata) await out.put(options.metadata, fineTuneMetadata(entries));
 
       const captionExts = new Set(['txt', 'caption', options.caption_extension.slice(1).toLowerCase()]);
       const removed = await out.removeStale((p) => {

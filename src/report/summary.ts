@@ -90,6 +90,8 @@ export async function collectSummary(
     const where = base.ingest.badRowsFile ? ` (all listed in ${base.ingest.badRowsFile})` : '';
     attention.push(`${base.ingest.badRows} source rows were malformed and skipped${where}`);
   }
+  // A step states what needs a person's attention as its `attention` stat (balance: a share out of band).
+  for (const st of base.steps) if (typeof st.stats.attention === 'string') attention.push(st.stats.attention);
 
   return {
     run: runId,

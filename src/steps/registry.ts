@@ -19,6 +19,9 @@ import { textTransformStep } from './text-transform.js';
 import { textFilterStep } from './text-filter.js';
 import { alignStep } from './align.js';
 import { editMaskStep } from './edit-mask.js';
+import { captionStep } from './caption.js';
+import { augmentStep } from './augment.js';
+import { balanceStep } from './balance.js';
 
 /**
  * Every step a recipe can name. A step is a module with one job; adding one means adding it here.
@@ -45,6 +48,9 @@ const STEPS: Step[] = [
   textFilterStep,
   alignStep,
   editMaskStep,
+  captionStep,
+  augmentStep,
+  balanceStep,
 ];
 
 const BY_NAME = new Map<string, Step>(STEPS.map((s) => [s.name, s]));
