@@ -7,6 +7,7 @@ import { removalListExporter, relabelMapExporter } from './removal.js';
 import { taggedManifestExporter } from '../review/tagged-manifest.js';
 import { filesExporter } from './files.js';
 import { groupedJsonExporter } from './grouped-json.js';
+import { cocoExporter } from './coco.js';
 
 /** Every export format a recipe can name. */
 const EXPORTERS: Exporter<any>[] = [
@@ -19,6 +20,7 @@ const EXPORTERS: Exporter<any>[] = [
   taggedManifestExporter,
   filesExporter,
   groupedJsonExporter,
+  cocoExporter,
 ];
 
 const BY_FORMAT = new Map(EXPORTERS.map((e) => [e.format, e]));
