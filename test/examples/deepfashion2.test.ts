@@ -122,7 +122,7 @@ test('deepfashion2 example: the seed-001 outputs, checked against its rules re-i
   // The generated sample exercises every rule.
   assert.ok(expected.seen.style0 > 0 && expected.seen.oneDomainSkus > 0 && expected.seen.multiItemImages > 0 && expected.seen.borderBoxes > 0, JSON.stringify(expected.seen));
 
-  const env = { ...process.env, DF2_ROOT: df2Root, SKU_ROOT: skuRoot, DF2_WORKDIR: join(dir, 'work') };
+  const env: NodeJS.ProcessEnv = { ...process.env, DF2_ROOT: df2Root, SKU_ROOT: skuRoot, DF2_WORKDIR: join(dir, 'work') };
   delete env.SPLITS;
   const first = await build(await loadRecipe(RECIPE, { env }), { reporter: quiet(), workers: 1 });
   assert.equal(first.exitCode, 0, JSON.stringify(first.summary.attention));
@@ -136,7 +136,7 @@ test('deepfashion2 example: the seed-001 outputs, checked against its rules re-i
     assert.deepEqual(Object.keys(lines[0]), Object.keys(want[0]));
     assert.deepEqual(lines.sort(byPath), [...want].sort(byPath));
     // <split>_sku_metadata.json
-    const doc = JSON.parse(await readFile(join(skuRoot, `${split}_sku_metadata.json`), 'utf8'));
+    const doc: object = JSON.parse(await readFile(join(skuRoot, `${split}_sku_metadata.json`), 'utf8'));
     assert.deepEqual(doc, expectedMetadata(split, want, df2Root, skuRoot));
     assert.deepEqual(Object.keys(doc), ['split', 'df2_root', 'out_root', 'num_skus', 'skus']);
   }
