@@ -36,6 +36,8 @@ export interface GenerateOptions {
   itemsPerImage?: number;
   /** Photos per pair and domain when fixed (the benchmark); default 1 or 2 at random. */
   imagesPerDomain?: number;
+  /** Smallest photo width and height (default 240 × 300; each photo adds up to 80 px). */
+  imageSize?: [number, number];
   seed?: number;
 }
 
@@ -65,8 +67,9 @@ export async function generateDeepFashion2(root: string, options: GenerateOption
           imageNo++;
           const shown = garments.filter((g) => g.in.includes(source));
           const list = options.itemsPerImage ? fill(shown, options.itemsPerImage, r) : shown;
-          const width = 240 + 16 * Math.floor(r() * 6);
-          const height = 300 + 16 * Math.floor(r() * 6);
+          const [minW, minH] = options.imageSize ?? [240, 300];
+          const width = minW + 16 * Math.floor(r() * 6);
+          const height = minH + 16 * Math.floor(r() * 6);
           const anno = annotation(source, p, list, width, height, imageNo, r);
           const id = String(imageNo).padStart(6, '0');
           await writeFile(join(root, split, 'image', `${id}.jpg`), await drawPhoto(anno, width, height, imageNo * 7919 + s));
