@@ -8,6 +8,7 @@ import { taggedManifestExporter } from '../review/tagged-manifest.js';
 import { filesExporter } from './files.js';
 import { groupedJsonExporter } from './grouped-json.js';
 import { finalManifestExporter, cleaningSummaryExporter } from './cleaning.js';
+import { cocoExporter } from './coco.js';
 
 /** Every export format a recipe can name. */
 const EXPORTERS: Exporter<any>[] = [
@@ -22,6 +23,7 @@ const EXPORTERS: Exporter<any>[] = [
   groupedJsonExporter,
   finalManifestExporter,
   cleaningSummaryExporter,
+  cocoExporter,
 ];
 
 const BY_FORMAT = new Map(EXPORTERS.map((e) => [e.format, e]));
