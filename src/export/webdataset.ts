@@ -1,3 +1,4 @@
+import { loadRoleAliases, resolveRole } from '../catalog/roles.js';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
@@ -667,8 +668,11 @@ async function makePlan(ctx: ExportContext, options: WebDatasetOptions, rows: Sa
   const roles = new Set(
     (await ctx.catalog.all<{ role: string }>(`SELECT DISTINCT f.role FROM files f JOIN active a ON a.id = f.sample_id`)).map((r) => r.role),
   );
+  const aliases = await loadRoleAliases(ctx.catalog);
   const fields = Object.entries(options.fields).map(([ext, src]) => {
-    const source = parseSource(src, ext);
+    const parsed = parseSource(src, ext);
+    // The recipe's name of the main role (`input`) is the catalog's `image`.
+    const source = 'role' in parsed ? { ...parsed, role: resolveRole(parsed.role, aliases) } : parsed;
     if (source.kind === 'member' && !roles.has(source.role) && rows.length > 0) {
       throw new ImgsiftError(
         `webdataset: fields.${ext}: role '${source.role}' is not a file role of these samples (${[...roles].sort().join(', ') || 'none'})`,
