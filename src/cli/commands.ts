@@ -16,6 +16,7 @@ import { registerSimilar } from './similar.js';
 import { registerDedup } from './dedup.js';
 import { registerLeaks } from './leaks.js';
 import { registerGc } from './gc.js';
+import { registerDiff, registerRuns } from './runs.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
 export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
@@ -35,4 +36,6 @@ export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
   registerModels,
   registerSimilar,
   registerGc,
+  registerRuns,
+  registerDiff,
 ];

@@ -153,6 +153,9 @@ function validateRecipe(
   }
 
   const sources = recipeSources(base.data, add, addZod);
+  if (!base.data && (value as { source?: unknown; sources?: unknown } | null)?.source === undefined && (value as { sources?: unknown } | null)?.sources === undefined) {
+    add(['source'], 'a source: block (or a sources: list) is required');
+  }
 
   // Cross-checks that need the whole recipe: derive templates name tables of `lookups:`.
   for (const p of deriveLookupProblems(steps, base.data?.lookups)) add(p.path, p.message);
