@@ -96,9 +96,10 @@ export async function generate(out: string): Promise<void> {
   await writeFile(join(out, 'resources', 'prompts_chatgpt_0330.txt'), chatTexts.join('\n') + '\n');
   await writeFile(join(out, 'resources', 'names.txt'), NAMES.join('\n') + '\n');
 
-  // openprompts: added for v2; repeats some v1 prompts.
+  // openprompts: added for v2; repeats some v1 prompts. Its second row hashes to validation, so the
+  // ddb train prompt it copies leaves the dataset in v2 (cross dedup removes the train side).
   const open = take(12);
-  const openTexts = [...open, recase(train[3]), recase(chat[6]), `${valid[6]}, 4k`, recase(open[0])];
+  const openTexts = [open[0], `${train[15]}, 4k`, ...open.slice(1), recase(train[3]), recase(chat[6]), `${valid[6]}, 4k`, recase(open[0])];
   await writeImageFolder(join(out, 'openprompts_120k'), openTexts.map((text, i) => ({ file: `images/${num(i)}.jpg`, text })), 700);
 }
 
