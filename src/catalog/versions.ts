@@ -63,7 +63,10 @@ export function formatRuns(runs: RunInfo[]): string {
 export interface DiffRow {
   id: string;
   source: string;
-  /** `new in source`, `not in <run>'s sources`, or `<step>: <reason>` (the drop in the other run). */
+  /**
+   * `<step>: <reason>` (the drop in the run without it), `new in source` (first ingested after the
+   * older run; `first seen after run N` in a diff from newer to older), or `not in run N's sources`.
+   */
   why: string;
 }
 
@@ -95,7 +98,7 @@ export async function diffRuns(catalog: Catalog, from: number, to: number): Prom
       `SELECT a.sample_id AS id, s.source,
               coalesce((SELECT d.step || ': ' || d.reason FROM drops d WHERE d.sample_id = a.sample_id AND d.run_id = ${lack}
                         ORDER BY d.step, d.reason LIMIT 1),
-                       CASE WHEN s.first_run > ${lack} THEN 'new in source' ELSE 'not in run ${lack}''s sources' END) AS why
+                       CASE WHEN s.first_run > ${lack} THEN '${from < to ? 'new in source' : `first seen after run ${lack}`}' ELSE 'not in run ${lack}''s sources' END) AS why
        FROM run_samples a JOIN samples s ON s.id = a.sample_id
        WHERE a.run_id = ${have} AND NOT EXISTS (SELECT 1 FROM run_samples b WHERE b.run_id = ${lack} AND b.sample_id = a.sample_id)
        ORDER BY s.source, a.sample_id`,
