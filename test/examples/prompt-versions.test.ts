@@ -199,3 +199,18 @@ test('prompt-versions: v1 from two sources, v2 with a third; diff, runs, rollbac
   assert.equal(figures.listed, 59);
   assert.deepEqual(figures.funnel.filter((f) => f.removed > 0).map((f) => [f.name, f.removed]), [['text_filter', 4], ['filter', 55 - want1.size]]);
 });
+
+test('prompt-versions: prompts.yaml cleans the prompt list before generation (preprocess, filter, self-dedup 0.85)', async () => {
+  const dir = await tempDir();
+  const data = join(dir, 'data');
+  await generate(data);
+  const names = (await readFile(join(data, 'resources', 'names.txt'), 'utf8')).split('\n').filter(Boolean);
+  const file = fileURLToPath(new URL('../../examples/prompt-versions/prompts.yaml', import.meta.url));
+  await build(await loadRecipe(file, { env: { DATA: data, OUT: join(dir, 'out'), WORKDIR: join(dir, 'wd') } }), { workers: 1, reporter: new Reporter({ mode: 'quiet' }) });
+  const list = (await readFile(join(data, 'resources', 'prompts_chatgpt_0330.txt'), 'utf8')).split('\n').filter(Boolean);
+  // One split for all: the rules of expected() with every row in train and no validation.
+  const want = expected(list.map((text, i) => ({ id: `line-${i + 1}`, source: 'list', text, sourceSplit: 'train' })), names);
+  const got = (await readFile(join(dir, 'out', 'prompts', 'prompts_dedup.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; text: string });
+  assert.deepEqual(got.map((g) => g.id).sort(), [...want.keys()].sort());
+  assert.ok(got.length < list.length);
+});
