@@ -285,6 +285,21 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 7,
+    description: 'run tags and run_samples (the dataset each finished run made, for runs, diff and rollback)',
+    sql: [
+      // A dataset version's name (`v5`); the newest finished run of a tag is that version.
+      `ALTER TABLE runs ADD COLUMN tag VARCHAR`,
+      // The samples a run kept at its end, with the split it gave them: later runs move
+      // samples.seen_run and splits on, so this is what `diff`, `export --tag` and `report --run` read.
+      `CREATE TABLE run_samples (
+        run_id INTEGER NOT NULL,
+        sample_id VARCHAR NOT NULL,
+        split VARCHAR
+      )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

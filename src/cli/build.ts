@@ -22,6 +22,7 @@ interface BuildFlags extends OutputFlags {
   workers?: number;
   workdir?: string;
   set: string[];
+  tag?: string;
 }
 
 export function registerBuild(program: Command, state: CliState): void {
@@ -35,6 +36,7 @@ export function registerBuild(program: Command, state: CliState): void {
       .option('--skip-bad-rows', 'go on past malformed manifest rows, counting them (default: stop at the first)', false)
       .option('--workers <n>', 'worker threads for per-sample steps (default: number of cores)', parsePositiveInt('--workers'))
       .option('--workdir <dir>', "catalog folder (default: the recipe's workdir, else .imgsift/<name>)")
+      .option('--tag <name>', "name this build's dataset version (v5); imgsift runs / diff / export --tag read it")
       .option('--set <key=value>', 'override a recipe value, e.g. steps[2].quality.min_side=768 (repeatable)', (v: string, prev: string[]) => [...prev, v], []),
   ).action(
     action(state, async (recipe: string, flags: BuildFlags) => {
@@ -45,7 +47,7 @@ export function registerBuild(program: Command, state: CliState): void {
       try {
         const result = await build(recipe, {
           maxSamples: flags.maxSamples, dev: flags.dev, skipBadRows: flags.skipBadRows, workers: flags.workers,
-          workdir: flags.workdir, set: flags.set, reporter, signal: interrupt.signal, argv: process.argv.slice(2),
+          workdir: flags.workdir, set: flags.set, reporter, signal: interrupt.signal, argv: process.argv.slice(2), tag: flags.tag,
         });
         if (flags.json) process.stdout.write(JSON.stringify(result.summary) + '\n');
         else {

@@ -17,6 +17,7 @@ import { registerDedup } from './dedup.js';
 import { registerLeaks } from './leaks.js';
 import { registerGc } from './gc.js';
 import { registerTag } from './tag.js';
+import { registerDiff, registerRuns } from './runs.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
 export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
@@ -37,4 +38,6 @@ export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
   registerSimilar,
   registerGc,
   registerTag,
+  registerRuns,
+  registerDiff,
 ];

@@ -12,6 +12,8 @@ interface ExportFlags extends OutputFlags {
   to: string;
   opt: string[];
   dev?: boolean;
+  /** Write this version (a tag or run number) instead of the latest run. */
+  tag?: string;
 }
 
 /** `--opt key=value`: the value as JSON when it parses (numbers, booleans, lists), else as text; dotted keys nest. */
@@ -53,7 +55,7 @@ function formatStats(format: string, stats: ExportStats): string {
 export async function runExport(flags: ExportFlags, reporter = reporterFor(flags), signal?: AbortSignal): Promise<ExportStats> {
   const { exporterFormats, getExporter } = await import('../export/registry.js');
   const { CATALOG_FILE, Catalog } = await import('../catalog/catalog.js');
-  const { latestRunId, useRun } = await import('../catalog/run-view.js');
+  const { latestRunId, resolveRunRef, useRecordedRun, useRun } = await import('../catalog/run-view.js');
   const exporter = getExporter(flags.format);
   if (!exporter) throw new UsageError(`unknown export format ${JSON.stringify(flags.format)}; known formats: ${exporterFormats().join(', ')}`);
   const parsed = exporter.options.safeParse({ ...parseExportOpts(flags.opt), to: flags.to });
@@ -65,9 +67,11 @@ export async function runExport(flags: ExportFlags, reporter = reporterFor(flags
   if (!existsSync(join(workdir, CATALOG_FILE))) throw new UsageError(`no catalog in ${flags.workdir} (expected ${join(flags.workdir, CATALOG_FILE)}); run imgsift build first`);
   const catalog = await Catalog.open(workdir);
   try {
-    const runId = await latestRunId(catalog);
+    const runId = flags.tag !== undefined ? await resolveRunRef(catalog, flags.tag) : await latestRunId(catalog);
     if (runId === undefined) throw new UsageError(`the catalog in ${flags.workdir} has no runs; run imgsift build first`);
-    await useRun(catalog, runId);
+    // An older version is written from what its run recorded (rollback); the latest from its run.
+    if (flags.tag !== undefined) await useRecordedRun(catalog, runId);
+    else await useRun(catalog, runId);
     return await exporter.run(
       { catalog, runId, workdir, reporter, baseDir: process.cwd(), signal, dev: flags.dev ?? false },
       parsed.data,
@@ -86,7 +90,8 @@ export function registerExport(program: Command, state: CliState): void {
       .requiredOption('--format <format>', 'export format')
       .requiredOption('--to <dest>', 'destination folder or file (local, or s3://bucket/prefix)')
       .option('--opt <key=value>', 'a format option, repeatable (dotted keys nest: --opt reencode.format=jpeg)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-      .option('--dev', 'development mode: extract shards locally', false),
+      .option('--dev', 'development mode: extract shards locally', false)
+      .option('--tag <version>', 'write this dataset version (a build tag or run number) instead of the latest run'),
   ).action(
     action(state, async (flags: ExportFlags) => {
       const reporter = reporterFor(flags);

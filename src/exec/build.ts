@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
-import { syncDrops, useRun } from '../catalog/run-view.js';
+import { recordRunSamples, syncDrops, useRun } from '../catalog/run-view.js';
 import { loadRecipe } from '../recipe/load.js';
 import type { Recipe } from '../recipe/schema.js';
 import { createSource } from '../sources/index.js';
@@ -8,17 +8,17 @@ import { getExporter } from '../export/registry.js';
 import { getStep } from '../steps/registry.js';
 import type { MapStep, StepContext, StepStats } from '../steps/types.js';
 import { paramsHash, sha256Hex, stableStringify } from '../util/hash.js';
-import { EXIT, ImgsiftError, InputError } from '../errors.js';
+import { EXIT, ImgsiftError, InputError, UsageError } from '../errors.js';
 import { recipeFilterSqlProblems } from '../steps/filter.js';
 import { closeStaleRuns, trackRun } from './stale-runs.js';
-import { BAD_ROWS_FILE, ingest, type IngestStats } from './ingest.js';
+import { BAD_ROWS_FILE, ingestSources, type IngestInput, type IngestStats } from './ingest.js';
 import { InterruptedError, runMapPhase, type PlannedMapStep } from './map-phase.js';
 import { WorkerPool } from './pool.js';
 import { Reporter } from './reporter.js';
 import { mkdir } from 'node:fs/promises';
 import { markBuildRunning } from '../catalog/build-marker.js';
 import { checkCopyGroups } from '../steps/copy-groups.js';
-import { collectSummary, type BuildSummary, type StepSummary } from '../report/summary.js';
+import { collectSummary, type BuildSummary, type StepRows, type StepSummary } from '../report/summary.js';
 import { writeReport } from '../report/html.js';
 import { saveTaxonomy } from '../review/taxonomy.js';
 import { fetchSourceFile, isHttpUrl } from '../sources/remote.js';
@@ -41,6 +41,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** The command line, recorded with the run. */
   argv?: string[];
+  /** Name this build's dataset version (overrides the recipe's `tag:`). */
+  tag?: string;
 }
 
 /** Why a source gave no samples, in words. */
@@ -76,10 +78,13 @@ export function planStages(recipe: Recipe): Stage[] {
   const stages: Stage[] = [];
   const keys = new Map<string, string>();
   const aliases = roleAliasesOf(recipe);
-  const available = new Set<string>([MAIN_ROLE, ...Object.keys(recipe.source.fields.files ?? {})]);
+  const configs = recipe.sources?.map((s) => s.config) ?? [recipe.source];
+  const available = new Set<string>([MAIN_ROLE, ...configs.flatMap((c) => Object.keys(c.fields.files ?? {}))]);
   let madeInPass = new Set<string>();
-  const remote = Object.entries(recipe.source.fields.prefixes ?? {}).filter(([, p]) => /^https?:\/\//i.test(p)).map(([r]) => r);
-  if (recipe.source.format === 'urls') remote.push(MAIN_ROLE);
+  const remote = [...new Set(configs.flatMap((c) => [
+    ...Object.entries(c.fields.prefixes ?? {}).filter(([, p]) => /^https?:\/\//i.test(p)).map(([r]) => r),
+    ...(c.format === 'urls' ? [MAIN_ROLE] : []),
+  ]))];
   const download = recipe.steps.findIndex((s) => s.name === 'download');
   const firstMap = recipe.steps.findIndex((s) => getStep(s.name)?.kind === 'map');
   if (remote.length && (download < 0 || (firstMap >= 0 && firstMap < download))) {
@@ -172,24 +177,29 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     // Lines are where the recipe says it, not what it says: moving a step's line keeps the hash.
     const hashed = { ...recipe, file: undefined, baseDir: undefined, steps: recipe.steps.map(({ name, params }) => ({ name, params })) };
     const recipeHash = sha256Hex(stableStringify(hashed)).slice(0, 16);
+    const tag = options.tag ?? recipe.tag;
+    if (tag !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tag)) throw new UsageError(`--tag ${tag}: a tag of letters, digits, ".", "_" or "-"`);
     await catalog.run(
-      `INSERT INTO runs (id, name, recipe_hash, started, status, argv) VALUES (?, ?, ?, current_timestamp, 'running', ?)`,
-      [runId, recipe.name, recipeHash, JSON.stringify(options.argv ?? [])],
+      `INSERT INTO runs (id, name, recipe_hash, started, status, argv, tag) VALUES (?, ?, ?, current_timestamp, 'running', ?, ?)`,
+      [runId, recipe.name, recipeHash, JSON.stringify(options.argv ?? []), tag ?? null],
     );
-    reporter.info(`run ${runId} of '${recipe.name}' in ${workdir}`);
+    reporter.info(`run ${runId} of '${recipe.name}'${tag ? ` (tag ${tag})` : ''} in ${workdir}`);
     await saveTaxonomy(catalog, recipe.review);
 
-    const sourceConfig = isHttpUrl(recipe.source.path)
-      ? { ...recipe.source, path: await fetchSourceFile(recipe.source.path, workdir) }
-      : recipe.source;
-    const source = createSource(sourceConfig, recipe.baseDir);
-    const ingested: IngestStats = await ingest(catalog, source, {
+    const sources = recipe.sources ?? [{ config: recipe.source }];
+    const inputs: IngestInput[] = [];
+    for (const { name, config } of sources) {
+      const sourceConfig = isHttpUrl(config.path) ? { ...config, path: await fetchSourceFile(config.path, workdir) } : config;
+      inputs.push({ source: createSource(sourceConfig, recipe.baseDir), name, where: config.where, explode: config.explode });
+    }
+    const ingested: IngestStats = await ingestSources(catalog, inputs, {
       runId, reporter, maxSamples: options.maxSamples, skipBadRows: options.skipBadRows, badRowsFile: join(workdir, BAD_ROWS_FILE),
-      onDuplicateId: recipe.on_duplicate_id, where: recipe.source.where, skippedFile: join(workdir, 'skipped.jsonl'), explode: recipe.source.explode, signal: options.signal,
+      onDuplicateId: recipe.on_duplicate_id, skippedFile: join(workdir, 'skipped.jsonl'), signal: options.signal,
     });
     if (options.signal?.aborted) throw new InterruptedError();
     if (ingested.read === 0 || ingested.added + ingested.updated === 0) {
-      throw new ImgsiftError(emptySourceMessage(source.description, ingested, recipe.source.where), EXIT.attention);
+      const described = inputs.map((i) => i.source.description).join(', ');
+      throw new ImgsiftError(emptySourceMessage(described, ingested, inputs.map((i) => i.where).filter(Boolean).join('; ') || undefined), EXIT.attention);
     }
     await saveRoleAliases(catalog, recipe);
     await useRun(catalog, runId);
@@ -199,6 +209,8 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     for (const stage of stages) {
       if (options.signal?.aborted) throw new InterruptedError();
       const t0 = Date.now();
+      const before = await datasetSize(catalog, runId);
+      const first = steps.length;
       if (stage.kind === 'map') {
         pool ??= new WorkerPool({ workers: options.workers ?? recipe.workers });
         const phase = await runMapPhase(ctx, stage.steps, pool);
@@ -224,7 +236,11 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
         await syncDrops(catalog, runId);
         steps.push({ name: stage.name, kind: 'reduce', stats, seconds: (Date.now() - t0) / 1000 });
       }
+      const rows = stepRows(before, await datasetSize(catalog, runId));
+      for (const st of steps.slice(first)) st.rows = rows;
     }
+    const kept = await recordRunSamples(catalog, runId);
+    reporter.info(`run ${runId}${tag ? ` (${tag})` : ''}: ${kept} samples in the dataset`);
 
     // No picture may lose every copy to the cleaning rules together (duplicates + leaks + imports).
     const copies = await checkCopyGroups(catalog, runId);
@@ -242,7 +258,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     }
 
     const summary = await collectSummary(catalog, {
-      runId, recipe: recipe.name, workdir, ingest: ingested, steps, exports, seconds: (Date.now() - started) / 1000,
+      runId, tag, recipe: recipe.name, workdir, ingest: ingested, steps, exports, seconds: (Date.now() - started) / 1000,
     });
     if (copies.lost.length) {
       const shown = copies.lost.slice(0, 5).map((g) => g.paths.join(' + ')).join('; ');
@@ -272,4 +288,34 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     catalog.close();
     unmark();
   }
+}
+
+/** The dataset's size at a point of the run: samples per source, and the run's drops by reason. */
+interface DatasetSize {
+  bySource: Map<string, number>;
+  drops: Map<string, number>;
+}
+
+async function datasetSize(catalog: Catalog, runId: number): Promise<DatasetSize> {
+  const sources = await catalog.all<{ source: string; n: bigint }>(`SELECT source, count(*) AS n FROM active GROUP BY source`);
+  const drops = await catalog.all<{ reason: string; n: bigint }>(`SELECT reason, count(*) AS n FROM drops WHERE run_id = ${Math.trunc(runId)} GROUP BY reason`);
+  return {
+    bySource: new Map(sources.map((r) => [r.source, Number(r.n)])),
+    drops: new Map(drops.map((r) => [r.reason, Number(r.n)])),
+  };
+}
+
+/** A step's effect, from the sizes before and after it (so two filter steps each get their own figures). */
+function stepRows(before: DatasetSize, after: DatasetSize): StepRows {
+  const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const bySource: StepRows['by_source'] = {};
+  for (const name of [...new Set([...before.bySource.keys(), ...after.bySource.keys()])].sort()) {
+    bySource[name] = { in: before.bySource.get(name) ?? 0, out: after.bySource.get(name) ?? 0 };
+  }
+  const dropped: Record<string, number> = {};
+  for (const [reason, n] of after.drops) {
+    const d = n - (before.drops.get(reason) ?? 0);
+    if (d > 0) dropped[reason] = d;
+  }
+  return { in: sum(before.bySource), out: sum(after.bySource), by_source: bySource, dropped };
 }

@@ -55,6 +55,8 @@ export interface IngestStats {
   skippedFile?: string;
   /** Blank lines the source skipped (prompt lists). */
   blankLines?: number;
+  /** Per named source (`sources:` recipes): records read, samples staged, records `where` left out. */
+  sources?: Record<string, SourceIngestStats>;
 }
 
 const STAGE_SAMPLES: Columns = {
@@ -77,73 +79,122 @@ export const BAD_ROWS_FILE = 'bad_rows.jsonl';
  * marked as seen by this run.
  */
 export async function ingest(catalog: Catalog, source: Source, options: IngestOptions): Promise<IngestStats> {
+  return ingestSources(catalog, [{ source, where: options.where, explode: options.explode }], options);
+}
+
+/** One source of a build, as ingest reads it. */
+export interface IngestInput {
+  source: Source;
+  /** The recipe's name for it (`sources:`): ids become `<name>/<id>` and the `source` column is the name. */
+  name?: string;
+  where?: string;
+  explode?: ExplodeConfig;
+}
+
+/** Per source of a `sources:` recipe: records read and samples staged. */
+export interface SourceIngestStats {
+  read: number;
+  staged: number;
+  filtered: number;
+}
+
+/**
+ * Ingest several sources into one staging, in turn, then merge them into the catalog at once
+ * (so samples of every source are seen by the same run). `--max-samples` counts per source.
+ */
+export async function ingestSources(catalog: Catalog, inputs: readonly IngestInput[], options: IngestOptions): Promise<IngestStats> {
   const { runId, reporter } = options;
   const stats: IngestStats = {
     read: 0, added: 0, updated: 0, gone: 0, badRows: 0, badRowExamples: [], duplicateIds: 0,
     filtered: 0, exploded: 0, explodedEmpty: 0, orphansRemoved: 0, skipped: {}, skippedExamples: [],
   };
-  const skipLog = options.skippedFile ? new SkipLog(options.skippedFile, source.description) : undefined;
-  const onSkip = (skip: Skip) => {
-    stats.skipped[skip.reason] = (stats.skipped[skip.reason] ?? 0) + 1;
-    if (stats.skippedExamples.length < 5) stats.skippedExamples.push(`${skip.path}: ${skip.reason}`);
-    skipLog?.write(skip);
-  };
+  const skipLog = options.skippedFile ? new SkipLog(options.skippedFile) : undefined;
   for (const t of ['ingest_samples', 'ingest_files', 'ingest_batch', 'ingest_batch_files']) await catalog.run(`DROP TABLE IF EXISTS ${t}`);
   await catalog.run(`CREATE TABLE ingest_samples (${STAGE_SQL})`);
   await catalog.run(`CREATE TABLE ingest_files (seq BIGINT, sample_id VARCHAR, role VARCHAR, uri VARCHAR)`);
-  const where = options.where ? new WhereFilter(catalog, options.where, source.description) : undefined;
-  // Without a filter or explode, the reader can stop at --max-samples itself.
-  const readerMax = where || options.explode ? undefined : options.maxSamples;
   const max = options.maxSamples ?? Infinity;
-
-  const progress = reporter.progress('ingest', options.maxSamples);
+  const named = inputs.some((i) => i.name !== undefined);
+  if (named) stats.sources = {};
   let seq = 0;
-  let kept = 0;
-  let samples: Row[] = [];
-  let files: Row[] = [];
-  let batchMeta: Array<Record<string, unknown> | undefined> = [];
-  const flush = async () => {
-    if (where) {
-      const passed = await where.apply(samples, files, batchMeta);
-      stats.filtered += samples.length - passed;
-      kept += passed;
-    } else {
-      await catalog.append('ingest_samples', STAGE_SAMPLES, samples);
-      await catalog.append('ingest_files', STAGE_FILES, files);
-      kept += samples.length;
-    }
-    progress.tick(samples.length);
-    samples = [];
-    files = [];
-    batchMeta = [];
-  };
   const badFile = options.skipBadRows && options.badRowsFile ? new BadRowsFile(options.badRowsFile) : undefined;
-  const onBadRow = (err: InputError) => {
-    if (!options.skipBadRows) throw err;
-    stats.badRows++;
-    if (stats.badRowExamples.length < BAD_ROW_EXAMPLES) stats.badRowExamples.push(err.message);
-    badFile?.add(err);
-  };
-  const stage = (rec: SourceRecord) => {
-    seq++;
-    samples.push(stageRow(seq, rec, source.description));
-    batchMeta.push(rec.meta);
-    for (const [role, uri] of Object.entries(rec.files)) files.push({ seq, sample_id: rec.id, role, uri });
-  };
   try {
-  for await (const rec of source.read({ onBadRow, onSkip, maxRecords: readerMax, signal: options.signal })) {
-    stats.read++;
-    if (options.explode) {
-      const children = explodeRecord(rec, options.explode);
-      if (children instanceof InputError) onBadRow(children);
-      else {
-        if (children.length === 0) stats.explodedEmpty++;
-        stats.exploded++;
-        children.forEach(stage);
+  for (const input of inputs) {
+    const { source, name } = input;
+    const label = name ?? source.description;
+    const readBefore = stats.read;
+    const filteredBefore = stats.filtered;
+    const firstSeq = seq;
+    const onSkip = (skip: Skip) => {
+      stats.skipped[skip.reason] = (stats.skipped[skip.reason] ?? 0) + 1;
+      if (stats.skippedExamples.length < 5) stats.skippedExamples.push(`${skip.path}: ${skip.reason}`);
+      skipLog?.write(skip, label);
+    };
+    const where = input.where ? new WhereFilter(catalog, input.where, source.description) : undefined;
+    // Without a filter or explode, the reader can stop at --max-samples itself.
+    const readerMax = where || input.explode ? undefined : options.maxSamples;
+    const progress = reporter.progress(named ? `ingest ${name}` : 'ingest', options.maxSamples);
+    let kept = 0;
+    let samples: Row[] = [];
+    let files: Row[] = [];
+    let batchMeta: Array<Record<string, unknown> | undefined> = [];
+    const flush = async () => {
+      if (where) {
+        const passed = await where.apply(samples, files, batchMeta);
+        stats.filtered += samples.length - passed;
+        kept += passed;
+      } else {
+        await catalog.append('ingest_samples', STAGE_SAMPLES, samples);
+        await catalog.append('ingest_files', STAGE_FILES, files);
+        kept += samples.length;
       }
-    } else stage(rec);
-    if (samples.length >= BATCH) await flush();
-    if (kept >= max || options.signal?.aborted) break;
+      progress.tick(samples.length);
+      samples = [];
+      files = [];
+      batchMeta = [];
+    };
+    const onBadRow = (err: InputError) => {
+      if (!options.skipBadRows) throw err;
+      stats.badRows++;
+      if (stats.badRowExamples.length < BAD_ROW_EXAMPLES) stats.badRowExamples.push(err.message);
+      badFile?.add(err);
+    };
+    const prefix = (id: string) => (name === undefined ? id : `${name}/${id}`);
+    const stage = (rec: SourceRecord) => {
+      seq++;
+      const id = prefix(rec.id);
+      samples.push(stageRow(seq, { ...rec, id, parent: rec.parent === undefined ? undefined : prefix(rec.parent) }, label));
+      batchMeta.push(rec.meta);
+      for (const [role, uri] of Object.entries(rec.files)) files.push({ seq, sample_id: id, role, uri });
+    };
+    for await (const rec of source.read({ onBadRow, onSkip, maxRecords: readerMax, signal: options.signal })) {
+      stats.read++;
+      if (input.explode) {
+        const children = explodeRecord(rec, input.explode);
+        if (children instanceof InputError) onBadRow(children);
+        else {
+          if (children.length === 0) stats.explodedEmpty++;
+          stats.exploded++;
+          children.forEach(stage);
+        }
+      } else stage(rec);
+      if (samples.length >= BATCH) await flush();
+      if (kept >= max || options.signal?.aborted) break;
+    }
+    await flush();
+    progress.finish();
+    if (kept > max) {
+      // The last batch passed more than --max-samples asked for: keep the first ones.
+      await catalog.run(`DELETE FROM ingest_samples WHERE seq > (SELECT seq FROM ingest_samples WHERE seq > ${firstSeq} ORDER BY seq LIMIT 1 OFFSET ${max - 1})`);
+    }
+    if (source.skipped) stats.blankLines = (stats.blankLines ?? 0) + source.skipped;
+    if (stats.sources && name !== undefined) {
+      stats.sources[name] = {
+        read: stats.read - readBefore,
+        staged: await catalog.scalar(`SELECT count(*) FROM ingest_samples WHERE seq > ${firstSeq}`),
+        filtered: stats.filtered - filteredBefore,
+      };
+    }
+    if (options.signal?.aborted) break;
   }
   } finally {
     await skipLog?.close();
@@ -151,15 +202,9 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
   }
   if (badFile?.written) stats.badRowsFile = badFile.path;
   if (skipLog && Object.keys(stats.skipped).length) stats.skippedFile = options.skippedFile;
-  await flush();
-  progress.finish();
-  if (kept > max) {
-    // The last batch passed more than --max-samples asked for: keep the first ones.
-    await catalog.run(`DELETE FROM ingest_samples WHERE seq > (SELECT seq FROM ingest_samples ORDER BY seq LIMIT 1 OFFSET ${max - 1})`);
-  }
-  if (source.skipped) stats.blankLines = source.skipped;
+  const sourceName = inputs.map((i) => i.name ?? i.source.description).join(', ');
 
-  stats.duplicateIds = await resolveDuplicates(catalog, options.onDuplicateId ?? 'error', source.description);
+  stats.duplicateIds = await resolveDuplicates(catalog, options.onDuplicateId ?? 'error', sourceName);
   const staged = await catalog.scalar(`SELECT count(*) FROM ingest_samples`);
   const before = await catalog.scalar(`SELECT count(*) FROM samples`);
   const maxOrd = await catalog.scalar(`SELECT coalesce(max(ord), 0) FROM samples`);
@@ -194,17 +239,14 @@ export async function ingest(catalog: Catalog, source: Source, options: IngestOp
 class SkipLog {
   private stream: WriteStream;
   private failed: Error | undefined;
-  constructor(
-    file: string,
-    private readonly source: string,
-  ) {
+  constructor(file: string) {
     this.stream = createWriteStream(file);
     this.stream.on('error', (err) => {
       this.failed = err;
     });
   }
-  write(skip: Skip): void {
-    this.stream.write(JSON.stringify({ path: skip.path, source: this.source, reason: skip.reason }) + '\n');
+  write(skip: Skip, source: string): void {
+    this.stream.write(JSON.stringify({ path: skip.path, source, reason: skip.reason }) + '\n');
   }
   close(): Promise<void> {
     return new Promise((resolve, reject) => this.stream.end(() => (this.failed ? reject(this.failed) : resolve())));

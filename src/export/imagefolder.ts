@@ -64,6 +64,12 @@ export const ImageFolderOptions = z
     meta_columns: z.boolean().default(true),
     /** Re-encode every image (auto-oriented); by default images are copied. */
     reencode: ReencodeOptions.optional(),
+    /**
+     * Images in the split folders that no metadata.jsonl line names (left by someone else, or by
+     * an older copy of the dataset) are counted and listed; `prune: true` deletes them, since HF
+     * would otherwise still load them.
+     */
+    prune: z.boolean().default(false),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -299,6 +305,21 @@ export const imageFolderExporter: Exporter<ImageFolderOptions> = {
         const base = p.slice(slash + 1);
         return all.has(`${p.slice(0, slash)}/metadata.jsonl`) && (base === 'metadata.jsonl' || IMAGE_EXTENSIONS.has(extensionOf(base)));
       });
+
+      // Images HF would load that no metadata names (not ours: our own stale files went above).
+      const named = new Set<string>();
+      for (const [folder, rows] of folders) for (const r of rows) named.add(`${folder}/${r.fileName}`);
+      const unlisted: string[] = [];
+      for (const folder of folders.keys()) {
+        for (const p of await sink.list(`${folder}/`)) {
+          if (!named.has(p) && IMAGE_EXTENSIONS.has(extensionOf(p)) && !p.split('/').some((part) => part.startsWith('.'))) unlisted.push(p);
+        }
+      }
+      if (unlisted.length) {
+        if (options.prune) for (const p of unlisted) await sink.remove(p);
+        else reporter.warn(`imagefolder: ${unlisted.length} images in the split folders are not in metadata.jsonl (e.g. ${unlisted[0]}); Hugging Face still loads them — set prune: true to delete them`);
+        stats[options.prune ? 'unlisted files pruned' : 'unlisted files (not pruned)'] = unlisted.length;
+      }
 
       stats['columns'] = ['file_name', ...columns.map((c) => c.name)].join(', ');
       stats['files written'] = out.filesWritten;

@@ -5,7 +5,8 @@ import type { z } from 'zod';
 import { InputError, UsageError } from '../errors.js';
 import { getStep, stepNames } from '../steps/registry.js';
 import { exporterFormats, getExporter } from '../export/registry.js';
-import { RecipeSchema, type Recipe, type RecipeExport, type RecipeStep } from './schema.js';
+import { RecipeSchema, SOURCE_NAME, type Recipe, type RecipeExport, type RecipeSource, type RecipeStep } from './schema.js';
+import { SourceConfigSchema } from '../sources/config.js';
 import { formatPath, lineOf } from './yaml-locate.js';
 import { deriveLookupProblems } from '../steps/derive.js';
 import { applyOverrides, parseOverride, substituteDocument, type Override } from './variables.js';
@@ -162,11 +163,76 @@ function validateRecipe(
     });
   }
 
+  const sources = recipeSources(base.data, add, addZod);
+  if (!base.data && (value as { source?: unknown; sources?: unknown } | null)?.source === undefined && (value as { sources?: unknown } | null)?.sources === undefined) {
+    add(['source'], 'a source: block (or a sources: list) is required');
+  }
+
   // Cross-checks that need the whole recipe: derive templates name tables of `lookups:`.
   for (const p of deriveLookupProblems(steps, base.data?.lookups)) add(p.path, p.message);
 
-  if (problems.length > 0 || !base.success) throw new RecipeError(file, problems);
-  return { ...base.data, steps, export: exports, baseDir, file };
+  if (problems.length > 0 || !base.success || !sources) throw new RecipeError(file, problems);
+  const { sources: _raw, source: _one, ...rest } = base.data;
+  return { ...rest, source: sources[0].config, sources, steps, export: exports, baseDir, file };
+}
+
+/**
+ * `source:` (one, ids as the source gives them) or `sources:` (each entry a source block with a
+ * `name`, and `enabled: false` to leave it out of a build): the enabled sources in order.
+ */
+function recipeSources(
+  base: { source?: unknown; sources?: unknown[] } | undefined,
+  add: (path: readonly PropertyKey[], message: string) => void,
+  addZod: (prefix: readonly PropertyKey[], error: z.ZodError) => void,
+): RecipeSource[] | undefined {
+  if (!base) return undefined;
+  if (base.source !== undefined && base.sources !== undefined) {
+    add(['sources'], 'give either source: (one) or sources: (a list), not both');
+    return undefined;
+  }
+  if (base.sources === undefined) {
+    if (base.source === undefined) {
+      add(['source'], 'a source: block (or a sources: list) is required');
+      return undefined;
+    }
+    return [{ config: base.source as RecipeSource['config'] }];
+  }
+  const out: RecipeSource[] = [];
+  const names = new Set<string>();
+  let ok = true;
+  base.sources.forEach((item, i) => {
+    if (!item || typeof item !== 'object' || Array.isArray(item)) {
+      add(['sources', i], 'each source is a mapping with a name and a format');
+      ok = false;
+      return;
+    }
+    const { name, enabled, ...config } = item as Record<string, unknown>;
+    if (typeof name !== 'string' || !SOURCE_NAME.test(name)) {
+      add(['sources', i, 'name'], 'each source needs a name of letters, digits, ".", "_" or "-" (it prefixes the ids: <name>/<id>)');
+      ok = false;
+    } else if (names.has(name)) {
+      add(['sources', i, 'name'], `source name '${name}' is used twice`);
+      ok = false;
+    }
+    if (enabled !== undefined && typeof enabled !== 'boolean') {
+      add(['sources', i, 'enabled'], 'true or false');
+      ok = false;
+    }
+    const parsed = parseLenient(SourceConfigSchema, config);
+    if (!parsed.success) {
+      addZod(['sources', i], parsed.error);
+      ok = false;
+      return;
+    }
+    if (typeof name === 'string') names.add(name);
+    if (enabled !== false && typeof name === 'string') out.push({ name, config: parsed.data });
+  });
+  if (!ok) return undefined;
+  if (out.length === 0) {
+    add(['sources'], 'every source is disabled (enabled: false); nothing to build');
+    return undefined;
+  }
+  return out;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SourceConfigSchema } from '../sources/config.js';
+import { SourceConfigSchema, type SourceConfig } from '../sources/config.js';
 import { ReviewConfigSchema } from '../review/taxonomy.js';
 
 /**
@@ -13,7 +13,15 @@ export const RecipeSchema = z
     description: z.string().optional(),
     /** Catalog and cache folder; relative to the recipe file. Default `.imgsift/<name>`. */
     workdir: z.string().min(1).optional(),
-    source: SourceConfigSchema,
+    /** One source; its samples keep the ids it gives. Exactly one of `source` and `sources`. */
+    source: SourceConfigSchema.optional(),
+    /**
+     * Several sources, each with a `name` beside its own format, fields and splits: ids become
+     * `<name>/<id>` and every sample's `source` is its name. Checked per entry in load.ts.
+     */
+    sources: z.array(z.unknown()).min(1).optional(),
+    /** A name for this build's dataset version (`v5`), as `imgsift build --tag` gives it. */
+    tag: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a tag of letters, digits, ".", "_" or "-"').optional(),
     steps: z.array(z.unknown()).default([]),
     export: z.array(z.unknown()).default([]),
     /** Path of the static HTML report, relative to the recipe file. */
@@ -42,13 +50,26 @@ export interface RecipeStep {
   line?: number;
 }
 
+/** One source of a recipe: its name (none for a single `source:`) and its configuration. */
+export interface RecipeSource {
+  name?: string;
+  config: SourceConfig;
+}
+
+/** A source's name in a `sources:` list: it prefixes ids, so it is short and path-safe. */
+export const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
 export interface RecipeExport {
   format: string;
   options: unknown;
 }
 
 /** A validated recipe with its steps and exports resolved, and where it came from. */
-export interface Recipe extends Omit<RecipeBase, 'steps' | 'export'> {
+export interface Recipe extends Omit<RecipeBase, 'steps' | 'export' | 'source' | 'sources'> {
+  /** The first enabled source (the only one without `sources:`). */
+  source: SourceConfig;
+  /** Every enabled source in recipe order; a single `source:` is one entry without a name. */
+  sources: RecipeSource[];
   steps: RecipeStep[];
   export: RecipeExport[];
   /** Directory relative paths resolve against (the recipe file's folder). */

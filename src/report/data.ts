@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { useRun } from '../catalog/run-view.js';
+import { hasRunSamples, useRecordedRun } from '../catalog/run-view.js';
 import { UsageError } from '../errors.js';
 import type { BuildSummary, StepSummary } from './summary.js';
 
@@ -116,11 +116,16 @@ export async function collectReportData(catalog: Catalog, runId: number, o: Coll
     [run],
   );
   if (!runRow) throw new UsageError(`catalog ${catalog.path} has no run ${run}`);
-  await useRun(catalog, run);
+  // The run's own dataset, as it recorded it: later runs move samples.seen_run and splits on.
+  await useRecordedRun(catalog, run);
   const summary: BuildSummary | null = runRow.summary ? (JSON.parse(runRow.summary) as BuildSummary) : (o.summary ?? null);
-  const inRun = `(SELECT * FROM samples WHERE seen_run = ${run})`;
+  // The run's samples, kept or dropped: from its record when it has one (an older run's samples have moved on).
+  const inRun = (await hasRunSamples(catalog, run))
+    ? `(SELECT * FROM samples WHERE id IN (SELECT sample_id FROM run_samples WHERE run_id = ${run}) OR id IN (SELECT sample_id FROM drops WHERE run_id = ${run}))`
+    : `(SELECT * FROM samples WHERE seen_run = ${run})`;
 
-  const listed = await catalog.scalar(`SELECT count(*) FROM samples WHERE seen_run = ${run}`);
+  const ing = summary?.ingest;
+  const listed = ing ? ing.added + ing.updated : await catalog.scalar(`SELECT count(*) FROM samples WHERE seen_run = ${run}`);
   const kept = await catalog.scalar(`SELECT count(*) FROM active`);
 
   // Funnel: the source's listing, then each step with what it dropped (drops carry the step name).
@@ -142,7 +147,14 @@ export async function collectReportData(catalog: Catalog, runId: number, o: Coll
     remaining -= removed;
     funnel.push({ name, kind, after: remaining, removed, reasons });
   };
-  for (const st of summary?.steps ?? []) stage(st.name, st.kind === 'map' ? 'map' : 'reduce');
+  for (const st of summary?.steps ?? []) {
+    if (st.rows) {
+      // Recorded per step (two filter steps each have their own figures).
+      dropsByStep.delete(st.name);
+      remaining = st.rows.out;
+      funnel.push({ name: st.name, kind: st.kind === 'map' ? 'map' : 'reduce', after: st.rows.out, removed: st.rows.in - st.rows.out, reasons: st.rows.dropped });
+    } else stage(st.name, st.kind === 'map' ? 'map' : 'reduce');
+  }
   for (const name of [...dropsByStep.keys()]) stage(name, 'other');
   // A sample dropped by two steps is counted by each; the real kept count closes the funnel.
   if (funnel.length > 1 && funnel[funnel.length - 1].after !== kept) funnel[funnel.length - 1].after = kept;

@@ -7,11 +7,32 @@ export interface StepSummary {
   kind: 'map' | 'reduce' | 'export';
   stats: StepStats;
   seconds: number;
+  /** Samples in the dataset before and after this step (one entry per step, even for two steps of one name). */
+  rows?: StepRows;
+}
+
+/** What one step did to the dataset's size: in total, per source, and its drops by reason. */
+export interface StepRows {
+  in: number;
+  out: number;
+  /** Per source (the `source` column): samples before and after. */
+  by_source: Record<string, { in: number; out: number }>;
+  /** Drops this step recorded, by reason. */
+  dropped: Record<string, number>;
+}
+
+/** Per source of the run: records read, samples ingested, samples in the final dataset. */
+export interface SourceSummary {
+  read: number;
+  in: number;
+  out: number;
 }
 
 /** Everything a build reports at the end; printed as text and stored with the run. */
 export interface BuildSummary {
   run: number;
+  /** The dataset version's name (`--tag` or the recipe's `tag:`). */
+  tag?: string;
   recipe: string;
   workdir: string;
   seconds: number;
@@ -25,6 +46,8 @@ export interface BuildSummary {
   dropped: Record<string, number>;
   steps: StepSummary[];
   exports: StepSummary[];
+  /** Per source (the samples' `source` column). */
+  sources: Record<string, SourceSummary>;
   /** Things worth a person's attention; when non-empty the exit code is 1. */
   attention: string[];
   /** The HTML report written by the build, if the recipe asks for one. */
@@ -70,7 +93,7 @@ const SPLIT_ORDER = `CASE lower(split) WHEN 'train' THEN 0 WHEN 'dev' THEN 1 WHE
 
 export async function collectSummary(
   catalog: Catalog,
-  base: Pick<BuildSummary, 'recipe' | 'workdir' | 'ingest' | 'steps' | 'exports' | 'seconds'> & { runId: number },
+  base: Pick<BuildSummary, 'recipe' | 'workdir' | 'ingest' | 'steps' | 'exports' | 'seconds' | 'tag'> & { runId: number },
 ): Promise<BuildSummary> {
   const { runId } = base;
   const total = await catalog.scalar(`SELECT count(*) FROM active`);
@@ -85,7 +108,19 @@ export async function collectSummary(
     `SELECT reason, count(*) AS n FROM drops WHERE run_id = ${runId} GROUP BY reason ORDER BY n DESC, reason`,
   );
   const alignment = alignmentSummary(base.steps);
+  const sourceRows = await catalog.all<{ source: string; ingested: bigint; kept: bigint }>(
+    `SELECT s.source, count(*) AS ingested, count(*) FILTER (WHERE s.drop_run IS DISTINCT FROM ${runId}) AS kept
+     FROM samples s WHERE s.seen_run = ${runId} GROUP BY s.source ORDER BY s.source`,
+  );
+  const sources: Record<string, SourceSummary> = {};
+  for (const r of sourceRows) {
+    sources[r.source] = { read: base.ingest.sources?.[r.source]?.read ?? Number(r.ingested), in: Number(r.ingested), out: Number(r.kept) };
+  }
+  for (const [name, s] of Object.entries(base.ingest.sources ?? {})) sources[name] ??= { read: s.read, in: 0, out: 0 };
   const attention: string[] = [];
+  for (const [name, s] of Object.entries(base.ingest.sources ?? {})) {
+    if (s.staged === 0) attention.push(`source ${name} gave no samples (${s.read} records read)`);
+  }
   if (base.ingest.badRows > 0) {
     const where = base.ingest.badRowsFile ? ` (all listed in ${base.ingest.badRowsFile})` : '';
     attention.push(`${base.ingest.badRows} source rows were malformed and skipped${where}`);
@@ -95,6 +130,7 @@ export async function collectSummary(
 
   return {
     run: runId,
+    ...(base.tag ? { tag: base.tag } : {}),
     recipe: base.recipe,
     workdir: base.workdir,
     seconds: Math.round(base.seconds * 100) / 100,
@@ -109,6 +145,7 @@ export async function collectSummary(
     dropped: Object.fromEntries(dropRows.map((r) => [r.reason, Number(r.n)])),
     steps: base.steps,
     exports: base.exports,
+    sources,
     attention,
     ...(alignment ? { alignment } : {}),
   };
@@ -133,6 +170,10 @@ export function formatSummary(s: BuildSummary): string {
   if (skipped.length) {
     lines.push(`Passed over: ${skipped.map(([r, n]) => `${n} ${r}`).join(', ')} (e.g. ${ing.skippedExamples[0]}; all in ${ing.skippedFile})`);
   }
+  if (Object.keys(ing.sources ?? {}).length) {
+    lines.push('', 'Sources (read → ingested → in the dataset):');
+    for (const [name, src] of Object.entries(s.sources ?? {})) lines.push(`  ${name}: ${src.read} → ${src.in} → ${src.out}`);
+  }
   lines.push('', 'Split breakdown:');
   for (const sp of s.splits) lines.push(`  ${sp.split.toUpperCase()}: ${sp.count} samples (${sp.percent.toFixed(1)}%)`);
   if (s.alignment) lines.push('', ...formatAlignment(s.alignment));
@@ -148,14 +189,15 @@ export function formatSummary(s: BuildSummary): string {
     // The align step's own figures are printed above in the seed's shape; its pass figures stay here.
     const shownAbove = s.alignment && st.name === 'align' && st.kind === 'map';
     const entries = Object.entries(st.stats).filter(([k]) => !shownAbove || !isAlignmentKey(k));
-    lines.push('', `${title(st.name)} (${st.seconds.toFixed(1)}s):`);
+    const size = st.rows && st.rows.in !== st.rows.out ? `, ${st.rows.in} → ${st.rows.out} samples` : '';
+    lines.push('', `${title(st.name)} (${st.seconds.toFixed(1)}s${size}):`);
     for (const [k, v] of entries) lines.push(`  ${k}: ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : v}`);
   }
   if (s.attention.length) {
     lines.push('', 'Needs attention:');
     for (const a of s.attention) lines.push(`  - ${a}`);
   }
-  lines.push('', `Catalog: ${s.workdir} (run ${s.run}, ${s.seconds.toFixed(1)}s)`);
+  lines.push('', `Catalog: ${s.workdir} (run ${s.run}${s.tag ? `, tag ${s.tag}` : ''}, ${s.seconds.toFixed(1)}s)`);
   if (s.report) lines.push(`Report:  ${s.report}`);
   lines.push(RULE);
   return lines.join('\n');

@@ -1,5 +1,5 @@
-import { readdir } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { InputError } from '../errors.js';
 import { bounded } from './bounded.js';
 import { CsvSource } from './csv.js';
@@ -29,9 +29,10 @@ export interface ImageFolderSourceOptions {
  * - split folders (`train/`, `validation/` or `val/`, `test/`, ...) directly under the root give the
  *   records their `split` (the folder's name as written); without split folders, `split` is unset
  *   (Hugging Face would call it `train`; here the split step decides);
- * - a `metadata.jsonl` or `metadata.csv` in a split folder (or in the root) lists the images:
- *   `file_name` relative to the metadata file's folder, other columns mapped by `fields` or kept
- *   as meta; images not listed are not read;
+ * - a `metadata.jsonl` or `metadata.csv` in any folder lists images below it: `file_name`
+ *   relative to the metadata file's folder, other columns mapped by `fields` or kept as meta;
+ *   images no metadata lists, and rows whose file is missing, are passed over (`onSkip`: counted
+ *   and listed in the run's skipped.jsonl);
  * - without metadata, every image is read and labelled by its parent folder (`train/cat/1.jpg` →
  *   `cat`); images directly in a split folder have no label.
  *
@@ -54,45 +55,53 @@ export class ImageFolderSource implements Source {
   private async *records(options: ReadOptions): AsyncGenerator<SourceRecord> {
     this.counts = emptyCounts();
     await requireFolder(this.root);
-    const entries = (await readdir(this.root, { withFileTypes: true })).sort((a, b) => compareNames(a.name, b.name));
-    const splits = entries.filter((e) => e.isDirectory() && SPLIT_FOLDER_NAMES.has(e.name.toLowerCase())).map((e) => e.name);
-    const rootMetadata = await this.metadataIn(this.root);
+    const metadata = await this.metadataFiles();
+    if (metadata.length === 0) {
+      // No metadata: every image, labelled by its folder; split folders at the top give the split.
+      const entries = (await readdir(this.root, { withFileTypes: true })).sort((a, b) => compareNames(a.name, b.name));
+      const splits = entries.filter((e) => e.isDirectory() && SPLIT_FOLDER_NAMES.has(e.name.toLowerCase())).map((e) => e.name);
+      if (splits.length === 0) yield* this.walkRecords(this.root, undefined, options);
+      for (const split of splits) yield* this.walkRecords(join(this.root, split), split, options);
+      return;
+    }
+    // As Hugging Face reads it: each metadata file lists files below its folder; the first folder
+    // of a file's path names its split when it is a split name. Rows whose file is missing and
+    // images no metadata lists are passed over, counted and listed.
     const inner: ReadOptions = { onBadRow: options.onBadRow, signal: options.signal };
-
-    if (rootMetadata) {
-      // One metadata file for everything: `file_name` may start with the split folder.
-      for await (const r of this.metadataRecords(rootMetadata, this.root, inner)) {
-        const first = r.path?.split('/')[0];
-        if (first !== undefined && splits.includes(first) && r.split === undefined) r.split = first;
+    const listed = new Set<string>();
+    for (const file of metadata) {
+      for await (const r of this.metadataRecords(file, dirname(file), inner)) {
+        const image = r.files.image;
+        if (image !== undefined && !(await isFile(image))) {
+          options.onSkip?.({ path: image, reason: `listed in ${relative(this.root, file).split(sep).join('/')} but missing` });
+          continue;
+        }
+        if (image !== undefined) listed.add(resolve(image));
+        const segments = r.path?.split('/') ?? [];
+        if (r.split === undefined && segments.length > 1 && SPLIT_FOLDER_NAMES.has(segments[0].toLowerCase())) r.split = segments[0];
         yield r;
       }
     }
-    if (splits.length === 0) {
-      if (!rootMetadata) yield* this.walkRecords(this.root, undefined, options);
-      return;
-    }
-    for (const split of splits) {
-      const dir = join(this.root, split);
-      const metadata = await this.metadataIn(dir);
-      if (metadata) {
-        for await (const r of this.metadataRecords(metadata, dir, inner)) {
-          r.split = split;
-          yield r;
-        }
-      } else if (!rootMetadata) {
-        yield* this.walkRecords(dir, split, options);
-      }
+    const walk = walkImages(this.root, { extensions: this.opts.extensions, recursive: true }, emptyCounts(), () => undefined);
+    for await (const f of walk) {
+      if (!listed.has(resolve(f.full))) options.onSkip?.({ path: f.full, reason: 'image not in any metadata file' });
     }
   }
 
-  /** The metadata file of a folder, if any; two kinds at once are ambiguous. */
-  private async metadataIn(dir: string): Promise<string | null> {
-    const names = new Set(await readdir(dir));
-    const found = METADATA_NAMES.filter((n) => names.has(n));
-    if (found.length > 1) {
-      throw new InputError({ file: join(dir, found[0]) }, `${dir} holds both ${found.join(' and ')}; keep one`);
-    }
-    return found.length ? join(dir, found[0]) : null;
+  /** Every metadata file under the root, in path order; two kinds in one folder are ambiguous. */
+  private async metadataFiles(): Promise<string[]> {
+    const out: string[] = [];
+    const visit = async (dir: string): Promise<void> => {
+      const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => compareNames(a.name, b.name));
+      const found = METADATA_NAMES.filter((n) => entries.some((e) => e.isFile() && e.name === n));
+      if (found.length > 1) throw new InputError({ file: join(dir, found[0]) }, `${dir} holds both ${found.join(' and ')}; keep one`);
+      if (found.length) out.push(join(dir, found[0]));
+      for (const e of entries) {
+        if (e.isDirectory() && !e.name.startsWith('.') && e.name !== '__MACOSX') await visit(join(dir, e.name));
+      }
+    };
+    await visit(this.root);
+    return out;
   }
 
   private metadataRecords(file: string, dir: string, options: ReadOptions): AsyncIterable<SourceRecord> {
@@ -117,5 +126,13 @@ export class ImageFolderSource implements Source {
       if (this.opts.labels === 'infer' && slash > 0) record.label = basename(f.rel.slice(0, slash));
       yield record;
     }
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
   }
 }

@@ -30,7 +30,7 @@ test('the closing block prints the seed alignment section, splits in train/dev/t
     ingest: { read: 30, added: 30, updated: 0, badRows: 0, duplicateIds: 0, filtered: 0, skipped: {}, skippedExamples: [] } as never,
     total: 29,
     splits: [{ split: 'train', count: 27, percent: 93.1 }, { split: 'dev', count: 1, percent: 3.4 }, { split: 'test', count: 1, percent: 3.4 }],
-    issues: {}, dropped: {}, steps, exports: [], attention: [],
+    issues: {}, dropped: {}, steps, exports: [], attention: [], sources: {},
     alignment: alignmentSummary(steps),
   };
   assert.deepEqual(s.alignment, {
