@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { Catalog } from '../catalog/catalog.js';
-import { collectGarbage } from '../exec/gc.js';
-import { findWorkdir } from '../report/workdir.js';
 import { action, type CliState } from './common.js';
 
 interface GcFlags {
@@ -19,6 +16,9 @@ export function registerGc(program: Command, state: CliState): void {
     .option('--json', 'print the figures as JSON')
     .action(
       action(state, async (flags: GcFlags) => {
+        const { Catalog } = await import('../catalog/catalog.js');
+        const { collectGarbage } = await import('../exec/gc.js');
+        const { findWorkdir } = await import('../report/workdir.js');
         const workdir = findWorkdir(flags.workdir);
         const catalog = await Catalog.open(workdir);
         try {

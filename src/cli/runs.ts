@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Catalog } from '../catalog/catalog.js';
-import { resolveRunRef } from '../catalog/run-view.js';
-import { diffRuns, formatDiff, formatRuns, listRuns, type DiffRow } from '../catalog/versions.js';
+import type { DiffRow } from '../catalog/versions.js';
 import { EXIT } from '../errors.js';
-import { findWorkdir } from '../report/workdir.js';
 import { action, type CliState } from './common.js';
 
 /** `imgsift runs`: every build of a workdir with its tag, date and rows in and out per step and source. */
@@ -17,6 +14,9 @@ export function registerRuns(program: Command, state: CliState): void {
     .option('--json', 'print the runs as JSON')
     .action(
       action(state, async (flags: { workdir?: string; json?: boolean }) => {
+        const { Catalog } = await import('../catalog/catalog.js');
+        const { findWorkdir } = await import('../report/workdir.js');
+        const { formatRuns, listRuns } = await import('../catalog/versions.js');
         const catalog = await Catalog.open(findWorkdir(flags.workdir), { readOnly: true });
         try {
           const runs = await listRuns(catalog);
@@ -41,6 +41,10 @@ export function registerDiff(program: Command, state: CliState): void {
     .option('--json', 'print the counts as JSON')
     .action(
       action(state, async (from: string, to: string, flags: { workdir?: string; out?: string; json?: boolean }) => {
+        const { Catalog } = await import('../catalog/catalog.js');
+        const { findWorkdir } = await import('../report/workdir.js');
+        const { resolveRunRef } = await import('../catalog/run-view.js');
+        const { diffRuns, formatDiff } = await import('../catalog/versions.js');
         const workdir = findWorkdir(flags.workdir);
         const catalog = await Catalog.open(workdir, { readOnly: true });
         try {

@@ -1,10 +1,6 @@
 import type { Command } from 'commander';
-import { Catalog } from '../catalog/catalog.js';
 import { EXIT, UsageError } from '../errors.js';
-import { findWorkdir } from '../report/workdir.js';
-import { ACCEPT_SUGGESTION, addTags, setDecision, type DecisionAction, type SampleFilter } from '../review/decisions.js';
-import { filterFromQuery, parseFilter } from '../review/api/filters.js';
-import { REVIEW_ACTIONS } from '../review/taxonomy.js';
+import type { DecisionAction, SampleFilter } from '../review/decisions.js';
 import { action, type CliState } from './common.js';
 
 interface TagFlags {
@@ -21,7 +17,8 @@ interface TagFlags {
  * `--where` in the review API's filter language: its query-string form
  * (`issue=mislabel&source=visual_layer&scoreMin=0.9`) or its JSON form (`{"issue":"mislabel",...}`).
  */
-export function parseWhere(where: string): SampleFilter {
+export async function parseWhere(where: string): Promise<SampleFilter> {
+  const { filterFromQuery, parseFilter } = await import('../review/api/filters.js');
   const text = where.trim();
   try {
     return text.startsWith('{') ? parseFilter(JSON.parse(text)) : filterFromQuery(new URLSearchParams(text));
@@ -32,7 +29,8 @@ export function parseWhere(where: string): SampleFilter {
 
 /** `imgsift tag`: seed 002's batch tagging (add_user_tags_batch) from the shell. */
 export function registerTag(program: Command, state: CliState): void {
-  const actions = [...REVIEW_ACTIONS, ACCEPT_SUGGESTION, 'accept-suggestion'];
+  // The review actions and accept_suggestion (review/taxonomy.ts, review/decisions.ts), written out so --help loads neither.
+  const actions = ['keep', 'remove', 'relabel', 'accept_suggestion', 'accept-suggestion'];
   program
     .command('tag')
     .description('tag and decide for every sample a filter selects (the review API filter language), recorded with a reviewer')
@@ -45,7 +43,10 @@ export function registerTag(program: Command, state: CliState): void {
     .option('--json', 'print the result as JSON')
     .action(
       action(state, async (flags: TagFlags) => {
-        const filter = parseWhere(flags.where);
+        const { Catalog } = await import('../catalog/catalog.js');
+        const { findWorkdir } = await import('../report/workdir.js');
+        const { ACCEPT_SUGGESTION, addTags, setDecision } = await import('../review/decisions.js');
+        const filter = await parseWhere(flags.where);
         const tags = (flags.add ?? '').split(',').map((t) => t.trim()).filter(Boolean);
         const act = flags.action === 'accept-suggestion' ? ACCEPT_SUGGESTION : flags.action;
         if (act !== undefined && !actions.includes(act)) throw new UsageError(`--action must be one of ${actions.join(', ')} (got '${act}')`);
