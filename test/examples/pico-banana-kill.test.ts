@@ -191,12 +191,16 @@ test('pico-banana to S3: kill -9 during download, alignment and upload; the reru
     await learn();
     assert.ok(doneAt.size > 0 && doneAt.size < fetchable.length * 2, `${doneAt.size} files recorded after the download kill`);
 
-    // 2. Killed while aligning: its first progress line says pairs are being aligned.
-    await killWhen(env, (err) => /align\+edit_mask: \d+\/\d+/.test(err), 'during alignment');
+    // 2. Killed while aligning: 2.5 s after a progress line shows pairs done (results commit every 2 s).
+    let aligning = Infinity;
+    await killWhen(env, (err) => {
+      if (aligning === Infinity && /align\+edit_mask: ([3-9]|\d\d)\/\d+/.test(err)) aligning = Date.now();
+      return Date.now() - aligning > 2500;
+    }, 'during alignment');
     await learn();
     assert.ok(doneAt.size >= fetchable.length * 2, `download finished before alignment (${doneAt.size} files)`);
     const alignedAtKill = await alignedCount(workdir);
-    assert.ok(alignedAtKill < fetchable.length, `the kill came after every pair was aligned (${alignedAtKill})`);
+    assert.ok(alignedAtKill > 0 && alignedAtKill < fetchable.length, `${alignedAtKill} of ${fetchable.length} pairs aligned at the kill`);
 
     // 3. Killed while uploading: the second shard write is held by the proxy when the kill comes.
     await killWhen(env, () => proxy.writes.length >= 2, 'during upload');
