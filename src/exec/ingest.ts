@@ -1,9 +1,8 @@
 import type { Catalog, Columns, Row } from '../catalog/catalog.js';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, rmSync, writeSync, type WriteStream } from 'node:fs';
 import { InputError, asStorageError, formatLocation } from '../errors.js';
 import type { Reporter } from './reporter.js';
 import type { Skip, Source, SourceRecord } from '../sources/types.js';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ExplodeConfig } from '../sources/config.js';
 import { explodeRecord } from './explode.js';
 
@@ -237,19 +236,25 @@ export async function ingestSources(catalog: Catalog, inputs: readonly IngestInp
 
 /** The run's skipped.jsonl, written as skips happen (a source may pass over millions of files). */
 class SkipLog {
-  private stream: WriteStream;
+  private stream: WriteStream | undefined;
   private failed: Error | undefined;
-  constructor(file: string) {
-    this.stream = createWriteStream(file);
-    this.stream.on('error', (err) => {
-      this.failed = err;
-    });
+  constructor(private readonly file: string) {
+    // A run that skips nothing leaves no file behind (an old run's list goes).
+    rmSync(file, { force: true });
   }
   write(skip: Skip, source: string): void {
+    if (!this.stream) {
+      this.stream = createWriteStream(this.file);
+      this.stream.on('error', (err) => {
+        this.failed = err;
+      });
+    }
     this.stream.write(JSON.stringify({ path: skip.path, source, reason: skip.reason }) + '\n');
   }
   close(): Promise<void> {
-    return new Promise((resolve, reject) => this.stream.end(() => (this.failed ? reject(this.failed) : resolve())));
+    const stream = this.stream;
+    if (!stream) return Promise.resolve();
+    return new Promise((resolve, reject) => stream.end(() => (this.failed ? reject(asStorageError(this.failed, this.file)) : resolve())));
   }
 }
 
