@@ -185,7 +185,7 @@ export async function measureQuality(bytes: Buffer, options: MeasureOptions = {}
   const px = pixelStats(data, w * h, singleChannel, opts);
   const blur = await blurStats(data, w, h, opts.blurMaxSide, opts.blurResize);
   return {
-    format: meta.format,
+    format: meta.format === 'raw' ? 'bmp' : meta.format, // openImage hands BMP to sharp as raw pixels
     width: meta.width,
     height: meta.height,
     analysisWidth: w,
