@@ -12,6 +12,7 @@ import { encodeAs } from '../../src/export/convert.js';
 import { photoPixels, photoPng } from '../../src/demo/synth.js';
 import { build } from '../../src/exec/build.js';
 import { loadRecipe } from '../../src/recipe/load.js';
+import { thumbnail } from '../../src/report/thumbs.js';
 import { tempDir } from '../helpers/tmp.js';
 
 // ---- a tiny BMP writer, written for this test (independent of src/image/bmp.ts) ----
@@ -214,4 +215,16 @@ test('build: a folder with a BMP is probed clean and exported to a kohya folder 
   const back = await sharp(await readFile(join(folder, image!))).raw().toBuffer({ resolveWithObject: true });
   assertPixels({ data: back.data, ...back.info }, px, 'exported png');
   assert.ok(files.includes('subject_b_png.png'));
+});
+
+test('report thumbnail: a BMP gets a webp thumbnail of its upright pixels', async () => {
+  const dir = await tempDir('imgsift-bmp-thumb-');
+  const px = await photo(90, 40, 41);
+  const path = join(dir, 'a.bmp');
+  await writeFile(path, writeBmp(px, { bpp: 24, topDown: true }));
+  const url = await thumbnail(path);
+  assert.ok(url?.startsWith('data:image/webp;base64,'), String(url));
+  const meta = await sharp(Buffer.from(url!.split(',')[1], 'base64')).metadata();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['webp', 90, 40]);
+  assert.equal(await thumbnail(join(dir, 'missing.bmp')), null);
 });
