@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import { imageFormat, openImage } from '../image/open.js';
 
 /**

@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import { imageFormat, openImage } from '../image/open.js';
 import { z } from 'zod';
 import { ImgsiftError } from '../errors.js';

@@ -1,7 +1,6 @@
 import { loadRoleAliases, resolveRole } from '../catalog/roles.js';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import sharp from 'sharp';
 import { openImage } from '../image/open.js';
 import { z } from 'zod';
 import { ImgsiftError, asStorageError, errorMessage } from '../errors.js';

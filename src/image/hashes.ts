@@ -6,7 +6,6 @@
  * the hashes describe the pixels as stored.
  */
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
 import { openImage } from './open.js';
 import { sha256Hex } from '../util/hash.js';
 import { toLuma } from './luma.js';

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import sharp from 'sharp';
 import { openImage } from '../image/open.js';
 import { DEFAULT_MAX_PIXELS } from '../image/probe.js';
 import { cropRect, parseBox } from '../image/crop-box.js';

@@ -13,6 +13,7 @@ import { photoPixels, photoPng } from '../../src/demo/synth.js';
 import { build } from '../../src/exec/build.js';
 import { loadRecipe } from '../../src/recipe/load.js';
 import { thumbnail } from '../../src/report/thumbs.js';
+import { CropParams, cropStep } from '../../src/steps/crop.js';
 import { tempDir } from '../helpers/tmp.js';
 
 // ---- a tiny BMP writer, written for this test (independent of src/image/bmp.ts) ----
@@ -227,4 +228,19 @@ test('report thumbnail: a BMP gets a webp thumbnail of its upright pixels', asyn
   const meta = await sharp(Buffer.from(url!.split(',')[1], 'base64')).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height], ['webp', 90, 40]);
   assert.equal(await thumbnail(join(dir, 'missing.bmp')), null);
+});
+
+test('crop step: a box cut out of a BMP has the pixels of that box', async () => {
+  const px = await photo(60, 40, 51);
+  const bytes = writeBmp(px, { bpp: 24 });
+  const params = CropParams.parse({ box: 'bbox', format: 'png' });
+  const out = await cropStep.run({
+    id: 's', uri: '/x/a.bmp', name: 'a.bmp', bytes, sha256: 'x', upstream: {},
+    roles: { image: { bytes, sha256: 'x', name: 'a.bmp' } }, fields: { bbox: [10, 5, 30, 25] },
+  }, params);
+  const file = out.files![0];
+  const got = await sharp(file.bytes).raw().toBuffer({ resolveWithObject: true });
+  const want = Buffer.alloc(20 * 20 * 3);
+  for (let y = 0; y < 20; y++) px.data.copy(want, y * 60, ((y + 5) * 60 + 10) * 3, ((y + 5) * 60 + 30) * 3);
+  assertPixels({ data: got.data, ...got.info }, { data: want, width: 20, height: 20, channels: 3 }, 'crop');
 });
