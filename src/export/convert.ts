@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { imageFormat, openImage } from '../image/open.js';
 
 /**
  * Writing a stored file in the format an export asks for by its file extension: the bytes as they
@@ -33,7 +33,7 @@ export function extensionOfFormat(format: string): string {
 /** The format of these bytes: the probed one when known, else sniffed by sharp (null if not an image). */
 export async function formatOf(bytes: Buffer, probed: string | null): Promise<string | null> {
   if (probed) return probed;
-  return sharp(bytes).metadata().then((m) => m.format ?? null, () => null);
+  return imageFormat(bytes);
 }
 
 export interface Converted {
@@ -54,7 +54,7 @@ export async function encodeAs(
 ): Promise<Converted> {
   if (stored === target) return { data: bytes, converted: false };
   if (opts.mask && target !== 'png') throw new Error(`masks are written as lossless PNG, not ${target}`);
-  const img = sharp(bytes).rotate();
+  const img = openImage(bytes).rotate();
   switch (target) {
     case 'jpeg':
       return { data: await img.flatten({ background: '#ffffff' }).jpeg({ quality: opts.quality }).toBuffer(), converted: true };

@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { imageFormat, openImage } from '../image/open.js';
 import { z } from 'zod';
 import { ImgsiftError } from '../errors.js';
 import { md5Hex } from '../util/hash.js';
@@ -91,18 +91,18 @@ export async function imageFile(
   if (!sample.uri) throw new Error('the sample has no image file');
   const bytes = await readUri(sample.uri);
   if (reencode) {
-    const img = sharp(bytes).rotate();
+    const img = openImage(bytes).rotate();
     const data =
       reencode.format === 'jpeg' ? await img.jpeg({ quality: reencode.quality }).toBuffer()
       : reencode.format === 'webp' ? await img.webp({ quality: reencode.quality }).toBuffer()
       : await img.png().toBuffer();
     return { data, ext: REENCODE_EXT[reencode.format], reencoded: true };
   }
-  const format = sample.format ?? (await sharp(bytes).metadata().then((m) => m.format ?? null, () => null));
+  const format = sample.format ?? (await imageFormat(bytes));
   if (format === null) throw new Error(`cannot tell the image format of ${uriBasename(sample.uri)}`);
   const ext = copyable[format];
   if (ext) return { data: bytes, ext, reencoded: false };
-  return { data: await sharp(bytes).rotate().png().toBuffer(), ext: 'png', reencoded: true };
+  return { data: await openImage(bytes).rotate().png().toBuffer(), ext: 'png', reencoded: true };
 }
 
 /**

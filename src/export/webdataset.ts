@@ -1,7 +1,7 @@
 import { loadRoleAliases, resolveRole } from '../catalog/roles.js';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import sharp from 'sharp';
+import { openImage } from '../image/open.js';
 import { z } from 'zod';
 import { ImgsiftError, asStorageError, errorMessage } from '../errors.js';
 import { tempPathFor } from '../util/fs.js';
@@ -364,7 +364,7 @@ async function encodeFile(
   reencode: WebDatasetOptions['reencode'],
 ): Promise<{ data: Buffer; ext?: string; reencoded: boolean }> {
   if (reencode) {
-    const img = sharp(bytes).rotate(); // bake EXIF orientation in: the re-encoded file has no EXIF
+    const img = openImage(bytes).rotate(); // bake EXIF orientation in: the re-encoded file has no EXIF
     const data =
       reencode.format === 'jpeg' ? await img.jpeg({ quality: reencode.quality }).toBuffer()
       : reencode.format === 'webp' ? await img.webp({ quality: reencode.quality }).toBuffer()
@@ -374,7 +374,7 @@ async function encodeFile(
   if (format === null) return { data: bytes, reencoded: false }; // not probed: trust the field's extension
   const ext = COPY_FORMATS[format];
   if (ext) return { data: bytes, ext, reencoded: false };
-  return { data: await sharp(bytes).rotate().png().toBuffer(), ext: 'png', reencoded: true };
+  return { data: await openImage(bytes).rotate().png().toBuffer(), ext: 'png', reencoded: true };
 }
 
 function lastExt(ext: string): string {

@@ -6,6 +6,7 @@
  * sharper and is what the `bucket` step promises.
  */
 import sharp, { type Sharp } from 'sharp';
+import { openImage } from './open.js';
 import type { BucketPlan, Size } from './buckets.js';
 
 export type BucketCrop = 'center' | 'attention' | 'entropy';
@@ -36,7 +37,7 @@ export interface BucketImage {
 
 /** Upright (EXIF-applied) size of an image's first page, from its header. */
 export async function uprightSize(bytes: Buffer): Promise<Size> {
-  const m = await sharp(bytes, { failOn: 'none' }).metadata();
+  const m = await openImage(bytes, { failOn: 'none' }).metadata();
   if (!m.width || !m.height) throw new Error('image has no dimensions');
   return (m.orientation ?? 1) >= 5 ? [m.height, m.width] : [m.width, m.height];
 }
@@ -48,7 +49,7 @@ export async function uprightSize(bytes: Buffer): Promise<Size> {
  */
 export async function resizeToBucket(bytes: Buffer, plan: Pick<BucketPlan, 'bucket' | 'resized' | 'crop'>, opts: BucketResizeOptions): Promise<BucketImage> {
   const [bw, bh] = plan.bucket;
-  let img = sharp(bytes, { failOn: 'none' })
+  let img = openImage(bytes, { failOn: 'none' })
     .rotate()
     .toColourspace('srgb')
     .flatten({ background: opts.background });

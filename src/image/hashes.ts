@@ -6,7 +6,7 @@
  * the hashes describe the pixels as stored.
  */
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
+import { openImage } from './open.js';
 import { sha256Hex } from '../util/hash.js';
 import { toLuma } from './luma.js';
 import { HASH_ALGOS, hashGrey, whashScale, type GreyImage, type HashAlgo } from './perceptual.js';
@@ -54,7 +54,7 @@ interface Decoded {
 
 function sharpFor(bytes: Buffer) {
   // 'truncated' fails on cut-off files like Pillow does, but tolerates the warnings Pillow ignores.
-  return sharp(bytes, { ignoreIcc: true, failOn: 'truncated', autoOrient: false });
+  return openImage(bytes, { ignoreIcc: true, failOn: 'truncated', autoOrient: false });
 }
 
 async function decode(bytes: Buffer, width?: number, height?: number): Promise<Decoded> {

@@ -31,6 +31,7 @@ import { extname } from 'node:path';
 import { UsageError, errorMessage } from '../errors.js';
 import { sha256Hex } from '../util/hash.js';
 import type { IssueRecord } from '../steps/types.js';
+import { decodeBmp, isBmp, readBmpHeader } from './bmp.js';
 
 export const PROBE_ISSUES = [
   'corrupt',
@@ -75,7 +76,7 @@ export type ProbeInfo = {
   /** File size in bytes. */
   bytes: number;
   sha256: string;
-  /** Format detected from the content (jpeg, png, webp, gif, tiff, avif, heif, svg, ...; bmp etc. when recognised but not decodable). */
+  /** Format detected from the content (jpeg, png, webp, gif, tiff, avif, heif, svg, ...; bmp is decoded by src/image/bmp.ts; ico, psd when recognised but not decodable). */
   format: string | null;
   /** Lower-case extension of the name, without the dot ('' when the name has none). */
   extension: string;
@@ -177,6 +178,7 @@ export async function probeImage(input: Uint8Array, name: string, options: Probe
   };
 
   if (bytes.length === 0) return fail('read', 'empty file (0 bytes)');
+  if (isBmp(bytes)) return probeBmp(bytes, maxPixels, info, issues, fail);
 
   // 1. Header: format, size, layout. Header-only; no pixel is decoded here.
   let meta: Metadata;
@@ -223,6 +225,45 @@ export async function probeImage(input: Uint8Array, name: string, options: Probe
   info.decodes = true;
   info.decoded_pages = decodePages;
   addHeaderIssues(info, issues);
+  return { ...info, issues };
+}
+
+/** BMP, which libvips cannot read: the same header → bomb guard → full decode, with our decoder. */
+function probeBmp(
+  bytes: Buffer, maxPixels: number, info: ProbeInfo, issues: IssueRecord[],
+  fail: (stage: FailStage, reason: string) => ProbeResult,
+): ProbeResult {
+  info.format = 'bmp';
+  addWrongExtension(info, issues);
+  let header;
+  try {
+    header = readBmpHeader(bytes);
+  } catch (err) {
+    return fail('header', errorMessage(err));
+  }
+  Object.assign(info, {
+    width: header.width, height: header.height, display_width: header.width, display_height: header.height,
+    channels: header.channels, bit_depth: 8, depth: 'uchar', color_space: 'srgb',
+    has_alpha: header.channels === 4, orientation: 1, pages: 1,
+  });
+  const pixels = header.width * header.height;
+  if (pixels > maxPixels) {
+    info.error =
+      `image is ${header.width}x${header.height} (${pixels} pixels), over the decompression-bomb limit ` +
+      `of ${maxPixels} pixels; not decoded`;
+    issues.unshift({
+      type: 'decompression_bomb', score: 1, flagged: true,
+      evidence: { width: header.width, height: header.height, pixels, max_pixels: maxPixels },
+    });
+    return { ...info, issues };
+  }
+  try {
+    decodeBmp(bytes, { maxPixels });
+  } catch (err) {
+    return fail('decode', errorMessage(err));
+  }
+  info.decodes = true;
+  info.decoded_pages = 1;
   return { ...info, issues };
 }
 

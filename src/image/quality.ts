@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { openImage } from './open.js';
 import type { IssueRecord } from '../steps/types.js';
 
 /**
@@ -168,9 +169,9 @@ export const DEFAULT_THRESHOLDS: QualityThresholds = {
 export async function measureQuality(bytes: Buffer, options: MeasureOptions = {}): Promise<QualityMeasures> {
   const opts = { ...DEFAULT_MEASURE_OPTIONS, ...options };
   checkMeasureOptions(opts);
-  const meta = await sharp(bytes).metadata();
+  const meta = await openImage(bytes).metadata();
   if (!meta.width || !meta.height || !meta.format) throw new Error('image has no dimensions or format');
-  let pipeline = sharp(bytes, { sequentialRead: true });
+  let pipeline = openImage(bytes, { sequentialRead: true });
   if (opts.maxSide > 0 && Math.max(meta.width, meta.height) > opts.maxSide) {
     pipeline = pipeline.resize({ width: opts.maxSide, height: opts.maxSide, fit: 'inside' });
   }
@@ -184,7 +185,7 @@ export async function measureQuality(bytes: Buffer, options: MeasureOptions = {}
   const px = pixelStats(data, w * h, singleChannel, opts);
   const blur = await blurStats(data, w, h, opts.blurMaxSide, opts.blurResize);
   return {
-    format: meta.format,
+    format: meta.format === 'raw' ? 'bmp' : meta.format, // openImage hands BMP to sharp as raw pixels
     width: meta.width,
     height: meta.height,
     analysisWidth: w,

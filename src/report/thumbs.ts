@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { openImage } from '../image/open.js';
 import { readUri } from '../util/uri.js';
 
 /** Longest side of a report thumbnail, in pixels. */
@@ -26,7 +26,7 @@ export async function thumbnails(uris: ReadonlyArray<string | null>, concurrency
 export async function thumbnail(uri: string): Promise<string | null> {
   try {
     const bytes = await readUri(uri);
-    const webp = await sharp(bytes, { failOn: 'none', limitInputPixels: 100_000_000, animated: false })
+    const webp = await openImage(bytes, { failOn: 'none', limitInputPixels: 100_000_000, animated: false })
       .rotate()
       .resize(THUMB_SIDE, THUMB_SIDE, { fit: 'inside', withoutEnlargement: true })
       .webp({ quality: 60 })

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import sharp from 'sharp';
+import { openImage } from '../image/open.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { errorMessage } from '../errors.js';
 import { sha256Hex } from '../util/hash.js';
@@ -85,14 +85,14 @@ export class Thumbnailer {
     }
     let format: string | undefined;
     try {
-      format = (await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).metadata()).format;
+      format = (await openImage(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).metadata()).format;
     } catch (err) {
       throw new ThumbnailError(`cannot decode the image: ${errorMessage(err)}`);
     }
     const type = format ? BROWSER_FORMATS[format] : undefined;
     if (type) return { body: bytes, contentType: type };
     try {
-      const png = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).rotate().png().toBuffer();
+      const png = await openImage(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).rotate().png().toBuffer();
       return { body: png, contentType: 'image/png' };
     } catch (err) {
       throw new ThumbnailError(`cannot convert the image: ${errorMessage(err)}`);
@@ -119,7 +119,7 @@ export class Thumbnailer {
     let webp: Buffer;
     try {
       const bytes = await readUri(loc.uri);
-      webp = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'none' })
+      webp = await openImage(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'none' })
         .rotate()
         .resize(this.size, this.size, { fit: 'inside', withoutEnlargement: true })
         .webp({ quality: 78 })

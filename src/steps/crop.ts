@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import sharp from 'sharp';
+import { openImage } from '../image/open.js';
 import { DEFAULT_MAX_PIXELS } from '../image/probe.js';
 import { cropRect, parseBox } from '../image/crop-box.js';
 import type { MapStep } from './types.js';
@@ -44,7 +44,7 @@ export const cropStep: MapStep<CropParams> = {
   async run(input, p) {
     const box = parseBox(input.fields[p.box]);
     if (typeof box === 'string') throw new Error(`field '${p.box}': ${box}`);
-    const image = sharp(input.bytes, { limitInputPixels: p.max_pixels, failOn: 'error' });
+    const image = openImage(input.bytes, { limitInputPixels: p.max_pixels, failOn: 'error' });
     const meta = await image.metadata();
     if (!meta.width || !meta.height) throw new Error('image size unknown');
     const rect = cropRect(box, meta.width, meta.height, { format: p.box_format, padding: p.padding, square: p.square });

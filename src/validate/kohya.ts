@@ -1,6 +1,6 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { imageFormat, openImage } from '../image/open.js';
 import { approxTokenCounter, checkCaption, CLIP_MAX_TOKENS, readCaption } from '../text/caption.js';
 
 /**
@@ -44,14 +44,6 @@ export async function isKohyaFolder(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** A BMP whose header holds together (libvips cannot decode BMP; it is a format kohya reads). */
-function bmpHeaderOk(b: Buffer): boolean {
-  if (b.length < 26 || b.toString('latin1', 0, 2) !== 'BM') return false;
-  const offset = b.readUInt32LE(10);
-  const w = b.readInt32LE(18), h = b.readInt32LE(22);
-  return offset < b.length && w > 0 && h !== 0;
 }
 
 export async function validateKohya(root: string, o: KohyaValidateOptions = {}): Promise<KohyaReport> {
@@ -112,15 +104,12 @@ export async function validateKohya(root: string, o: KohyaValidateOptions = {}):
         report.images++;
         if (!files.includes(stem + capExt)) problem(frel, `no ${capExt} caption (kohya falls back to the folder name)`);
         const bytes = await readFile(path);
-        if (ext === 'bmp') {
-          if (!bmpHeaderOk(bytes)) problem(frel, 'corrupt: BMP header is broken');
-          continue;
-        }
         try {
-          const { info } = await sharp(bytes, { failOn: 'error' }).rotate().raw().toBuffer({ resolveWithObject: true });
-          const meta = await sharp(bytes).metadata();
-          const fmt = meta.format === 'jpeg' ? ['jpg', 'jpeg'] : [meta.format ?? ''];
-          if (!fmt.includes(ext)) problem(frel, `extension .${ext} but the content is ${meta.format}`);
+          // openImage decodes BMP (which libvips cannot) in full, so a BMP is checked like the rest.
+          const { info } = await openImage(bytes, { failOn: 'error' }).rotate().raw().toBuffer({ resolveWithObject: true });
+          const format = await imageFormat(bytes);
+          const fmt = format === 'jpeg' ? ['jpg', 'jpeg'] : format === 'bmp' ? ['bmp', 'dib'] : [format ?? ''];
+          if (!fmt.includes(ext)) problem(frel, `extension .${ext} but the content is ${format}`);
           if (Math.min(info.width, info.height) < minSide) problem(frel, `${info.width}x${info.height}: under ${minSide} px on the short side`);
           const key = `${info.width}x${info.height}`;
           report.buckets[key] = (report.buckets[key] ?? 0) + 1;

@@ -11,6 +11,7 @@ import { tempDir } from '../helpers/tmp.js';
 function bmp(w: number, h: number): Buffer {
   const row = Math.ceil((w * 3) / 4) * 4;
   const b = Buffer.alloc(54 + row * h, 0x80);
+  b.fill(0, 0, 54); // a real header: BI_RGB, no palette (only the pixels are grey)
   b.write('BM', 0, 'latin1');
   b.writeUInt32LE(b.length, 2);
   b.writeUInt32LE(54, 10);
@@ -74,6 +75,6 @@ test('validate kohya: structure, pairs, resolution, format, corruption, captions
   assert.ok(!problems.some((p) => p.startsWith('reg/')), 'reg captions need no trigger');
   assert.equal(problems.length, expect.length + 1);
   assert.deepEqual(r.folders.map((f) => [f.dir, f.repeats, f.images]), [['img/10_ohwx man', 10, 8], ['reg/1_man', 1, 1]]);
-  assert.equal(r.buckets['640x896'], 6);
+  assert.equal(r.buckets['640x896'], 7, 'the BMP is decoded and counted in its bucket too');
   assert.match(formatKohyaReport(r), /Total images: 9\n[\s\S]*Issues found: 12\n/);
 });
