@@ -16,7 +16,14 @@ export interface BuildMarker {
 
 export function markBuildRunning(workdir: string): () => void {
   const file = join(workdir, BUILD_MARKER);
-  writeFileSync(file, JSON.stringify({ pid: process.pid, started: new Date().toISOString() }));
+  try {
+    writeFileSync(file, JSON.stringify({ pid: process.pid, started: new Date().toISOString() }));
+  } catch {
+    // Advisory only (the review app's banner): a workdir that cannot take it (a full disk) fails
+    // the build at its first catalog write, which names the file.
+    rmSync(file, { force: true });
+    return () => {};
+  }
   return () => rmSync(file, { force: true });
 }
 
