@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { recordRunSamples, syncDrops, useRun } from '../catalog/run-view.js';
 import { loadRecipe } from '../recipe/load.js';
+import { formatPath } from '../recipe/yaml-locate.js';
 import type { Recipe } from '../recipe/schema.js';
 import { createSource } from '../sources/index.js';
 import { getExporter } from '../export/registry.js';
@@ -153,7 +154,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
   if (sqlProblems.length) {
     const p = sqlProblems[0];
     const line = recipe.steps[Number(p.path[1])]?.line;
-    throw new InputError({ file: recipe.file, line, field: p.path.map(String).join('.') }, p.message);
+    throw new InputError({ file: recipe.file, line, field: formatPath(p.path) }, p.message);
   }
   const started = Date.now();
   // Tell a running review app to let go of the catalog (and to refresh when this build ends).

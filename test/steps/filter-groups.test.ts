@@ -117,7 +117,7 @@ test('checkFilterSql finds bad SQL without data, naming the rule and its paramet
   assert.match(all[0].message, /rule 'b'/);
 });
 
-test('a SQL error at run time is exit 2 naming the rule', async () => {
+test('a SQL error is exit 2 naming the rule, before anything is ingested', async () => {
   const dir = await tempDir();
   const { manifest } = await writeSkuDataset(dir, { skus: 1 });
   await assert.rejects(
