@@ -39,6 +39,7 @@ export function renderReportHtml(d: ReportData, thumbs: Thumbs): string {
     histogramSection(d),
     pairSection(d, thumbs),
     alignmentSection(d),
+    trainingSection(d),
     reviewSection(d),
     stepSection(d),
   ].filter(Boolean);
@@ -178,6 +179,34 @@ function alignmentSection(d: ReportData): Section | null {
   }
   if (d.alignment.length === 0) return null;
   return section('alignment', 'Alignment', d.alignment.map((s) => `<h3>${esc(s.name)}</h3>${statTable(s.stats)}`).join(''));
+}
+
+/**
+ * LoRA preparation (seed 003): images per kohya bucket (a bucket with fewer images than the batch
+ * size marked), and the balance shares against their target bands.
+ */
+function trainingSection(d: ReportData): Section | null {
+  const steps = d.summary?.steps ?? [];
+  const parts: string[] = [];
+  for (const st of steps.filter((s) => s.name === 'bucket' && typeof s.stats['per bucket'] === 'string')) {
+    const bars = String(st.stats['per bucket']).split(', ').filter(Boolean).map((entry) => {
+      const [bucket, count] = entry.split(' ');
+      const small = count.endsWith('!');
+      const value = Number(count.replace('!', ''));
+      return { label: `${bucket}${small ? ' (under batch size)' : ''}`, value, title: `${bucket}: ${value} images${small ? ', fewer than the batch size' : ''}` };
+    });
+    parts.push(`<h3>Images per bucket</h3>${barChart(bars, { className: 'buckets' })}`);
+  }
+  for (const st of steps.filter((s) => s.name === 'balance')) {
+    const rows = Object.entries(st.stats).filter(([k, v]) => k !== 'attention' && typeof v === 'string' && v.includes('target'));
+    const bars = rows.map(([k, v]) => {
+      const share = Number(/\(([\d.]+)%/.exec(String(v))?.[1] ?? 0);
+      const out = String(v).includes('OUT OF BAND');
+      return { label: `${k}${out ? ' (out of band)' : ''}`, value: share, title: `${k}: ${v}` };
+    });
+    if (bars.length) parts.push(`<h3>Balance (share in %, target band in the table)</h3>${barChart(bars, { className: 'balance' })}${statTable(st.stats)}`);
+  }
+  return parts.length ? section('training', 'Buckets and balance', parts.join('')) : null;
 }
 
 function reviewSection(d: ReportData): Section | null {

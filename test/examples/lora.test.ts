@@ -163,6 +163,19 @@ test('examples/lora: the seed 003 workflow gives a kohya training folder with ch
   }
   assert.equal(balance.images, originals.length);
 
+  // The report charts the buckets and the balance shares.
+  const { writeReport } = await import('../../src/report/html.js');
+  const rc = await Catalog.open(join(dir, 'work'));
+  try {
+    const html = await readFile((await writeReport(rc, result.runId, join(dir, 'report.html'))).file, 'utf8');
+    assert.match(html, /<section id="training"><h2>Buckets and balance<\/h2>/);
+    const buckets = String(result.summary.steps.find((s) => s.name === 'bucket')!.stats['per bucket']).split(', ');
+    for (const b of buckets) assert.ok(html.includes(b.split(' ')[0]), `bucket ${b} charted`);
+    assert.match(html, /aspect portrait/);
+  } finally {
+    rc.close();
+  }
+
   // imgsift validate on the folder finds the planted caption problems and nothing else.
   const v = await validateKohya(out);
   const tooLong = [...kept].filter((p) => byPath.get(p)!.caption_problem === 'too_long').flatMap((p) => [stem(p), stem(`${p}/aug1`)]);

@@ -7,17 +7,19 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { startReviewServer, type ReviewServer } from '../../src/review/server.js';
 import { writeSyntheticCatalog } from '../helpers/synthetic-catalog.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const CHROMIUM = process.env.IMGSIFT_CHROMIUM ?? '/usr/bin/chromium';
 const N = 100_000;
 let srv: ReviewServer;
 let browser: BrowserContext;
 let profile: string;
+let workdir: string;
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: apt-get install -y chromium (or set IMGSIFT_CHROMIUM)`);
-  const workdir = await tempDir();
+  // Not tempDir(): its clean-up, registered inside this hook, would run when the hook ends, and the
+  // server opens the catalog per request.
+  workdir = await mkdtemp(join(tmpdir(), 'imgsift-scale-'));
   await writeSyntheticCatalog(workdir, N);
   srv = await startReviewServer({ workdir, port: 0, reviewer: 'scale' });
   profile = await mkdtemp(join(tmpdir(), 'imgsift-chromium-'));
@@ -30,6 +32,7 @@ after(async () => {
   await browser?.close();
   await srv?.close();
   if (profile) await rm(profile, { recursive: true, force: true });
+  if (workdir) await rm(workdir, { recursive: true, force: true });
 });
 
 test('100,000 samples: the grid renders only what is visible and scrolls to the end', async () => {
