@@ -89,7 +89,9 @@ export async function recordStepRun(ctx: StepContext, step: string, paramsHash: 
 
 /**
  * The active samples with this run's dedup_signals result ($1 = run id): id, path, split, ord,
- * uri, sha256 and result. Samples whose image failed to read or decode are absent.
+ * uri, sha256 and result. Samples whose image failed to read or decode are absent, and so are
+ * augmented copies (`augment` children): they are near copies of their parent by design, so the
+ * duplicate and leak searches never compare a child with its parent.
  */
 export function signalRowsSql(): string {
   return `SELECT a.id, a.path, a.split, a.ord, f.uri, fs.sha256, sr.result
@@ -97,7 +99,8 @@ export function signalRowsSql(): string {
     JOIN files f ON f.sample_id = a.id AND f.role = 'image'
     JOIN file_status fs ON fs.uri = f.uri AND fs.sha256 IS NOT NULL
     JOIN step_runs r ON r.run_id = $1 AND r.step = 'dedup_signals'
-    JOIN step_results sr ON sr.content_hash = fs.sha256 AND sr.step = 'dedup_signals' AND sr.params_hash = r.params_hash AND sr.ok`;
+    JOIN step_results sr ON sr.content_hash = fs.sha256 AND sr.step = 'dedup_signals' AND sr.params_hash = r.params_hash AND sr.ok
+    WHERE NOT (a.parent_id IS NOT NULL AND coalesce(json_exists(a.meta, '$.augment'), false))`;
 }
 
 /** One image as the duplicate and leak searches see it. */

@@ -82,3 +82,27 @@ test('augment: risky augmentation is refused unless allowed', () => {
   assert.ok(!AugmentParams.safeParse({ rotate: 20 }).success, 'rotation beyond ±5°');
   assert.ok(AugmentParams.safeParse({ rotate: 20, allow_risky: true }).success);
 });
+
+test('dedup after augment never pairs a copy with its parent, and still finds real copies', async () => {
+  const { build } = await import('../../src/exec/build.js');
+  const { recipeFromObject } = await import('../../src/recipe/load.js');
+  const { writePhotos } = await import('../helpers/dataset.js');
+  const dir = await tempDir('imgsift-augment-dedup-');
+  const names = await writePhotos(join(dir, 'images'), 4, { size: [160, 120] });
+  // A real duplicate: the same photo under a second name.
+  await writeFile(join(dir, 'images', 'copy.jpg'), await readFile(join(dir, 'images', names[0])));
+  const recipe = recipeFromObject({
+    name: 'aug', workdir: join(dir, 'w'), source: { format: 'folder', path: join(dir, 'images') },
+    steps: [{ augment: { factor: 2 } }, { hash: {} }, { dedup_signals: {} }, { dedup: {} }],
+  }, dir);
+  const r = await build(recipe, { reporter: new Reporter({ mode: 'quiet' }), workers: 1 });
+  assert.equal(r.summary.total, 10, 'five photos and five copies');
+  const c = await Catalog.open(join(dir, 'w'));
+  try {
+    const dups = (await c.all<{ sample_id: string }>(`SELECT sample_id FROM issues WHERE type = 'duplicate' AND flagged`)).map((x) => x.sample_id);
+    assert.equal(dups.length, 1, `only the planted copy: ${dups.join(', ')}`);
+    assert.ok(!dups[0].includes('/aug'));
+  } finally {
+    c.close();
+  }
+});
