@@ -51,7 +51,8 @@ export async function activeImageSamples(ctx: ExportContext): Promise<ImageSampl
     .sort((a, b) => compareIds(a.id, b.id));
 }
 
-function parseMeta(meta: string | null): Record<string, unknown> | null {
+/** A sample's `meta` column as an object (a non-object value or bad JSON is kept under `value`). */
+export function parseMeta(meta: string | null): Record<string, unknown> | null {
   if (meta === null) return null;
   try {
     const v: unknown = JSON.parse(meta);

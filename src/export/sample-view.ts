@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { compareIds } from './file-export.js';
+import { compareIds, parseMeta } from './file-export.js';
 import { lookup } from './path-template.js';
 import { loadRoleAliases } from '../catalog/roles.js';
 import type { ExportContext } from './types.js';
@@ -54,16 +54,6 @@ export async function activeSamplesWithFiles(ctx: ExportContext, from = 'active'
   return rows
     .map((r) => ({ ...r, meta: parseMeta(r.meta), files: bySample.get(r.id) ?? new Map<string, RoleFile>() }))
     .sort((a, b) => compareIds(a.id, b.id));
-}
-
-function parseMeta(meta: string | null): Record<string, unknown> | null {
-  if (meta === null) return null;
-  try {
-    const v: unknown = JSON.parse(meta);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
-  } catch {
-    return { value: meta };
-  }
 }
 
 /** Sample columns by the names recipes use for them. */
