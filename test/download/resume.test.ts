@@ -76,11 +76,18 @@ test('an abort (Ctrl-C) stops after the work in flight, exits 130, and the rerun
   try {
     const dir = await tempDir();
     const manifest = join(dir, 'urls.txt');
-    const paths = Array.from({ length: 40 }, (_, i) => `/delay/100/${i % 20}?k=${i}`);
+    const paths = Array.from({ length: 40 }, (_, i) => `/delay/250/${i % 20}?k=${i}`);
     await writeFile(manifest, paths.map((p) => server.url(p)).join('\n') + '\n');
     const out = join(dir, 'out');
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 700);
+    // Abort a while after the first request arrives (not after a fixed time: on a loaded machine
+    // opening the catalog alone can take longer), so some downloads are committed and most are not.
+    const firstHit = setInterval(() => {
+      if (server.hits('/delay/250/0') > 0) {
+        clearInterval(firstHit);
+        setTimeout(() => controller.abort(), 1500);
+      }
+    }, 10);
     const params = { concurrency: 2, per_host: 2, durable: false };
     await assert.rejects(
       downloadUrls(manifest, { out, params, reporter: new Reporter({ mode: 'quiet' }), signal: controller.signal }),
@@ -92,11 +99,11 @@ test('an abort (Ctrl-C) stops after the work in flight, exits 130, and the rerun
     cat.close();
     assert.ok(done > 0 && done < 40, `${done} committed before the abort`);
     assert.equal(status?.status, 'interrupted');
-    const hitsBefore = server.hits('/delay/100/0');
+    const hitsBefore = server.hits('/delay/250/0');
     const result = await downloadUrls(manifest, { out, params, reporter: new Reporter({ mode: 'quiet' }) });
     assert.equal(result.samples.success, 40);
     assert.equal(result.fetched, 40 - done, 'what was committed is not fetched again');
-    assert.ok(server.hits('/delay/100/0') <= hitsBefore + 1);
+    assert.ok(server.hits('/delay/250/0') <= hitsBefore + 1);
   } finally {
     await server.close();
   }
