@@ -81,8 +81,8 @@ function level(img: GreyImage, root: number): GreyImage {
   return { data: resizeLanczos(img.data, img.width, img.height, w, h), width: w, height: h };
 }
 
-/** Maps A pixel (x, y) to B pixel coordinates for a pose; both images at the same level. */
-function mapper(a: GreyImage, b: GreyImage, p: Pose): (x: number, y: number) => [number, number] {
+/** A pose as the affine map of A pixels to B pixels: centres, rotation-scale terms and the mirror sign. */
+function poseTransform(a: GreyImage, b: GreyImage, p: Pose) {
   const ua = Math.sqrt(a.width * a.height);
   const ub = Math.sqrt(b.width * b.height);
   const cxa = (a.width - 1) / 2;
@@ -94,6 +94,12 @@ function mapper(a: GreyImage, b: GreyImage, p: Pose): (x: number, y: number) => 
   const c = Math.cos(r) * k;
   const s = Math.sin(r) * k;
   const m = p.mirror ? -1 : 1;
+  return { cxa, cya, cxb, cyb, c, s, m };
+}
+
+/** Maps A pixel (x, y) to B pixel coordinates for a pose; both images at the same level. */
+function mapper(a: GreyImage, b: GreyImage, p: Pose): (x: number, y: number) => [number, number] {
+  const { cxa, cya, cxb, cyb, c, s, m } = poseTransform(a, b, p);
   return (x, y) => {
     const dx = (x - cxa) * m;
     const dy = y - cya;
@@ -119,17 +125,7 @@ function sample(b: GreyImage, x: number, y: number): number {
  * would otherwise pull the alignment towards itself.
  */
 function score(a: GreyImage, b: GreyImage, p: Pose): { ncc: number; cover: number } {
-  const ua = Math.sqrt(a.width * a.height);
-  const ub = Math.sqrt(b.width * b.height);
-  const cxa = (a.width - 1) / 2;
-  const cya = (a.height - 1) / 2;
-  const cxb = (b.width - 1) / 2 + p.tx * ub;
-  const cyb = (b.height - 1) / 2 + p.ty * ub;
-  const r = (p.angle * Math.PI) / 180;
-  const k = (p.scale * ub) / ua;
-  const c = Math.cos(r) * k;
-  const s = Math.sin(r) * k;
-  const m = p.mirror ? -1 : 1;
+  const { cxa, cya, cxb, cyb, c, s, m } = poseTransform(a, b, p);
   const bw = b.width;
   const bd = b.data;
   const ad = a.data;
