@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { generateImagenetDump, VENDOR_MAP } from '../../examples/imagenet-cleaning/generate.js';
+import { BUILD_MARKER } from '../../src/catalog/build-marker.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { importIssues, parseFieldMap } from '../../src/review/imports.js';
 import { startReviewServer } from '../../src/review/server.js';
@@ -18,10 +19,11 @@ import { tempDir } from '../helpers/tmp.js';
 const CHROMIUM = process.env.IMGSIFT_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function build(recipe: string): Promise<{ code: number | null; out: string }> {
+function build(recipe: string, onStart?: (pid: number) => void): Promise<{ code: number | null; out: string }> {
   const code = `import(${JSON.stringify(join(ROOT, 'src/cli/main.ts'))}).then((m) => m.main(['build', ${JSON.stringify(recipe)}])).then((c) => { process.exitCode = c; })`;
   return new Promise((done) => {
     const p = spawn(process.execPath, ['--import', 'tsx', '--eval', code], { cwd: ROOT });
+    if (onStart && p.pid) onStart(p.pid);
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d));
     p.stderr.on('data', (d: Buffer) => (out += d));
@@ -67,8 +69,22 @@ test('the app accepts a suggestion, shows a running build and reloads its run; t
     await page.waitForFunction(`document.getElementById('toast').textContent.includes('accept suggestion: 1 changed')`);
     assert.ok(await page.isHidden('#build-banner'));
 
-    const running = build(recipe);
-    await page.waitForSelector('#build-banner:not(.hidden)', { timeout: 60_000 });
+    // A cached rebuild can end between two of the app's status polls, so the test pauses the build
+    // (SIGSTOP) as soon as its marker is in the workdir, and lets it go once the banner shows.
+    let pid = 0;
+    const running = build(recipe, (p) => (pid = p));
+    const marker = join(workdir, BUILD_MARKER);
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(marker)) {
+      assert.ok(Date.now() < deadline, 'the build never wrote its marker');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await page.waitForSelector('#build-banner:not(.hidden)', { timeout: 30_000 });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
     const done = await running;
     assert.equal(done.code, 0, done.out);
     await page.waitForSelector('#build-banner.hidden', { state: 'attached', timeout: 20_000 });
