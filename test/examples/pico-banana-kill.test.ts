@@ -186,9 +186,15 @@ test('pico-banana to S3: kill -9 during download, alignment and upload; the reru
     };
 
     // 1. Killed while downloading: some pairs fetched, not all.
-    const firstOk = () => cdn.served.find((s) => s.status === 200)?.at ?? Infinity;
-    await killWhen(env, () => Date.now() - firstOk() > 1600, 'during download');
-    await learn();
+    // Under load the downloader's first 1 s commit can come late: a kill before it recorded nothing,
+    // so the kill comes again, later, until some files are recorded (each rerun resumes the last).
+    for (const wait of [1600, 2600, 3600]) {
+      const since = Date.now();
+      const firstOk = () => cdn.served.find((s) => s.status === 200 && s.at >= since)?.at ?? Infinity;
+      await killWhen(env, () => Date.now() - firstOk() > wait, 'during download');
+      await learn();
+      if (doneAt.size > 0) break;
+    }
     assert.ok(doneAt.size > 0 && doneAt.size < fetchable.length * 2, `${doneAt.size} files recorded after the download kill`);
 
     // 2. Killed while aligning: just past the first 2 s commit after a progress line shows pairs done.
