@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { makeTransformer, TransformError, type TransformRule } from '../text/transform.js';
 import { cacheJoin, fillTextCache } from '../text/text-cache.js';
-import { findClipTokenizer } from '../text/clip-files.js';
+import { findClipTokenizer, type ClipTokenizerFiles } from '../text/clip-files.js';
 import { paramsHash } from '../util/hash.js';
 import type { ReduceStep, StepContext, StepStats } from './types.js';
 
@@ -99,6 +99,13 @@ export async function resolveRules(params: TextTransformParams, baseDir: string)
   return out;
 }
 
+/** A rule as the cache key sees it: a tokenizer by its files' hash, not where they are. */
+function cacheView(rule: TransformRule): unknown {
+  if (!('max_length' in rule) || !rule.max_length.tokenizer) return rule;
+  const { tokenizer, ...limits } = rule.max_length;
+  return { max_length: { ...limits, tokenizer: (tokenizer as Partial<ClipTokenizerFiles>).sha256 ?? tokenizer } };
+}
+
 export const textTransformStep: ReduceStep<TextTransformParams> = {
   kind: 'reduce',
   name: 'text_transform',
@@ -114,7 +121,7 @@ export const textTransformStep: ReduceStep<TextTransformParams> = {
       if (err instanceof TransformError) throw new InputError({ file: 'recipe', field: 'text_transform.rules' }, err.message);
       throw err;
     }
-    const key = { step: 'text_transform', paramsHash: paramsHash({ version: VERSION, rules }) };
+    const key = { step: 'text_transform', paramsHash: paramsHash({ version: VERSION, rules: rules.map(cacheView) }) };
     const progress = ctx.reporter.progress('text transform');
     const fill = await fillTextCache(catalog, runId, key, 'text', transform, (n) => {
       ctx.signal?.throwIfAborted();

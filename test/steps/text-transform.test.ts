@@ -124,6 +124,10 @@ test('text_transform max_length tokens: tokenizer from a directory (relative to 
     const stats = await textTransformStep.run(ctx, TextTransformParams.parse({ rules: [{ max_length: { tokens: 7, tokenizer: 'clip' } }] }));
     assert.equal(stats['samples changed'], 1);
     assert.deepEqual((await texts(ctx)).map((r) => [r.text, r.original]), [['a cat, a dog', 'a cat, a dog, cats'], ['red dog', null]]);
+    // The same vocabulary elsewhere: the cache is keyed by the files' hash, so 'red dog' comes from it.
+    await writeTinyClipVocab(join(ctx.baseDir, 'clip-copy'));
+    const moved = await textTransformStep.run(ctx, TextTransformParams.parse({ rules: [{ max_length: { tokens: 7, tokenizer: 'clip-copy' } }] }));
+    assert.deepEqual([moved['texts computed'], moved['texts from cache'], moved['samples changed']], [1, 1, 0]);
 
     // An imgsift model directory whose manifest names its tokenizer files.
     const model = join(ctx.baseDir, 'model');
