@@ -57,8 +57,7 @@ function byteEncoder(): string[] {
 
 const CLIP_PATTERN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
 
-function readCompanion(modelDir: string, name: string, what: string): string {
-  const path = join(modelDir, name);
+function readCompanion(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {
@@ -67,15 +66,26 @@ function readCompanion(modelDir: string, name: string, what: string): string {
 }
 
 function clipBpe(spec: TextTokenizer, modelDir: string): (text: string) => number[] {
-  const vocabText = readCompanion(modelDir, spec.vocab!, 'vocabulary (vocab.json)');
+  const ids = loadClipBpe(join(modelDir, spec.vocab!), join(modelDir, spec.merges!));
+  return (text: string) => {
+    const clean = text.replace(/\s+/g, ' ').trim().toLowerCase();
+    const out: number[] = [];
+    for (const m of clean.matchAll(CLIP_PATTERN)) out.push(...ids(m[0]));
+    return out;
+  };
+}
+
+/** CLIP's BPE from vocab.json and merges.txt: one lower-cased pre-token (a CLIP_PATTERN match) → its ids. */
+function loadClipBpe(vocabPath: string, mergesPath: string): (word: string) => number[] {
+  const vocabText = readCompanion(vocabPath, 'vocabulary (vocab.json)');
   let vocab: Record<string, number>;
   try {
     vocab = JSON.parse(vocabText) as Record<string, number>;
   } catch (err) {
-    throw new ImgsiftError(`${join(modelDir, spec.vocab!)} is not valid JSON: ${(err as Error).message}`);
+    throw new ImgsiftError(`${vocabPath} is not valid JSON: ${(err as Error).message}`);
   }
   const ranks = new Map<string, number>();
-  readCompanion(modelDir, spec.merges!, 'merge list (merges.txt)')
+  readCompanion(mergesPath, 'merge list (merges.txt)')
     .split('\n')
     .filter((l) => l.trim() && !l.startsWith('#version'))
     .forEach((l, i) => ranks.set(l.trim(), i));
@@ -111,17 +121,33 @@ function clipBpe(spec: TextTokenizer, modelDir: string): (text: string) => numbe
     return word;
   };
 
+  return (word: string) => {
+    const token = [...Buffer.from(word, 'utf8')].map((b) => enc[b]).join('');
+    return bpe(token).map((piece) => {
+      const id = vocab[piece];
+      if (id === undefined) throw new ImgsiftError(`clip-bpe: '${piece}' is not in ${vocabPath}; is it the vocabulary that goes with ${mergesPath}?`);
+      return id;
+    });
+  };
+}
+
+/** One pre-token of a text as CLIP's BPE splits it: where it is in the text, and its token ids. */
+export interface ClipWord {
+  start: number;
+  end: number;
+  ids: number[];
+}
+
+/**
+ * CLIP's BPE over a text, word by word (the pre-tokens CLIP splits on), with each word's place in
+ * the text as given, so a text can be cut at a token boundary. The tokens are the ones `encode`
+ * gives between BOS and EOS.
+ */
+export function clipWords(vocabPath: string, mergesPath: string): (text: string) => ClipWord[] {
+  const ids = loadClipBpe(vocabPath, mergesPath);
   return (text: string) => {
-    const clean = text.replace(/\s+/g, ' ').trim().toLowerCase();
-    const ids: number[] = [];
-    for (const m of clean.matchAll(CLIP_PATTERN)) {
-      const token = [...Buffer.from(m[0], 'utf8')].map((b) => enc[b]).join('');
-      for (const piece of bpe(token)) {
-        const id = vocab[piece];
-        if (id === undefined) throw new ImgsiftError(`clip-bpe: '${piece}' is not in ${spec.vocab}; is it the vocabulary that goes with ${spec.merges}?`);
-        ids.push(id);
-      }
-    }
-    return ids;
+    const out: ClipWord[] = [];
+    for (const m of text.matchAll(CLIP_PATTERN)) out.push({ start: m.index!, end: m.index! + m[0].length, ids: ids(m[0].toLowerCase()) });
+    return out;
   };
 }

@@ -6,6 +6,7 @@ import type { Skip, Source, SourceRecord } from '../sources/types.js';
 import type { ExplodeConfig } from '../sources/config.js';
 import { explodeRecord } from './explode.js';
 import { shardOfSql, type ShardSpec } from '../distrib/shard.js';
+import { syncDrops } from '../catalog/run-view.js';
 
 export interface IngestOptions {
   runId: number;
@@ -62,6 +63,8 @@ export interface IngestStats {
   blankLines?: number;
   /** Per named source (`sources:` recipes): records read, samples staged, records `where` left out. */
   sources?: Record<string, SourceIngestStats>;
+  /** Rows a source flagged as unusable (SourceRecord.issue), by issue type: in the catalog, flagged and dropped. */
+  sourceIssues?: Record<string, number>;
 }
 
 const STAGE_SAMPLES: Columns = {
@@ -122,6 +125,8 @@ export async function ingestSources(catalog: Catalog, inputs: readonly IngestInp
   if (named) stats.sources = {};
   let seq = 0;
   const badFile = options.skipBadRows && options.badRowsFile ? new BadRowsFile(options.badRowsFile) : undefined;
+  // Rows a source flagged (a metadata row naming a missing file): recorded after the merge.
+  const flagged: Row[] = [];
   try {
   for (const input of inputs) {
     const { source, name } = input;
@@ -169,6 +174,7 @@ export async function ingestSources(catalog: Catalog, inputs: readonly IngestInp
       const id = prefix(rec.id);
       samples.push(stageRow(seq, { ...rec, id, parent: rec.parent === undefined ? undefined : prefix(rec.parent) }, label));
       batchMeta.push(rec.meta);
+      if (rec.issue) flagged.push({ sample_id: id, type: rec.issue.type, evidence: rec.issue.evidence });
       for (const [role, uri] of Object.entries(rec.files)) files.push({ seq, sample_id: id, role, uri });
     };
     for await (const rec of source.read({ onBadRow, onSkip, maxRecords: readerMax, signal: options.signal })) {
@@ -235,12 +241,38 @@ export async function ingestSources(catalog: Catalog, inputs: readonly IngestInp
     // parameters, fewer items): the old children go, with everything recorded about them.
     stats.orphansRemoved = await removeOrphans(tx, runId);
   });
+  const sourceIssues = await recordSourceIssues(catalog, runId, flagged);
+  if (Object.keys(sourceIssues).length) stats.sourceIssues = sourceIssues;
   const after = await catalog.scalar(`SELECT count(*) FROM samples`);
   stats.added = after - before + stats.orphansRemoved;
   stats.updated = staged - stats.added;
   stats.gone = await catalog.scalar(`SELECT count(*) FROM samples WHERE seen_run < ${runId}`);
   for (const t of ['ingest_samples', 'ingest_files', 'ingest_batch', 'ingest_batch_files']) await catalog.run(`DROP TABLE IF EXISTS ${t}`);
   return stats;
+}
+
+/**
+ * The rows sources flagged (SourceRecord.issue) as flagged issues of step `ingest`, and drops of
+ * the same reason, so those samples are counted and reviewable but out of every export. Only
+ * samples this run kept (past `where`, `--max-samples`, duplicate ids) are recorded; the previous
+ * run's ingest issues go. Returns counts by issue type.
+ */
+async function recordSourceIssues(catalog: Catalog, runId: number, flagged: Row[]): Promise<Record<string, number>> {
+  await catalog.run(`DELETE FROM issues WHERE step = 'ingest' AND source = 'imgsift'`);
+  if (flagged.length === 0) return {};
+  await catalog.run(`CREATE OR REPLACE TEMP TABLE ingest_issues (sample_id VARCHAR, type VARCHAR, evidence JSON)`);
+  await catalog.append('ingest_issues', { sample_id: 'varchar', type: 'varchar', evidence: 'json' }, flagged);
+  const kept = `SELECT DISTINCT ON (i.sample_id, i.type) i.* FROM ingest_issues i
+    JOIN samples s ON s.id = i.sample_id AND s.seen_run = ${runId}`;
+  await catalog.transaction(async (tx) => {
+    await tx.run(`INSERT INTO issues (sample_id, type, score, flagged, evidence, step, source, run_id)
+      SELECT sample_id, type, 1.0, true, evidence, 'ingest', 'imgsift', ${runId} FROM (${kept})`);
+    await tx.run(`INSERT INTO drops (sample_id, reason, step, run_id) SELECT sample_id, type, 'ingest', ${runId} FROM (${kept})`);
+  });
+  const counts = await catalog.all<{ type: string; n: bigint }>(`SELECT type, count(*) AS n FROM (${kept}) GROUP BY type ORDER BY type`);
+  await catalog.run(`DROP TABLE ingest_issues`);
+  await syncDrops(catalog, runId);
+  return Object.fromEntries(counts.map((c) => [c.type, Number(c.n)]));
 }
 
 /** The run's skipped.jsonl, written as skips happen (a source may pass over millions of files). */

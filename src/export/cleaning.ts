@@ -1,27 +1,56 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { csvLine, TAGGED_MANIFEST_COLUMNS, taggedManifestRows } from '../review/tagged-manifest.js';
-import { relabels, removals, seedFileTarget } from './removal.js';
+import { csvLine, taggedManifestRows, type TaggedManifestRow } from '../review/tagged-manifest.js';
+import { checkKeys, ofSplits, relabels, removals, seedFileTarget, sortByKey } from './removal.js';
 import { S3Options, sinkFor, splitFileTarget } from './sink.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 
 /**
  * Seed 002's last two deliverables:
- *  - `final_cleaning_manifest`: the tagged manifest (same columns) with the leak findings merged
- *    as the seed's Phase 3.3 does: `train_test_leak` added to `user_tags` of every leaked sample,
- *    and `user_action` set to `remove` for the samples the build dropped as leaks;
+ *  - `final_cleaning_manifest`: the tagged manifest with the leak findings merged as the seed's
+ *    Phase 3.3 does (`train_test_leak` added to `user_tags` of every leaked sample), and with what
+ *    the build decided, so the seed's Step 4.1 code, run unchanged on it, writes the same removal
+ *    list and relabel map as the `removal_list` / `relabel_map` exports (see FINAL_MANIFEST_COLUMNS);
  *  - `cleaning_summary`: issues by type and source, leaks, removals by reason, relabels and the
  *    impact on the dataset's size, per split.
  * With `dataset`, `to` is a folder and the files are `<dataset>_final_cleaning_manifest.csv` and
  * `<dataset>_cleaning_summary.txt`.
  */
 
+/**
+ * The final manifest's columns, named as the seed's Phase 3.3 and 4.1 code reads them:
+ *  - `image_id`: the removal list's key — the sample's id, or with `key: stem` the integer row
+ *    index of the seed's Hugging Face dump (`train/3/1234.jpg` → 1234), or its path;
+ *  - `image_path`: the sample's path in the dataset (the seed's leak report names test images so);
+ *  - `split`, `label`, `issues` (flagged issue types, ';'), `user_tags` (',');
+ *  - `user_action`: `remove` for every sample the run removed (any step's drop, or decided
+ *    remove), `relabel` for every relabel the exports apply (a decision's new label or an accepted
+ *    suggestion), else `keep` when decided so, else empty;
+ *  - `new_label`: the label the sample has after cleaning (the relabel's, else its own), filled on
+ *    every row so that pandas reads integer class labels as integers (an empty cell would make the
+ *    column float, and the seed's relabel_map.json would get 5.0 for class 5);
+ *  - `reviewer`, and `id` (imgsift's sample id).
+ * Rows: every sample of the run with a flagged issue, a tag, a decision or a drop, sorted by
+ * image_id (as numbers when every image_id is an integer).
+ */
+export const FINAL_MANIFEST_COLUMNS = [
+  'image_id', 'image_path', 'split', 'label', 'issues', 'user_tags', 'user_action', 'new_label', 'reviewer', 'id',
+] as const;
+
 const Common = {
   to: z.string().min(1),
   dataset: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a file-name-safe dataset name').optional(),
   s3: S3Options.optional(),
 };
-export const FinalManifestOptions = z.object(Common).strict();
+export const FinalManifestOptions = z
+  .object({
+    ...Common,
+    /** What `image_id` holds: the sample's id (default), its path, or its file name's stem (seed 002's row index). */
+    key: z.enum(['path', 'id', 'stem']).default('id'),
+    /** Only samples of these splits (stems repeat across the splits of a Hugging Face dump). */
+    split: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  })
+  .strict();
 export type FinalManifestOptions = z.infer<typeof FinalManifestOptions>;
 export const CleaningSummaryOptions = z.object(Common).strict();
 export type CleaningSummaryOptions = z.infer<typeof CleaningSummaryOptions>;
@@ -41,33 +70,46 @@ async function putText(ctx: ExportContext, to: string, data: string, s3?: S3Opti
 
 export const finalManifestExporter: Exporter<FinalManifestOptions> = {
   format: 'final_cleaning_manifest',
-  description: "seed 002's final cleaning manifest: the tagged manifest with leak tags and leak removals merged",
+  description: "seed 002's final cleaning manifest: the tagged manifest with leak tags, removals and relabels merged (columns the seed's Step 4.1 reads)",
   options: FinalManifestOptions,
   async run(ctx, options): Promise<ExportStats> {
     const run = Math.trunc(ctx.runId);
     const leaked = new Set((await ctx.catalog.all<{ id: string }>(
       `SELECT DISTINCT sample_id AS id FROM issues WHERE flagged AND type = 'leak'`,
     )).map((r) => r.id));
-    const droppedAsLeak = new Set((await ctx.catalog.all<{ id: string }>(
-      `SELECT DISTINCT sample_id AS id FROM drops WHERE run_id = ${run} AND reason LIKE 'leak%'`,
-    )).map((r) => r.id));
-    const lines = [csvLine(TAGGED_MANIFEST_COLUMNS)];
-    let rows = 0;
+    const removed = new Set((await removals(ctx)).map((r) => r.id));
+    const relabeled = new Map((await relabels(ctx)).relabels.map((r) => [r.id, r.label]));
+    const rows: TaggedManifestRow[] = [];
+    for await (const page of taggedManifestRows(ctx.catalog, { runId: run, withDroppedBy: run })) rows.push(...page);
+    const chosen = ofSplits(rows.filter((r): r is TaggedManifestRow & { id: string } => r.id !== null), options.split);
+    const sorted = sortByKey(chosen, checkKeys(chosen, options.key, 'final_cleaning_manifest'));
+    const lines = [csvLine(FINAL_MANIFEST_COLUMNS)];
     let tagged = 0;
-    for await (const page of taggedManifestRows(ctx.catalog, { runId: run })) {
-      for (const r of page) {
-        if (r.id !== null && leaked.has(r.id)) {
-          const tags = r.user_tags ? r.user_tags.split(',') : [];
-          if (!tags.includes(LEAK_TAG)) r.user_tags = [...tags, LEAK_TAG].join(',');
-          tagged++;
-        }
-        if (r.id !== null && droppedAsLeak.has(r.id)) r.user_action = 'remove';
-        lines.push(csvLine(TAGGED_MANIFEST_COLUMNS.map((c) => r[c])));
-        rows++;
+    let leakRemovals = 0;
+    sorted.items.forEach((r, i) => {
+      let tags = r.user_tags;
+      if (leaked.has(r.id)) {
+        const list = tags ? tags.split(',') : [];
+        if (!list.includes(LEAK_TAG)) tags = [...list, LEAK_TAG].join(',');
+        tagged++;
+        if (removed.has(r.id)) leakRemovals++;
       }
-    }
+      const action = removed.has(r.id) ? 'remove' : relabeled.has(r.id) ? 'relabel' : r.user_action === 'keep' ? 'keep' : null;
+      const newLabel = relabeled.get(r.id) ?? r.label;
+      const row: Record<(typeof FINAL_MANIFEST_COLUMNS)[number], string | null> = {
+        image_id: sorted.keys[i], image_path: r.path ?? r.id, split: r.split, label: r.label, issues: r.issues,
+        user_tags: tags, user_action: action, new_label: newLabel, reviewer: r.reviewer, id: r.id,
+      };
+      lines.push(csvLine(FINAL_MANIFEST_COLUMNS.map((c) => row[c])));
+    });
     await putText(ctx, seedFileTarget(options, 'final_cleaning_manifest.csv'), lines.join(''), options.s3);
-    return { rows, 'tagged train_test_leak': tagged, 'leaks marked remove': droppedAsLeak.size };
+    return {
+      rows: sorted.items.length,
+      'tagged train_test_leak': tagged,
+      'marked remove': sorted.items.filter((r) => removed.has(r.id)).length,
+      'leaks marked remove': leakRemovals,
+      'marked relabel': sorted.items.filter((r) => !removed.has(r.id) && relabeled.has(r.id)).length,
+    };
   },
 };
 

@@ -6,6 +6,9 @@ import {
   type ImageSample,
 } from './file-export.js';
 import { S3Options, sinkFor } from './sink.js';
+import { listOwned } from './owned-files.js';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 import { sampleKeys } from './webdataset.js';
 
@@ -30,9 +33,10 @@ import { sampleKeys } from './webdataset.js';
  * "" (a column of nulls would be typed `null` in one split and `string` in another); numbers are
  * all integers or all floats (`1.0`); values of mixed or nested types are written as JSON text.
  *
- * Reruns write only files whose bytes changed; images and metadata files that an earlier export
- * put in a split folder (a top-level folder holding `metadata.jsonl`) and this one did not write
- * are removed, since HF would otherwise still load them.
+ * Reruns write only files whose bytes changed. Images and metadata files under the destination
+ * that this export's metadata does not name (left by an earlier export of other samples, or by
+ * someone else) are counted, listed in the workdir's imagefolder_unlisted.txt and warned about;
+ * `prune: true` deletes them (HF would otherwise still load them). Nothing is deleted without it.
  */
 
 const SAMPLE_SOURCES = ['id', 'path', 'text', 'label', 'group', 'split', 'source_split'] as const;
@@ -65,9 +69,9 @@ export const ImageFolderOptions = z
     /** Re-encode every image (auto-oriented); by default images are copied. */
     reencode: ReencodeOptions.optional(),
     /**
-     * Images in the split folders that no metadata.jsonl line names (left by someone else, or by
-     * an older copy of the dataset) are counted and listed; `prune: true` deletes them, since HF
-     * would otherwise still load them.
+     * Images and metadata files under `to` that this export's metadata does not name (an older
+     * export's, or someone else's) are counted and listed; `prune: true` deletes them, since HF
+     * would otherwise still load them. Without it nothing is deleted.
      */
     prune: z.boolean().default(false),
   })
@@ -298,34 +302,33 @@ export const imageFolderExporter: Exporter<ImageFolderOptions> = {
         stats[`samples ${folder}`] = rows.length;
       }
 
-      // Our split folders are the top-level folders holding a metadata.jsonl (now or from before).
-      const removed = await out.removeStale((p, all) => {
-        const slash = p.indexOf('/');
-        if (slash < 0 || p.indexOf('/', slash + 1) >= 0) return false;
-        const base = p.slice(slash + 1);
-        return all.has(`${p.slice(0, slash)}/metadata.jsonl`) && (base === 'metadata.jsonl' || IMAGE_EXTENSIONS.has(extensionOf(base)));
-      });
-
-      // Images HF would load that no metadata names (not ours: our own stale files went above).
-      const named = new Set<string>();
-      for (const [folder, rows] of folders) for (const r of rows) named.add(`${folder}/${r.fileName}`);
-      const unlisted: string[] = [];
-      for (const folder of folders.keys()) {
-        for (const p of await sink.list(`${folder}/`)) {
-          if (!named.has(p) && IMAGE_EXTENSIONS.has(extensionOf(p)) && !p.split('/').some((part) => part.startsWith('.'))) unlisted.push(p);
+      // Files HF would still load that this export's metadata does not name: images anywhere
+      // under the destination, and metadata files of split folders not written now (an older
+      // export's, or someone else's). Listed always, deleted only with prune.
+      const unnamed = await unnamedFiles(out);
+      const listFile = ctx.workdir ? join(ctx.workdir, UNLISTED_FILE) : undefined;
+      if (listFile) await rm(listFile, { force: true }); // describes the latest export only
+      if (unnamed.length) {
+        if (options.prune) for (const p of unnamed) await sink.remove(p);
+        else {
+          const shown = unnamed.slice(0, 5).join(', ');
+          reporter.warn(
+            `imagefolder: ${unnamed.length} file(s) under ${sink.location} are not named by this export's metadata (${shown}${unnamed.length > 5 ? ', ...' : ''}); ` +
+              `Hugging Face still loads them — set prune: true to delete them`,
+          );
         }
-      }
-      if (unlisted.length) {
-        if (options.prune) for (const p of unlisted) await sink.remove(p);
-        else reporter.warn(`imagefolder: ${unlisted.length} images in the split folders are not in metadata.jsonl (e.g. ${unlisted[0]}); Hugging Face still loads them — set prune: true to delete them`);
-        stats[options.prune ? 'unlisted files pruned' : 'unlisted files (not pruned)'] = unlisted.length;
+        stats[options.prune ? 'unlisted files pruned' : 'unlisted files (not pruned)'] = unnamed.length;
+        if (listFile) {
+          await mkdir(ctx.workdir, { recursive: true });
+          await writeFile(listFile, unnamed.map((p) => `${p}\n`).join(''));
+          stats['unlisted files list'] = listFile;
+        }
       }
 
       stats['columns'] = ['file_name', ...columns.map((c) => c.name)].join(', ');
       stats['files written'] = out.filesWritten;
       stats['files unchanged'] = out.filesUnchanged;
       stats['bytes written'] = out.bytesWritten;
-      if (removed) stats['stale files removed'] = removed;
       if (skipped) stats['samples skipped'] = skipped;
       if (reencoded) stats['files re-encoded'] = reencoded;
       return stats;
@@ -334,6 +337,26 @@ export const imageFolderExporter: Exporter<ImageFolderOptions> = {
     }
   },
 };
+
+/** Where the files the last imagefolder export found unnamed are listed, in the workdir. */
+export const UNLISTED_FILE = 'imagefolder_unlisted.txt';
+
+/**
+ * Paths under the sink, in order, that this export did not write and HF would load: image files
+ * and `metadata.jsonl`/`.csv` files, outside hidden folders and files other exports sharing the
+ * folder recorded as theirs (owned-files.ts).
+ */
+async function unnamedFiles(out: TrackedWriter): Promise<string[]> {
+  const others = new Set<string>();
+  for (const idx of await listOwned(out.sink)) for (const f of idx.files) others.add(f.path);
+  const found: string[] = [];
+  for (const p of await out.sink.list('')) {
+    if (out.written.has(p) || others.has(p) || p.split('/').some((part) => part.startsWith('.'))) continue;
+    const base = p.slice(p.lastIndexOf('/') + 1);
+    if (base === 'metadata.jsonl' || base === 'metadata.csv' || IMAGE_EXTENSIONS.has(extensionOf(base))) found.push(p);
+  }
+  return found.sort();
+}
 
 function metadataLine(r: Written, columns: Column[]): string {
   const parts = [`"file_name":${JSON.stringify(r.fileName)}`];

@@ -131,7 +131,8 @@ export async function relabels(ctx: ExportContext): Promise<RelabelPlan> {
   return plan;
 }
 
-function keyOf(s: { id: string; path: string | null }, key: Key): string {
+/** A sample's key in the seed-002 files: its id, its path (id when none) or its file name's stem. */
+export function keyOf(s: { id: string; path: string | null }, key: Key): string {
   if (key === 'id') return s.id;
   const path = s.path ?? s.id;
   if (key === 'path') return path;
@@ -140,7 +141,7 @@ function keyOf(s: { id: string; path: string | null }, key: Key): string {
   return dot > 0 ? name.slice(0, dot) : name;
 }
 
-type Key = 'path' | 'id' | 'stem';
+export type Key = 'path' | 'id' | 'stem';
 
 /** The file a seed-002 export writes: `to` itself, or `<to>/<dataset>_<name>` with `dataset`. */
 export function seedFileTarget(o: { to: string; dataset?: string }, name: string): string {
@@ -149,14 +150,14 @@ export function seedFileTarget(o: { to: string; dataset?: string }, name: string
 }
 
 /** Keep the items of the chosen splits. */
-function ofSplits<T extends { split?: string | null }>(items: T[], split: string | string[] | undefined): T[] {
+export function ofSplits<T extends { split?: string | null }>(items: T[], split: string | string[] | undefined): T[] {
   if (split === undefined) return items;
   const want = new Set(Array.isArray(split) ? split : [split]);
   return items.filter((i) => i.split != null && want.has(i.split));
 }
 
 /** Sorted by key: as numbers when every key is an integer (seed 002's row indices), else as text. */
-function sortByKey<T>(items: T[], keys: string[]): { items: T[]; keys: string[] } {
+export function sortByKey<T>(items: T[], keys: string[]): { items: T[]; keys: string[] } {
   const numeric = keys.length > 0 && keys.every((k) => /^-?\d+$/.test(k));
   const cmp = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
   // Array.sort is stable: text keys keep the id order.
@@ -181,7 +182,7 @@ async function putFile(ctx: ExportContext, to: string, data: string, s3?: S3Opti
   }
 }
 
-function checkKeys(items: Array<{ id: string; path: string | null }>, key: Key, format: string): string[] {
+export function checkKeys(items: Array<{ id: string; path: string | null }>, key: Key, format: string): string[] {
   const seen = new Map<string, string>();
   return items.map((s) => {
     const k = keyOf(s, key);

@@ -125,6 +125,9 @@ export async function collectSummary(
     const where = base.ingest.badRowsFile ? ` (all listed in ${base.ingest.badRowsFile})` : '';
     attention.push(`${base.ingest.badRows} source rows were malformed and skipped${where}`);
   }
+  for (const [type, n] of Object.entries(base.ingest.sourceIssues ?? {})) {
+    attention.push(`${n} source row${n === 1 ? '' : 's'} flagged ${type} at ingest and left out of the dataset (issues of step ingest)`);
+  }
   // A step states what needs a person's attention as its `attention` stat (balance: a share out of band).
   for (const st of base.steps) if (typeof st.stats.attention === 'string') attention.push(st.stats.attention);
 

@@ -12,13 +12,18 @@ import type { Exporter, ExportContext, ExportStats } from '../export/types.js';
  */
 
 export const TAGGED_MANIFEST_COLUMNS = ['id', 'path', 'label', 'issues', 'user_tags', 'user_action', 'new_label', 'reviewer'] as const;
-export type TaggedManifestRow = Record<(typeof TAGGED_MANIFEST_COLUMNS)[number], string | null>;
+export type TaggedManifestRow = Record<(typeof TAGGED_MANIFEST_COLUMNS)[number], string | null> & {
+  /** The sample's split (not a column of the tagged manifest; the final cleaning manifest writes it). */
+  split: string | null;
+};
 
 export interface TaggedManifestOptions {
   /** The run whose samples are listed (default: the newest sample listing in the catalog). */
   runId?: number;
   /** 'run': every sample the run listed, dropped ones included (default); 'active': only kept ones. */
   scope?: 'run' | 'active';
+  /** Also list the samples this run dropped (by any step) with nothing else to show (final cleaning manifest). */
+  withDroppedBy?: number;
 }
 
 const PAGE = 20_000;
@@ -40,18 +45,20 @@ export async function* taggedManifestRows(catalog: Catalog, options: TaggedManif
       SELECT sample_id, string_agg(tag, ',' ORDER BY tag) AS user_tags, arg_max(reviewer, created_at) AS reviewer
       FROM tags GROUP BY sample_id
     )
-    SELECT s.id, s.path, s.label, iss.issues, tg.user_tags, d.action AS user_action, d.new_label,
+    SELECT s.id, s.path, s.split, s.label, iss.issues, tg.user_tags, d.action AS user_action, d.new_label,
            coalesce(d.reviewer, tg.reviewer) AS reviewer
     FROM ${from} s
     LEFT JOIN iss ON iss.sample_id = s.id
     LEFT JOIN tg ON tg.sample_id = s.id
     LEFT JOIN decisions d ON d.sample_id = s.id
-    WHERE iss.sample_id IS NOT NULL OR tg.sample_id IS NOT NULL OR d.sample_id IS NOT NULL`);
+    WHERE iss.sample_id IS NOT NULL OR tg.sample_id IS NOT NULL OR d.sample_id IS NOT NULL${
+      options.withDroppedBy !== undefined ? ` OR EXISTS (SELECT 1 FROM drops dr WHERE dr.sample_id = s.id AND dr.run_id = ${Math.trunc(options.withDroppedBy)})` : ''
+    }`);
   try {
     let after: string | null = null;
     for (;;) {
       const page: TaggedManifestRow[] = await catalog.all<TaggedManifestRow>(
-        `SELECT ${TAGGED_MANIFEST_COLUMNS.join(', ')} FROM ${table} ${after === null ? '' : 'WHERE id > ?'} ORDER BY id LIMIT ${PAGE}`,
+        `SELECT ${TAGGED_MANIFEST_COLUMNS.join(', ')}, split FROM ${table} ${after === null ? '' : 'WHERE id > ?'} ORDER BY id LIMIT ${PAGE}`,
         after === null ? [] : [after],
       );
       if (page.length === 0) return;

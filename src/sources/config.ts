@@ -144,6 +144,11 @@ export const ImageFolderSourceSchema = z
      * (`infer`, default); `none` drops labels.
      */
     labels: z.enum(['infer', 'none']).default('infer'),
+    /**
+     * With metadata files: images none of them lists are counted and listed in skipped.jsonl
+     * (`skip`, default) or read as samples without label or text (`ingest`).
+     */
+    unlisted: z.enum(['skip', 'ingest']).default('skip'),
   })
   .strict();
 

@@ -21,6 +21,11 @@ export interface ImageFolderSourceOptions {
   extensions: readonly string[];
   /** `infer`: without metadata, an image's parent folder names its label. */
   labels: 'infer' | 'none';
+  /**
+   * With metadata, images no metadata file lists: `skip` (default) counts and lists them in the
+   * run's skipped.jsonl; `ingest` reads them as samples without label or text.
+   */
+  unlisted?: 'skip' | 'ingest';
 }
 
 /**
@@ -31,8 +36,10 @@ export interface ImageFolderSourceOptions {
  *   (Hugging Face would call it `train`; here the split step decides);
  * - a `metadata.jsonl` or `metadata.csv` in any folder lists images below it: `file_name`
  *   relative to the metadata file's folder, other columns mapped by `fields` or kept as meta;
- *   images no metadata lists, and rows whose file is missing, are passed over (`onSkip`: counted
- *   and listed in the run's skipped.jsonl);
+ *   images no metadata lists are passed over (`onSkip`: counted and listed in the run's
+ *   skipped.jsonl) or, with `unlisted: ingest`, read unlabelled; a row whose file is missing is
+ *   yielded with a `missing_file` issue naming the metadata file and line (ingest keeps it in the
+ *   catalog, flagged and dropped, so it never reaches an export);
  * - without metadata, every image is read and labelled by its parent folder (`train/cat/1.jpg` →
  *   `cat`); images directly in a split folder have no label.
  *
@@ -65,27 +72,43 @@ export class ImageFolderSource implements Source {
       return;
     }
     // As Hugging Face reads it: each metadata file lists files below its folder; the first folder
-    // of a file's path names its split when it is a split name. Rows whose file is missing and
-    // images no metadata lists are passed over, counted and listed.
+    // of a file's path names its split when it is a split name.
     const inner: ReadOptions = { onBadRow: options.onBadRow, signal: options.signal };
     const listed = new Set<string>();
     for (const file of metadata) {
+      const metadataRel = this.rel(file);
       for await (const r of this.metadataRecords(file, dirname(file), inner)) {
         const image = r.files.image;
-        if (image !== undefined && !(await isFile(image))) {
-          options.onSkip?.({ path: image, reason: `listed in ${relative(this.root, file).split(sep).join('/')} but missing` });
-          continue;
-        }
         if (image !== undefined) listed.add(resolve(image));
-        const segments = r.path?.split('/') ?? [];
-        if (r.split === undefined && segments.length > 1 && SPLIT_FOLDER_NAMES.has(segments[0].toLowerCase())) r.split = segments[0];
+        if (image !== undefined && !(await isFile(image))) {
+          const line = /:(\d+)$/.exec(r.ref)?.[1];
+          r.issue = {
+            type: 'missing_file',
+            evidence: { metadata: metadataRel, ...(line ? { line: Number(line) } : {}), file: r.path ?? this.rel(image) },
+          };
+        }
+        setSplitFromPath(r);
         yield r;
       }
     }
+    const unlisted = this.opts.unlisted ?? 'skip';
     const walk = walkImages(this.root, { extensions: this.opts.extensions, recursive: true }, emptyCounts(), () => undefined);
     for await (const f of walk) {
-      if (!listed.has(resolve(f.full))) options.onSkip?.({ path: f.full, reason: 'image not in any metadata file' });
+      if (listed.has(resolve(f.full))) continue;
+      if (unlisted === 'skip') {
+        options.onSkip?.({ path: f.full, reason: 'image not in any metadata file' });
+        continue;
+      }
+      const rel = this.rel(f.full);
+      const record: SourceRecord = { id: rel, path: rel, files: { image: f.full }, ref: f.full };
+      setSplitFromPath(record);
+      yield record;
     }
+  }
+
+  /** A path below the root, relative to it with forward slashes. */
+  private rel(full: string): string {
+    return relative(this.root, full).split(sep).join('/');
   }
 
   /** Every metadata file under the root, in path order; two kinds in one folder are ambiguous. */
@@ -127,6 +150,12 @@ export class ImageFolderSource implements Source {
       yield record;
     }
   }
+}
+
+/** `train/ddb/a.jpg` is in split `train` when the record has no split of its own. */
+function setSplitFromPath(r: SourceRecord): void {
+  const segments = r.path?.split('/') ?? [];
+  if (r.split === undefined && segments.length > 1 && SPLIT_FOLDER_NAMES.has(segments[0].toLowerCase())) r.split = segments[0];
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -22,7 +22,7 @@ export function createSource(config: SourceConfig, baseDir: string): Source {
     case 'folder':
       return new FolderSource({ path, extensions: config.extensions, recursive: config.recursive, labels: config.labels });
     case 'imagefolder':
-      return new ImageFolderSource({ path, fields: config.fields, extensions: config.extensions, labels: config.labels });
+      return new ImageFolderSource({ path, fields: config.fields, extensions: config.extensions, labels: config.labels, unlisted: config.unlisted });
     case 'jsonl':
     case 'csv':
     case 'parquet': {

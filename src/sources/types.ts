@@ -21,6 +21,19 @@ export interface SourceRecord {
   ref: string;
   /** The record this one was made from (an annotated item of an image): its id. */
   parent?: string;
+  /**
+   * Why this row cannot be a sample of the dataset (a metadata row naming a missing file). Ingest
+   * still puts it in the catalog, with this flagged issue (step `ingest`) and a drop of the same
+   * reason, so it is counted, reviewable and never exported.
+   */
+  issue?: SourceIssue;
+}
+
+/** A problem a source found with one of its rows (see SourceRecord.issue). */
+export interface SourceIssue {
+  type: string;
+  /** What points a person at the problem: the metadata file, its line, the file it names. */
+  evidence: Record<string, unknown>;
 }
 
 /** Something a source passed over: a file that is not a sample, an annotation with no image. */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { makeTransformer, TransformError, type TransformRule } from '../text/transform.js';
 import { cacheJoin, fillTextCache } from '../text/text-cache.js';
+import { findClipTokenizer, type ClipTokenizerFiles } from '../text/clip-files.js';
 import { paramsHash } from '../util/hash.js';
 import type { ReduceStep, StepContext, StepStats } from './types.js';
 
@@ -22,7 +23,7 @@ import type { ReduceStep, StepContext, StepStats } from './types.js';
  *         - replace: { pattern: '\((.*?)\)', with: '$1' }
  *         - remove_words: { file: names.txt }      # one word or phrase per line, '#' comments
  *         - trim_modifiers: {}                      # repeated modifiers, dangling "by" / "of"
- *         - max_length: { chars: 200 }              # or { words: 60 }
+ *         - max_length: { chars: 200 }              # or { words: 60 }, or { tokens: 75, tokenizer: models/clip }
  */
 
 const VERSION = 1;
@@ -49,9 +50,20 @@ const RuleSchema = z.union([
   }).strict(),
   z.object({
     max_length: z
-      .object({ chars: z.number().int().min(1).optional(), words: z.number().int().min(1).optional() })
+      .object({
+        chars: z.number().int().min(1).optional(),
+        words: z.number().int().min(1).optional(),
+        /** CLIP BPE tokens between the start and end markers (75 for CLIP's 77-token context). */
+        tokens: z.number().int().min(1).optional(),
+        /** With tokens: a directory holding CLIP's vocab.json and merges.txt, or the vocab.json (relative to the recipe). */
+        tokenizer: z.string().min(1).optional(),
+      })
       .strict()
-      .refine((m) => m.chars !== undefined || m.words !== undefined, { message: 'max_length: give chars or words' }),
+      .refine((m) => m.chars !== undefined || m.words !== undefined || m.tokens !== undefined, { message: 'max_length: give chars, words or tokens' })
+      .refine((m) => m.tokens === undefined || m.tokenizer !== undefined, {
+        message: "max_length: tokens needs tokenizer: a directory holding CLIP's vocab.json and merges.txt (or the vocab.json file); nothing is downloaded",
+        path: ['tokenizer'],
+      }),
   }).strict(),
 ]);
 
@@ -78,9 +90,20 @@ export async function resolveRules(params: TextTransformParams, baseDir: string)
       const words = [...(r.remove_words.words ?? [])];
       for (const f of files) words.push(...(await readWordList(resolve(baseDir, f))));
       out.push({ remove_words: { words } });
+    } else if ('max_length' in r && r.max_length.tokenizer !== undefined) {
+      // The files' hash goes into the rule (and so the cache key): a new vocabulary recomputes.
+      const { tokenizer, ...limits } = r.max_length;
+      out.push({ max_length: { ...limits, tokenizer: findClipTokenizer(resolve(baseDir, tokenizer), 'text_transform.max_length.tokenizer') } });
     } else out.push(r as TransformRule);
   }
   return out;
+}
+
+/** A rule as the cache key sees it: a tokenizer by its files' hash, not where they are. */
+function cacheView(rule: TransformRule): unknown {
+  if (!('max_length' in rule) || !rule.max_length.tokenizer) return rule;
+  const { tokenizer, ...limits } = rule.max_length;
+  return { max_length: { ...limits, tokenizer: (tokenizer as Partial<ClipTokenizerFiles>).sha256 ?? tokenizer } };
 }
 
 export const textTransformStep: ReduceStep<TextTransformParams> = {
@@ -98,7 +121,7 @@ export const textTransformStep: ReduceStep<TextTransformParams> = {
       if (err instanceof TransformError) throw new InputError({ file: 'recipe', field: 'text_transform.rules' }, err.message);
       throw err;
     }
-    const key = { step: 'text_transform', paramsHash: paramsHash({ version: VERSION, rules }) };
+    const key = { step: 'text_transform', paramsHash: paramsHash({ version: VERSION, rules: rules.map(cacheView) }) };
     const progress = ctx.reporter.progress('text transform');
     const fill = await fillTextCache(catalog, runId, key, 'text', transform, (n) => {
       ctx.signal?.throwIfAborted();

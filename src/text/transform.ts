@@ -6,6 +6,8 @@
  * settles (a replacement that re-creates its own pattern) is a recipe error, reported with the text.
  */
 
+import { clipWords, type ClipWord } from '../embed/tokenizer.js';
+
 export type TransformRule =
   | { unicode: 'NFKC' | 'NFC' }
   | { whitespace: true }
@@ -13,7 +15,7 @@ export type TransformRule =
   | { replace: { pattern: string; with: string; flags?: string } }
   | { remove_words: { words: string[] } }
   | { trim_modifiers: { dangling?: string[]; duplicates?: boolean } }
-  | { max_length: { chars?: number; words?: number } };
+  | { max_length: { chars?: number; words?: number; tokens?: number; tokenizer?: { vocab: string; merges: string } } };
 
 /** How many times the rule list may run before a text must have settled. */
 export const MAX_PASSES = 8;
@@ -160,6 +162,43 @@ function isBoundary(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13 || c === 59 || c === 58 || c === 124 || c === 47 || c === 160;
 }
 
+/**
+ * Cut to at most `limit` CLIP BPE tokens (not counting start and end markers: CLIP's 77 are 75 of
+ * text), at the end of the last whole word that fits, so no word is split into a token fragment;
+ * a first word longer than the limit alone is cut to its longest prefix that fits.
+ */
+function maxTokens(limit: number, words: (text: string) => ClipWord[]): Fn {
+  const count = (t: string) => words(t).reduce((n, w) => n + w.ids.length, 0);
+  return (s) => {
+    const ws = words(s);
+    let n = 0;
+    let cut = -1;
+    for (let i = 0; i < ws.length; i++) {
+      n += ws[i].ids.length;
+      if (n > limit) {
+        cut = i;
+        break;
+      }
+    }
+    if (cut < 0) return s;
+    let out: string;
+    if (cut > 0) out = s.slice(0, ws[cut].start);
+    else {
+      // One word over the limit: the longest prefix of it (in code points) that fits.
+      const cps = Array.from(s.slice(0, ws[0].end));
+      let lo = 0;
+      let hi = cps.length;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (count(cps.slice(0, mid).join('')) <= limit) lo = mid;
+        else hi = mid - 1;
+      }
+      out = cps.slice(0, lo).join('');
+    }
+    return out.replace(/[\s,;:|/-]+$/u, '');
+  };
+}
+
 /** Cut to at most `chars` code points / `words` words, at a word boundary where there is one. */
 function maxLength(chars: number | undefined, words: number | undefined): Fn {
   return (s) => {
@@ -204,9 +243,15 @@ function compileRule(rule: TransformRule): Fn {
   if ('remove_words' in rule) return removeWords(rule.remove_words.words);
   if ('trim_modifiers' in rule) return trimModifiers(rule.trim_modifiers.dangling ?? DEFAULT_DANGLING, rule.trim_modifiers.duplicates ?? true);
   if ('max_length' in rule) {
-    const { chars, words } = rule.max_length;
-    if (chars === undefined && words === undefined) throw new TransformError('max_length: give chars or words');
-    return maxLength(chars, words);
+    const { chars, words, tokens, tokenizer } = rule.max_length;
+    if (chars === undefined && words === undefined && tokens === undefined) throw new TransformError('max_length: give chars, words or tokens');
+    const byText = chars === undefined && words === undefined ? (s: string) => s : maxLength(chars, words);
+    if (tokens === undefined) return byText;
+    if (!tokenizer) {
+      throw new TransformError(`max_length: tokens needs tokenizer: a directory holding CLIP's vocab.json and merges.txt (or the vocab.json file); nothing is downloaded`);
+    }
+    const byTokens = maxTokens(tokens, clipWords(tokenizer.vocab, tokenizer.merges));
+    return (s) => byTokens(byText(s));
   }
   throw new TransformError(`unknown rule ${JSON.stringify(rule)}`);
 }

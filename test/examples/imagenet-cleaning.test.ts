@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateImagenetDump, VENDOR_MAP } from '../../examples/imagenet-cleaning/generate.js';
 import { tempDir } from '../helpers/tmp.js';
+import { SEED_STEP_4_1 } from '../helpers/seed002.js';
 
 // Seed 002 end to end with the example's commands, then the seed's own loader on the outputs.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -124,8 +125,29 @@ test('seed 002 with imgsift: import, tag, build; the seed loader reads the remov
   const relabelMap = JSON.parse(await readFile(join(manifests, 'imagenet1k_relabel_map.json'), 'utf8')) as Record<string, unknown>;
   assert.deepEqual(relabelMap, { [String(sure.index)]: Number(sure.label) });
 
-  // The final manifest merges the leak tags; the summary states what happened.
-  const final = await readFile(join(manifests, 'imagenet1k_final_cleaning_manifest.csv'), 'utf8');
+  // The seed's Step 4.1, unchanged, on the final manifest writes the same removal list and relabel
+  // map as imgsift (integer row indices, integer labels), and the loader reads them alike.
+  const step41 = join(dir, 'step41');
+  await mkdir(join(step41, 'manifests'), { recursive: true });
+  await copyFile(join(manifests, 'imagenet1k_final_cleaning_manifest.csv'), join(step41, 'manifests', 'imagenet1k_final_cleaning_manifest.csv'));
+  const s41 = spawnSync('/usr/bin/python3', ['-c', SEED_STEP_4_1], { cwd: step41, encoding: 'utf8' });
+  assert.equal(s41.status, 0, s41.stderr);
+  assert.match(s41.stdout, new RegExp(`Images to remove: ${truth.trainDuplicates.length}\\n`));
+  assert.match(s41.stdout, /Images to relabel: 1\n/);
+  assert.equal(
+    await readFile(join(step41, 'manifests', 'imagenet1k_removal_list.txt'), 'utf8'),
+    await readFile(join(manifests, 'imagenet1k_removal_list.txt'), 'utf8'),
+  );
+  const seedMapText = await readFile(join(step41, 'manifests', 'imagenet1k_relabel_map.json'), 'utf8');
+  assert.deepEqual(JSON.parse(seedMapText), relabelMap);
+  // JSON.parse reads 5.0 as 5: the text shows whether pandas kept the label an integer.
+  assert.equal(seedMapText, `{\n  "${sure.index}": ${Number(sure.label)}\n}`, 'the label stays an integer (not 5.0)');
+  const py41 = spawnSync('/usr/bin/python3', ['-c', SEED_LOADER, join(step41, 'manifests'), join(dir, 'labels.json')], { encoding: 'utf8' });
+  assert.equal(py41.status, 0, py41.stderr);
+  assert.deepEqual(JSON.parse(py41.stdout), loaded);
+
+  // The all-splits manifest merges the leak tags; the summary states what happened.
+  const final = await readFile(join(manifests, 'imagenet1k_final_cleaning_manifest_all_splits.csv'), 'utf8');
   for (const l of truth.leaks) assert.match(final, new RegExp(`^${l.val.replace(/\//g, '\\/')},.*train_test_leak.*,remove,`, 'm'));
   const summary = await readFile(join(manifests, 'imagenet1k_cleaning_summary.txt'), 'utf8');
   assert.match(summary, /mislabel \(visual_layer\): 2/);

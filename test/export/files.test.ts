@@ -168,16 +168,21 @@ test('files: an imagefolder export sharing the folder leaves the files export\'s
     const out = join(dir, 'hf');
     const crops = FilesOptions.parse({ to: out, role: 'crop', path: '{split}/crop_{image_id}_{item_idx}.png' });
     await filesExporter.run(ctx, crops);
-    // imagefolder removes images it did not write from its split folders; not these.
-    await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out }));
-    await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out }));
+    // imagefolder lists (and with prune deletes) images it did not write; not these.
+    const first = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out, prune: true }));
+    assert.equal(first['unlisted files pruned'], undefined);
+    await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out, prune: true }));
     const files = await listFiles(out);
     assert.ok(files.includes('train/metadata.jsonl'));
     assert.equal(files.filter((f) => /^train\/crop_\d+_\d\.png$/.test(f)).length, 7);
-    // Whereas a stray image the imagefolder export does not own goes, as before.
+    // Whereas a stray image no export owns is listed, and deleted with prune.
     await writeFile(join(out, 'train', 'stray.jpg'), await readFile(join(out, 'train/crop_000001_1.png')));
-    const stats = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out }));
-    assert.equal(stats['stale files removed'], 1);
+    const listed = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out }));
+    assert.equal(listed['unlisted files (not pruned)'], 1);
+    assert.ok((await listFiles(out)).includes('train/stray.jpg'));
+    const stats = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out, prune: true }));
+    assert.equal(stats['unlisted files pruned'], 1);
+    assert.ok(!(await listFiles(out)).includes('train/stray.jpg'));
     assert.equal((await listFiles(out)).filter((f) => /^train\/crop_/.test(f)).length, 7);
   } finally {
     ctx.catalog.close();

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { COLUMNS } from '../../src/catalog/catalog.js';
 import { syncDrops, useRun } from '../../src/catalog/run-view.js';
-import { ImageFolderOptions, hasSplitKeyword, imageFolderExporter, imageFolderNames } from '../../src/export/imagefolder.js';
+import { ImageFolderOptions, UNLISTED_FILE, hasSplitKeyword, imageFolderExporter, imageFolderNames } from '../../src/export/imagefolder.js';
 import { buildImageCatalog, listFiles, type TestSample } from './image-catalog.js';
 
 const SAMPLES: TestSample[] = [
@@ -94,7 +95,7 @@ test('imagefolder: split folders with metadata.jsonl whose file_name points at t
   }
 });
 
-test('imagefolder: reruns are byte-identical, leave unchanged files alone and remove what left the dataset', async () => {
+test('imagefolder: reruns are byte-identical, leave unchanged files alone; what left the dataset is listed, and deleted only with prune', async () => {
   const { ctx } = await buildImageCatalog(SAMPLES);
   try {
     const a = join(ctx.baseDir, 'a');
@@ -107,22 +108,66 @@ test('imagefolder: reruns are byte-identical, leave unchanged files alone and re
     const again = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: a }));
     assert.equal(again['files written'], 0);
     assert.equal(again['files unchanged'], files.length);
+    assert.equal(again['unlisted files (not pruned)'], undefined);
+    assert.ok(!existsSync(join(ctx.workdir, UNLISTED_FILE)));
 
-    // The only test sample and one train sample are dropped: their images and the test folder go.
+    // The only test sample and one train sample are dropped.
     await ctx.catalog.append('drops', COLUMNS.drops, [
       { sample_id: '10', reason: 'duplicate', step: 'dedup', run_id: 1 },
       { sample_id: 'cat/001.jpg', reason: 'leak', step: 'leaks', run_id: 1 },
     ]);
     await syncDrops(ctx.catalog, 1);
     await useRun(ctx.catalog, 1);
+    const names = imageFolderNames(['10', 'cat/001.jpg']);
+    const gone = [`test/${names.get('10')}.jpg`, 'test/metadata.jsonl', `train/${names.get('cat/001.jpg')}.jpg`].sort();
+    // Without prune: listed (stats, warning, the workdir's list), nothing deleted.
     const third = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: a }));
-    assert.equal(third['stale files removed'], 3, 'two images and the test metadata');
+    assert.equal(third['unlisted files (not pruned)'], 3, 'two images and the test metadata');
     assert.equal(third['files written'], 1, 'only train/metadata.jsonl changed');
+    assert.deepEqual(await listFiles(a), files, 'nothing is deleted without prune');
+    assert.deepEqual((await readFile(join(ctx.workdir, UNLISTED_FILE), 'utf8')).trim().split('\n'), gone);
+    // With prune: deleted and counted.
+    const fourth = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: a, prune: true }));
+    assert.equal(fourth['unlisted files pruned'], 3);
+    assert.equal(fourth['files written'], 0);
     const now = await listFiles(a);
-    assert.ok(!now.some((f) => f.startsWith('test/')));
+    assert.deepEqual(files.filter((f) => !now.includes(f)).sort(), gone);
     assert.equal(now.length, files.length - 3);
     const train = (await readFile(join(a, 'train', 'metadata.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).id);
     assert.deepEqual(train, ['cat/002.jpg', 'nosplit.jpg', 'test/004.jpg']);
+    const fifth = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: a, prune: true }));
+    assert.equal(fifth['unlisted files pruned'], undefined, 'nothing left to prune');
+  } finally {
+    ctx.catalog.close();
+  }
+});
+
+test('imagefolder: stray files someone else put under the destination are listed without prune and deleted with it; other files stay', async () => {
+  const { ctx } = await buildImageCatalog(SAMPLES);
+  try {
+    const out = join(ctx.baseDir, 'hf');
+    await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out }));
+    const ours = await listFiles(out);
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer();
+    const strays = ['train/stray.png', 'train/old/deep.png', 'validation/metadata.jsonl', 'validation/x.png', 'loose.png'];
+    for (const p of strays) {
+      await mkdir(dirname(join(out, p)), { recursive: true });
+      await writeFile(join(out, p), p.endsWith('.jsonl') ? '{"file_name":"x.png"}\n' : png);
+    }
+    // Not images HF loads, or hidden: never touched.
+    const kept = ['README.md', 'train/notes.txt', '.cache/y.png'];
+    for (const p of kept) {
+      await mkdir(dirname(join(out, p)), { recursive: true });
+      await writeFile(join(out, p), p.endsWith('.png') ? png : 'x');
+    }
+    const listed = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out }));
+    assert.equal(listed['unlisted files (not pruned)'], strays.length);
+    assert.deepEqual((await readFile(join(ctx.workdir, UNLISTED_FILE), 'utf8')).trim().split('\n'), [...strays].sort());
+    assert.deepEqual(await listFiles(out), [...ours, ...strays, ...kept].sort(), 'nothing deleted without prune');
+
+    const pruned = await imageFolderExporter.run(ctx, ImageFolderOptions.parse({ to: out, prune: true }));
+    assert.equal(pruned['unlisted files pruned'], strays.length);
+    assert.deepEqual(await listFiles(out), [...ours, ...kept].sort());
   } finally {
     ctx.catalog.close();
   }

@@ -14,7 +14,7 @@ async function put(root: string, rel: string, seed: number): Promise<void> {
   await writeFile(full, await photoJpeg({ seed, width: 40, height: 30 }));
 }
 
-test('imagefolder: metadata at any depth lists the files below it; unlisted images and missing files are skips', async (t) => {
+test('imagefolder: metadata at any depth lists the files below it; unlisted images are skips, missing files are issues', async (t) => {
   const dir = await tempDir(t);
   // Seed 004's merged layout: split folders holding sub-datasets, each with its own metadata.
   await put(dir, 'train/ddb/a.jpg', 1);
@@ -33,12 +33,14 @@ test('imagefolder: metadata at any depth lists the files below it; unlisted imag
   );
   assert.deepEqual(bad, []);
   assert.deepEqual(
-    records.map((r) => [r.id, r.split, r.text]).sort(),
+    records.map((r) => [r.id, r.split, r.text, r.issue]).sort(),
     [
-      ['train/chatgpt/images/c.jpg', 'train', 'gamma'],
-      ['train/ddb/a.jpg', 'train', 'alpha'],
-      ['train/ddb/b.jpg', 'train', 'beta'],
-      ['validation/d.jpg', 'validation', 'delta'],
+      ['train/chatgpt/images/c.jpg', 'train', 'gamma', undefined],
+      ['train/ddb/a.jpg', 'train', 'alpha', undefined],
+      ['train/ddb/b.jpg', 'train', 'beta', undefined],
+      // The row naming a missing file is kept, with an issue naming the metadata file and line.
+      ['train/ddb/gone.jpg', 'train', 'lost', { type: 'missing_file', evidence: { metadata: 'train/ddb/metadata.jsonl', line: 3, file: 'train/ddb/gone.jpg' } }],
+      ['validation/d.jpg', 'validation', 'delta', undefined],
     ],
   );
   assert.deepEqual(
@@ -46,7 +48,28 @@ test('imagefolder: metadata at any depth lists the files below it; unlisted imag
     [
       ['extra/e.jpg', 'image not in any metadata file'],
       ['train/chatgpt/images/stray.jpg', 'image not in any metadata file'],
-      ['train/ddb/gone.jpg', 'listed in train/ddb/metadata.jsonl but missing'],
     ],
   );
+
+  // unlisted: ingest reads the unlisted images too, without label or text; the split comes from the path.
+  const all: Skip[] = [];
+  const ingested = await collect(
+    new ImageFolderSource({ path: dir, fields: {}, extensions: [...DEFAULT_IMAGE_EXTENSIONS], labels: 'infer', unlisted: 'ingest' }),
+    { onSkip: (s) => all.push(s) },
+  );
+  assert.deepEqual(all, []);
+  const unlisted = ingested.records.filter((r) => r.text === undefined);
+  assert.deepEqual(unlisted.map((r) => [r.id, r.split, r.label]).sort(), [
+    ['extra/e.jpg', undefined, undefined],
+    ['train/chatgpt/images/stray.jpg', 'train', undefined],
+  ]);
+  assert.equal(ingested.records.length, 7);
+});
+
+test('imagefolder: a csv metadata row naming a missing file gives its csv line', async (t) => {
+  const dir = await tempDir(t);
+  await put(dir, 'a.jpg', 1);
+  await writeFile(join(dir, 'metadata.csv'), 'file_name,text\na.jpg,alpha\nsub/none.jpg,nothing\n');
+  const { records } = await collect(new ImageFolderSource({ path: dir, fields: {}, extensions: [...DEFAULT_IMAGE_EXTENSIONS], labels: 'infer' }));
+  assert.deepEqual(records.map((r) => r.issue), [undefined, { type: 'missing_file', evidence: { metadata: 'metadata.csv', line: 3, file: 'sub/none.jpg' } }]);
 });

@@ -9,6 +9,7 @@ import { textTransformStep, TextTransformParams } from '../../src/steps/text-tra
 import { textFilterStep, TextFilterParams } from '../../src/steps/text-filter.js';
 import type { StepContext } from '../../src/steps/types.js';
 import { tempDir } from '../helpers/tmp.js';
+import { writeTinyClipVocab } from '../helpers/clip-vocab.js';
 
 interface Spec { id: string; text?: string; meta?: Record<string, unknown> }
 
@@ -70,7 +71,7 @@ test('text_transform: word lists from files; a text the rules cannot settle is l
   } finally {
     ctx.catalog.close();
   }
-  assert.throws(() => TextTransformParams.parse({ rules: [{ max_length: {} }] }), /chars or words/);
+  assert.throws(() => TextTransformParams.parse({ rules: [{ max_length: {} }] }), /chars, words or tokens/);
   assert.throws(() => TextTransformParams.parse({ rules: [{ lowercase: true }] }));
   assert.throws(() => TextTransformParams.parse({ rules: [] }));
 });
@@ -114,4 +115,40 @@ test('the text cache is filled a page at a time; each distinct text computed onc
   } finally {
     ctx.catalog.close();
   }
+});
+
+test('text_transform max_length tokens: tokenizer from a directory (relative to the recipe) or a model manifest; clear errors without one', async () => {
+  const ctx = await catalogWith([{ id: 'a', text: 'a cat, a dog, cats' }, { id: 'b', text: 'red dog' }]);
+  try {
+    await writeTinyClipVocab(join(ctx.baseDir, 'clip'));
+    const stats = await textTransformStep.run(ctx, TextTransformParams.parse({ rules: [{ max_length: { tokens: 7, tokenizer: 'clip' } }] }));
+    assert.equal(stats['samples changed'], 1);
+    assert.deepEqual((await texts(ctx)).map((r) => [r.text, r.original]), [['a cat, a dog', 'a cat, a dog, cats'], ['red dog', null]]);
+    // The same vocabulary elsewhere: the cache is keyed by the files' hash, so 'red dog' comes from it.
+    await writeTinyClipVocab(join(ctx.baseDir, 'clip-copy'));
+    const moved = await textTransformStep.run(ctx, TextTransformParams.parse({ rules: [{ max_length: { tokens: 7, tokenizer: 'clip-copy' } }] }));
+    assert.deepEqual([moved['texts computed'], moved['texts from cache'], moved['samples changed']], [1, 1, 0]);
+
+    // An imgsift model directory whose manifest names its tokenizer files.
+    const model = join(ctx.baseDir, 'model');
+    const files = await writeTinyClipVocab(join(model, 'tok'));
+    await writeFile(join(model, 'manifest.json'), JSON.stringify({ tokenizer: { kind: 'clip-bpe', vocab: 'tok/vocab.json', merges: 'tok/merges.txt' } }));
+    const again = await textTransformStep.run(ctx, TextTransformParams.parse({ rules: [{ max_length: { tokens: 2, tokenizer: model } }] }));
+    assert.equal(again['samples changed'], 1);
+    assert.deepEqual((await texts(ctx)).map((r) => r.text), ['a cat', 'red dog']);
+    // The vocab.json file itself, with merges.txt beside it.
+    await textTransformStep.run(ctx, TextTransformParams.parse({ rules: [{ max_length: { tokens: 1, tokenizer: files.vocab } }] }));
+    assert.deepEqual((await texts(ctx)).map((r) => r.text), ['a', 'red']);
+
+    await assert.rejects(
+      textTransformStep.run(ctx, TextTransformParams.parse({ rules: [{ max_length: { tokens: 7, tokenizer: 'nowhere' } }] })),
+      /nowhere.*max_length\.tokenizer.*no tokenizer at .*nowhere: give a directory holding CLIP's vocab\.json and merges\.txt/s,
+    );
+  } finally {
+    ctx.catalog.close();
+  }
+  assert.throws(
+    () => TextTransformParams.parse({ rules: [{ max_length: { tokens: 75 } }] }),
+    (err: unknown) => /tokens needs tokenizer/.test(String(err)) && /"tokenizer"/.test(String(err)),
+  );
 });

@@ -73,5 +73,5 @@ test('rules that never settle are reported with the text; bad patterns when comp
   const grow = makeTransformer([{ replace: { pattern: 'a', with: 'aa' } }]);
   assert.throws(() => grow('a cat'), /do not settle: text "a cat" still changes after 8 passes/);
   assert.throws(() => makeTransformer([{ replace: { pattern: '(', with: '' } }]), /rules\[0\]: replace: invalid pattern/);
-  assert.throws(() => makeTransformer([{ max_length: {} }]), /give chars or words/);
+  assert.throws(() => makeTransformer([{ max_length: {} }]), /give chars, words or tokens/);
 });
