@@ -265,11 +265,12 @@ function probeBmp(
 }
 
 function validateOptions(options: ProbeOptions): Required<ProbeOptions> {
-  // Never above the thread's limit: what the probe lets through, every decoder must accept.
-  const maxPixels = Math.min(options.maxPixels ?? pixelLimit(), pixelLimit());
-  if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) {
+  const asked = options.maxPixels ?? pixelLimit();
+  if (!Number.isSafeInteger(asked) || asked < 1) {
     throw new UsageError(`probe: maxPixels must be a positive integer, got ${String(options.maxPixels)}`);
   }
+  // Never above the thread's limit: what the probe lets through, every decoder must accept.
+  const maxPixels = Math.min(asked, pixelLimit());
   const failOn = options.failOn ?? 'warning';
   if (!FAIL_ON_LEVELS.includes(failOn)) {
     throw new UsageError(`probe: failOn must be one of ${FAIL_ON_LEVELS.join(', ')}, got ${String(options.failOn)}`);
