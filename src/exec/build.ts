@@ -249,6 +249,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
             ...(await p.step.stats?.(ctx, p.params, p.paramsHash)),
             ...(phase.failed[p.step.name] ? { failed: phase.failed[p.step.name] } : {}),
             ...Object.fromEntries(Object.entries(phase.skipped[p.step.name] ?? {}).map(([why, n]) => [`skipped (${why})`, n])),
+            ...(phase.skipped[p.step.name] ? { 'skipped, listed in': skippedFile(workdir) } : {}),
           };
           steps.push({ name: p.step.name, kind: 'map', stats, seconds: (Date.now() - t0) / 1000 });
         }

@@ -105,6 +105,7 @@ test('a decompression bomb is flagged by probe, skipped (not decoded) by every l
   for (const name of ['hash', 'quality', 'dedup_signals']) {
     assert.equal(step(name)['skipped (decompression_bomb)'], 1, `${name} counts the bomb as skipped`);
     assert.equal(step(name).failed, undefined, `${name} has no failure`);
+    assert.equal(step(name)['skipped, listed in'], join(dir, 'work', 'skipped.jsonl'));
   }
   assert.equal(summary.issues.skipped, 1, 'one sample carries skipped issues');
   const wds = summary.exports.find((e: { name: string }) => e.name === 'webdataset').stats;
@@ -151,4 +152,19 @@ test('the recipe max_pixels is the one limit: lower, it turns a normal photo int
   const { summary } = buildInChild(recipe);
   assert.equal(summary.issues.decompression_bomb, 3);
   assert.equal(summary.steps.find((s: { name: string }) => s.name === 'hash').stats['skipped (decompression_bomb)'], 3);
+});
+
+test('openImage is the only way src/ decodes: no other sharp(...) call (demo generators aside)', async () => {
+  const src = join(ROOT, 'src');
+  const files = (await readdir(src, { recursive: true })).filter((f) => f.endsWith('.ts') && f !== join('image', 'open.ts') && !f.startsWith(`demo${'/'}`));
+  const offenders: string[] = [];
+  for (const f of files) {
+    const lines = (await readFile(join(src, f), 'utf8')).split('\n');
+    lines.forEach((line, i) => {
+      const code = line.trim();
+      if (code.startsWith('//') || code.startsWith('*') || code.startsWith('/*')) return;
+      if (/\bsharp\(/.test(code)) offenders.push(`src/${f}:${i + 1}: ${code}`);
+    });
+  }
+  assert.deepEqual(offenders, [], 'decode through openImage (src/image/open.ts) so the pixel limit applies');
 });
