@@ -64,6 +64,43 @@ test('openImage refuses a PNG, JPEG or BMP over the limit from its header, namin
   }
 });
 
+test('every decoder refuses the bomb from its header: hashes, quality, variants, buckets, augment, align, masks, matching, embeddings, thumbnails, export conversion', async () => {
+  const { computeHashes } = await import('../../src/image/hashes.js');
+  const { measureQuality } = await import('../../src/image/quality.js');
+  const { computeVariants } = await import('../../src/image/variants.js');
+  const { uprightSize } = await import('../../src/image/bucket-resize.js');
+  const { augment } = await import('../../src/image/augment.js');
+  const { alignPair } = await import('../../src/image/align.js');
+  const { editMask } = await import('../../src/image/edit-mask.js');
+  const { alignMatch } = await import('../../src/image/overlay-match.js');
+  const { preprocessPixels } = await import('../../src/embed/preprocess.js');
+  const { ImagePreprocess } = await import('../../src/embed/manifest.js');
+  const { encodeAs } = await import('../../src/export/convert.js');
+  const { thumbnail } = await import('../../src/report/thumbs.js');
+  const bomb = bombPng(16000);
+  const photo = await photoJpeg({ seed: 3, width: 96, height: 64 });
+  const decoders: Record<string, () => Promise<unknown>> = {
+    hashes: () => computeHashes(bomb, ['phash', 'dhash']),
+    quality: () => measureQuality(bomb),
+    variants: () => computeVariants(bomb),
+    'bucket size': () => uprightSize(bomb),
+    augment: () => augment(bomb, { seed: 1, flip: true, format: 'jpg', quality: 90 } as never),
+    align: () => alignPair(photo, bomb),
+    'edit mask': () => editMask(photo, bomb, [1, 0, 0, 0, 1, 0, 0, 0, 1]),
+    'overlay match': () => alignMatch(bomb, photo),
+    embedding: () => preprocessPixels(bomb, ImagePreprocess.parse({ size: 32 })),
+    'export conversion': () => encodeAs(bomb, 'png', 'jpeg', { quality: 90 }),
+  };
+  for (const [name, run] of Object.entries(decoders)) {
+    await assert.rejects(Promise.resolve().then(run), (e: unknown) => isDecompressionBomb(e), name);
+  }
+  const dir = await tempDir();
+  await writeFile(join(dir, 'bomb.png'), bomb);
+  assert.equal(await thumbnail(join(dir, 'bomb.png')), null, 'the report shows no thumbnail');
+  // Nothing was decoded: one full decode would be 256 MB grey, 768 MB as RGB.
+  assert.ok(process.memoryUsage().rss < 600 * 2 ** 20, `rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
+});
+
 /** Run a build in a child process and return its summary and peak RSS (bytes). */
 function buildInChild(recipe: string): { summary: any; exitCode: number; maxRssBytes: number; stderr: string } {
   const script = `
