@@ -84,11 +84,11 @@ export class CsvSource implements Source {
     try {
       for await (const chunk of stream as AsyncIterable<string>) {
         const out = convert(parse(() => parser.push(chunk)));
-        const kept = guard ? await guard.filter(out, options.onSkip) : out;
+        const kept = guard ? guard.filter(out, options.onSkip) : out;
         if (kept.length) yield kept;
       }
       const out = convert(parser.end());
-      const kept = guard ? await guard.filter(out, options.onSkip) : out;
+      const kept = guard ? guard.filter(out, options.onSkip) : out;
       if (kept.length) yield kept;
     } finally {
       stream.destroy();

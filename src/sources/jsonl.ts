@@ -119,13 +119,13 @@ export class JsonlSource implements Source {
           }
         }
         if (cols !== null) convert(parsed, out);
-        const kept = guard ? await guard.filter(out, options.onSkip) : out;
+        const kept = guard ? guard.filter(out, options.onSkip) : out;
         if (kept.length) yield kept;
       }
       if (cols === null && head.length > 0) {
         const out: SourceRecord[] = [];
         settleMapping(out);
-        const kept = guard ? await guard.filter(out, options.onSkip) : out;
+        const kept = guard ? guard.filter(out, options.onSkip) : out;
         if (kept.length) yield kept;
       }
     } finally {

@@ -87,7 +87,7 @@ export class ParquetSource implements Source {
           const r = rowToRecord(row, cols, { file, line, root, pathRoot: this.opts.pathRoot, allowAbsolutePaths: this.opts.allowAbsolutePaths });
           if (r instanceof InputError) options.onBadRow(r);
           else {
-            const refused = guard ? await guard.refuseRecord(r) : null;
+            const refused = guard ? guard.refuseRecord(r) : null;
             if (refused) options.onSkip?.(refused);
             else yield r;
           }
