@@ -1,6 +1,7 @@
-import sharp, { type KernelEnum, type ResizeOptions as SharpResize, type Sharp } from 'sharp';
+import { type KernelEnum, type ResizeOptions as SharpResize, type Sharp } from 'sharp';
 import { errorMessage } from '../errors.js';
 import { jpegHeader } from '../image/jpeg-header.js';
+import { openImage, readMetadata } from '../image/open.js';
 import { probeImage, type FailOn } from '../image/probe.js';
 import type { EncodeFormat, Interpolation, ResizeMode } from './params.js';
 
@@ -73,7 +74,7 @@ async function readHeader(body: Buffer): Promise<Header | null> {
   const j = jpegHeader(body);
   if (j) return { format: 'jpeg', ...j };
   try {
-    const meta = await sharp(body, { limitInputPixels: false }).metadata();
+    const meta = await readMetadata(body);
     const format = meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : String(meta.format);
     return { format, width: meta.width, height: meta.pageHeight ?? meta.height, orientation: meta.orientation ?? 1 };
   } catch {
@@ -105,7 +106,7 @@ export async function processImage(body: Buffer, o: ResizeOptions): Promise<Proc
     }
     // Only the first page/frame of an animation is kept; sequentialRead streams the decode.
     const out: ResizeOptions = keepable ? { ...o, format: format as EncodeFormat } : o;
-    let img: Sharp = sharp(body, { failOn: o.failOn, limitInputPixels: o.maxPixels, sequentialRead: true }).rotate();
+    let img: Sharp = openImage(body, { failOn: o.failOn, limitInputPixels: o.maxPixels, sequentialRead: true }).rotate();
     if (out.format === 'jpeg') img = img.flatten({ background: '#ffffff' });
     if (target) img = img.resize(target);
     img = encode(img, out);

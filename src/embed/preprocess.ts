@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { openImage } from '../image/open.js';
 import type { ImagePreprocess } from './manifest.js';
 
 /**
@@ -34,7 +34,7 @@ const KERNEL = { bicubic: 'cubic', bilinear: 'linear', nearest: 'nearest' } as c
 
 /** Resized and cropped RGB bytes (size×size×3, row-major), before normalisation. */
 export async function preprocessPixels(bytes: Buffer, p: ImagePreprocess): Promise<{ rgb: Buffer; width: number; height: number }> {
-  const base = sharp(bytes, { failOn: 'error', limitInputPixels: 1 << 28 }).rotate();
+  const base = openImage(bytes, { failOn: 'error' }).rotate();
   const meta = await base.metadata();
   let { width, height } = meta;
   if (!width || !height) throw new Error('image has no dimensions');

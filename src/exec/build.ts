@@ -15,6 +15,8 @@ import { closeStaleRuns, trackRun } from './stale-runs.js';
 import { BAD_ROWS_FILE, ingestSources, type IngestInput, type IngestStats } from './ingest.js';
 import { InterruptedError, runMapPhase, type PlannedMapStep } from './map-phase.js';
 import { WorkerPool } from './pool.js';
+import { skippedFile } from './skipped.js';
+import { DEFAULT_MAX_PIXELS, pixelLimit, setPixelLimit } from '../image/open.js';
 import { Reporter } from './reporter.js';
 import { mkdir } from 'node:fs/promises';
 import { markBuildRunning } from '../catalog/build-marker.js';
@@ -102,6 +104,10 @@ type Stage =
  */
 export function planStages(recipe: Recipe): Stage[] {
   const stages: Stage[] = [];
+  // Every decode obeys the run's pixel limit, so a result depends on it: a limit other than the
+  // default is part of every per-sample step's key (the default leaves existing caches valid).
+  const limit = runPixelLimit(recipe);
+  const limitKey = limit !== DEFAULT_MAX_PIXELS ? { max_pixels: limit } : {};
   const keys = new Map<string, string>();
   const aliases = roleAliasesOf(recipe);
   const configs = recipe.sources?.map((s) => s.config) ?? [recipe.source];
@@ -144,7 +150,7 @@ export function planStages(recipe: Recipe): Stage[] {
       }
     }
     const fields = step.fields?.(params) ?? [];
-    const ph = paramsHash({ step: name, version: step.version, params: step.cacheKey ? step.cacheKey(params) : params, uses, ...(role ? { role } : {}) });
+    const ph = paramsHash({ step: name, version: step.version, params: step.cacheKey ? step.cacheKey(params) : params, uses, ...(role ? { role } : {}), ...limitKey });
     keys.set(name, ph);
     const planned: PlannedMapStep = {
       step: step as MapStep<unknown>, params, paramsHash: ph, roles, fields,
@@ -162,6 +168,19 @@ export function planStages(recipe: Recipe): Stage[] {
     }
   }
   return stages;
+}
+
+/**
+ * The run's one pixel limit: the recipe's `max_pixels` (default Pillow's), lowered by a probe step's
+ * own `max_pixels`, so what the probe flags as a decompression bomb is exactly what nothing decodes.
+ */
+export function runPixelLimit(recipe: Pick<Recipe, 'max_pixels' | 'steps'>): number {
+  let limit = recipe.max_pixels ?? DEFAULT_MAX_PIXELS;
+  for (const s of recipe.steps) {
+    const own = s.name === 'probe' ? (s.params as { max_pixels?: unknown }).max_pixels : undefined;
+    if (typeof own === 'number' && own < limit) limit = own;
+  }
+  return limit;
 }
 
 /**
@@ -200,7 +219,9 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
   let pool: WorkerPool | undefined;
   let runId = 0;
   let untrack = () => {};
+  const outerLimit = pixelLimit();
   try {
+    setPixelLimit(runPixelLimit(recipe));
     const stale = await closeStaleRuns(catalog);
     if (stale.length) reporter.info(`run${stale.length > 1 ? 's' : ''} ${stale.join(', ')} did not finish (the process was killed): marked interrupted`);
     runId = (await catalog.scalar(`SELECT coalesce(max(id), 0) FROM runs`)) + 1;
@@ -224,7 +245,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     }
     const ingested: IngestStats = await ingestSources(catalog, inputs, {
       runId, reporter, maxSamples: options.maxSamples, skipBadRows: options.skipBadRows, badRowsFile: join(workdir, BAD_ROWS_FILE),
-      onDuplicateId: recipe.on_duplicate_id, skippedFile: join(workdir, 'skipped.jsonl'), signal: options.signal, shard: options.shard,
+      onDuplicateId: recipe.on_duplicate_id, skippedFile: skippedFile(workdir), signal: options.signal, shard: options.shard,
     });
     if (options.signal?.aborted) throw new InterruptedError();
     // A shard may own none of a small source's samples: that is a finished, empty shard.
@@ -259,6 +280,8 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
             ...(i === 0 ? passStats : {}),
             ...(await p.step.stats?.(ctx, p.params, p.paramsHash)),
             ...(phase.failed[p.step.name] ? { failed: phase.failed[p.step.name] } : {}),
+            ...Object.fromEntries(Object.entries(phase.skipped[p.step.name] ?? {}).map(([why, n]) => [`skipped (${why})`, n])),
+            ...(phase.skipped[p.step.name] ? { 'skipped, listed in': skippedFile(workdir) } : {}),
           };
           steps.push({ name: p.step.name, kind: 'map', stats, seconds: (Date.now() - t0) / 1000 });
         }
@@ -316,6 +339,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     }
     throw err;
   } finally {
+    setPixelLimit(outerLimit);
     untrack();
     await pool?.close();
     catalog.close();

@@ -290,7 +290,7 @@ class SkipLog {
         this.failed = err;
       });
     }
-    this.stream.write(JSON.stringify({ path: skip.path, source, reason: skip.reason }) + '\n');
+    this.stream.write(JSON.stringify({ path: skip.path, source, reason: skip.reason, ...(skip.detail ? { detail: skip.detail } : {}) }) + '\n');
   }
   close(): Promise<void> {
     const stream = this.stream;

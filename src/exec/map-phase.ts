@@ -8,7 +8,9 @@ import { ASSETS_DIR } from './assets.js';
 import { statUri } from '../util/uri.js';
 import { errorMessage } from '../errors.js';
 import type { WorkerPool } from './pool.js';
-import type { SampleTask, SampleTaskResult, StoredFile, TaskFile, TaskStep } from './task.js';
+import { SKIPPED_PREFIX, type SampleTask, type SampleTaskResult, type StoredFile, type TaskFile, type TaskStep } from './task.js';
+import { pixelLimit } from '../image/open.js';
+import { appendSkipped } from './skipped.js';
 
 /** A per-sample step of the recipe, ready to run: its module, parameters and cache key. */
 export interface PlannedMapStep {
@@ -31,6 +33,8 @@ export interface MapPhaseStats {
   unreadable: number;
   /** Failed outcomes per step. */
   failed: Record<string, number>;
+  /** Samples each step passed over, by reason (`decompression_bomb`), this run's and cached ones alike. */
+  skipped: Record<string, Record<string, number>>;
 }
 
 export class InterruptedError extends Error {
@@ -96,7 +100,7 @@ export async function runMapPhase(
   const total = await catalog.scalar(`SELECT count(*) FROM active`);
   const label = steps.map((s) => s.step.name).join('+');
   const progress = reporter.progress(label, total);
-  const stats: MapPhaseStats = { samples: 0, computed: 0, cached: 0, unreadable: 0, failed: {} };
+  const stats: MapPhaseStats = { samples: 0, computed: 0, cached: 0, unreadable: 0, failed: {}, skipped: {} };
   const writer = new ResultWriter(catalog, ctx.runId);
   const inflight = new Set<Promise<void>>();
   /** The first failure of a group's results (a catalog write, say): it ends the phase. */
@@ -226,7 +230,7 @@ export async function runMapPhase(
         const main = files[MAIN_ROLE];
         const task: SampleTask = {
           sampleId: r.id, uri: main?.uri ?? '', name: main?.name ?? '', sha256: main?.sha256, files,
-          fields: r.fields, steps: needed, upstream: {}, assetsDir,
+          fields: r.fields, steps: needed, upstream: {}, assetsDir, maxPixels: pixelLimit(),
         };
         const key = needed.map((s) => s.name).join('+');
         let g = groups.get(key);
@@ -250,6 +254,7 @@ export async function runMapPhase(
   progress.finish({ cached: stats.cached, computed: stats.computed });
   await deriveIssues(catalog, ctx.runId, steps, writer.transientFailures);
   await registerDerivedFiles(catalog, ctx.runId, steps, assetsDir);
+  stats.skipped = await listSkipped(ctx, steps);
   return stats;
 }
 
@@ -328,7 +333,7 @@ function record(
   }
   let failed = 0;
   for (const o of result.outcomes) {
-    if (!o.ok) {
+    if (!o.ok && !o.skipped) {
       failed++;
       stats.failed[o.step] = (stats.failed[o.step] ?? 0) + 1;
     }
@@ -462,7 +467,12 @@ async function deriveIssues(
         WHERE sr.ok`);
       await tx.run(`INSERT INTO issues
         SELECT k.sample_id, 'failed', 1.0, true, json_object('step', sr.step, 'error', sr.error), sr.step, 'imgsift', ${runId}
-        FROM ${resultsSql(p)} WHERE NOT sr.ok`);
+        FROM ${resultsSql(p)} WHERE NOT sr.ok AND NOT starts_with(sr.error, ${sqlString(SKIPPED_PREFIX)})`);
+      // A step that passed a sample over (an image over the pixel limit) says so and why.
+      await tx.run(`INSERT INTO issues
+        SELECT k.sample_id, 'skipped', 1.0, true,
+          json_object('step', sr.step, 'reason', split_part(sr.error, ': ', 2), 'error', sr.error), sr.step, 'imgsift', ${runId}
+        FROM ${resultsSql(p)} WHERE NOT sr.ok AND starts_with(sr.error, ${sqlString(SKIPPED_PREFIX)})`);
     }
     await tx.run(`INSERT INTO issues
       SELECT DISTINCT ON (a.id, f.uri) a.id, 'unreadable', 1.0, true, json_object('error', fs.error, 'uri', f.uri, 'role', f.role), 'read', 'imgsift', ${runId}
@@ -475,6 +485,29 @@ async function deriveIssues(
       })));
     }
   });
+}
+
+/**
+ * The samples these steps passed over in this run (their own or cached results), counted per step
+ * and reason, and appended to the run's skipped.jsonl, so nothing is skipped in silence.
+ */
+async function listSkipped(ctx: StepContext, steps: PlannedMapStep[]): Promise<Record<string, Record<string, number>>> {
+  const names = steps.map((s) => sqlString(s.step.name)).join(',');
+  const rows = await ctx.catalog.all<{ sample_id: string; step: string; reason: string; error: string; uri: string | null }>(
+    `SELECT i.sample_id, i.step, json_extract_string(i.evidence, '$.reason') AS reason, json_extract_string(i.evidence, '$.error') AS error,
+       (SELECT f.uri FROM files f WHERE f.sample_id = i.sample_id AND f.role = ${sqlString(MAIN_ROLE)}) AS uri
+     FROM issues i WHERE i.type = 'skipped' AND i.source = 'imgsift' AND i.step IN (${names}) ORDER BY i.step, i.sample_id`,
+  );
+  const counts: Record<string, Record<string, number>> = {};
+  for (const r of rows) {
+    const per = (counts[r.step] ??= {});
+    per[r.reason] = (per[r.reason] ?? 0) + 1;
+  }
+  await appendSkipped(ctx.workdir, rows.map((r) => ({
+    path: r.uri ?? r.sample_id, source: `step ${r.step}`, reason: r.reason, sample_id: r.sample_id,
+    detail: r.error.slice(SKIPPED_PREFIX.length + r.reason.length + 2),
+  })));
+  return counts;
 }
 
 /**

@@ -3,9 +3,10 @@ import { sha256Hex } from '../util/hash.js';
 import { errorMessage } from '../errors.js';
 import { getMapStep } from '../steps/registry.js';
 import type { DerivedFile, Json, MapOutput, MapStep, RoleInput, SampleInput } from '../steps/types.js';
-import type { RoleRead, SampleTask, SampleTaskResult, StepOutcome, StoredFile, TaskFile, TaskStep } from './task.js';
+import { SKIPPED_PREFIX, type RoleRead, type SampleTask, type SampleTaskResult, type StepOutcome, type StoredFile, type TaskFile, type TaskStep } from './task.js';
 import { checkAssetExt, storeAsset } from './assets.js';
 import { MAIN_ROLE } from '../catalog/roles.js';
+import { explainBomb, isDecompressionBomb, setPixelLimit } from '../image/open.js';
 
 /** A sample of a group on its way through the steps. */
 interface Live {
@@ -28,6 +29,9 @@ interface Live {
 export async function runSampleGroup(tasks: SampleTask[]): Promise<SampleTaskResult[]> {
   const results: SampleTaskResult[] = [];
   const live: Live[] = [];
+  // Every decode in this worker obeys the run's pixel limit.
+  const limit = tasks[0]?.maxPixels;
+  if (limit !== undefined) setPixelLimit(limit);
   for (const task of tasks) {
     const wanted = new Set<string>(task.steps.flatMap((s) => s.roles ?? [MAIN_ROLE]));
     const sources: Record<string, TaskFile> = { ...task.files };
@@ -113,7 +117,7 @@ async function runStep(step: MapStep<unknown>, s: TaskStep, members: Array<{ liv
     }
     if (outs) {
       const each = (performance.now() - started) / batch.length;
-      for (const [k, m] of batch.entries()) await settle(m.live, s, outs[k], each);
+      for (const [k, m] of batch.entries()) await settle(m.live, s, outs[k], each, m.input.bytes);
       continue;
     }
     for (const m of batch) {
@@ -124,13 +128,19 @@ async function runStep(step: MapStep<unknown>, s: TaskStep, members: Array<{ liv
       } catch (err) {
         out = err instanceof Error ? err : new Error(errorMessage(err));
       }
-      await settle(m.live, s, out, performance.now() - t0);
+      await settle(m.live, s, out, performance.now() - t0, m.input.bytes);
     }
   }
 }
 
-async function settle(l: Live, s: TaskStep, out: MapOutput | Error, elapsedMs: number): Promise<void> {
+async function settle(l: Live, s: TaskStep, out: MapOutput | Error, elapsedMs: number, bytes: Buffer): Promise<void> {
   if (out instanceof Error) {
+    if (isDecompressionBomb(out)) {
+      // Refused from its header by the pixel limit (nothing was decoded): skipped, and said so.
+      const why = errorMessage(await explainBomb(out, bytes));
+      l.outcomes.push({ step: s.name, paramsHash: s.paramsHash, ok: false, skipped: 'decompression_bomb', error: `${SKIPPED_PREFIX}decompression_bomb: ${why}`, elapsedMs });
+      return;
+    }
     l.outcomes.push({ step: s.name, paramsHash: s.paramsHash, ok: false, error: errorMessage(out), elapsedMs });
     return;
   }

@@ -37,6 +37,8 @@ export interface SampleTask {
   upstream: Record<string, Json>;
   /** Where derived files are stored (`<workdir>/assets`); required when a step makes files. */
   assetsDir?: string;
+  /** The run's pixel limit (recipe `max_pixels`): the worker decodes nothing larger (src/image/open.ts). */
+  maxPixels?: number;
 }
 
 /** A derived file as recorded: stored under `assets/<sha256[0:2]>/<sha256>.<ext>`. */
@@ -46,6 +48,9 @@ export interface StoredFile {
   ext: string;
   bytes: number;
 }
+
+/** How a skipped outcome's error starts in the catalog (`skipped: <reason>: <why>`), so issues tell it from a failure. */
+export const SKIPPED_PREFIX = 'skipped: ';
 
 export interface StepOutcome {
   step: string;
@@ -58,6 +63,11 @@ export interface StepOutcome {
   elapsedMs: number;
   /** A failure not caused by the content (worker crash, timeout, a missing role): recorded, never cached. */
   transient?: boolean;
+  /**
+   * Set (with ok: false) when the step did not process the sample for a reason of the content that is
+   * not a failure: `decompression_bomb`, an image over the pixel limit that nothing decodes.
+   */
+  skipped?: string;
 }
 
 /** What reading one role's file gave. */

@@ -4,7 +4,7 @@ import {
   IMAGE_EXTENSIONS, ReencodeOptions, TrackedWriter, activeImageSamples, extensionOf, imageFile, orderedMap, safeSegment,
   type ImageSample,
 } from './file-export.js';
-import sharp from 'sharp';
+import { openImage } from '../image/open.js';
 import { DatasetConfigOptions, datasetConfigToml, fineTuneMetadata, type MetadataEntry, type Subset } from './kohya-config.js';
 import { LocalSink, S3Options, sinkFor } from './sink.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
@@ -176,7 +176,7 @@ async function withRole(ctx: ExportContext, samples: ImageSample[], role: string
 
 /** The size a trainer sees: EXIF orientation applied unless the bytes were re-encoded upright. */
 async function trainSize(data: Buffer, upright: boolean): Promise<{ width: number; height: number }> {
-  const m = await sharp(data).metadata();
+  const m = await openImage(data).metadata();
   const swap = !upright && (m.orientation ?? 1) >= 5;
   return swap ? { width: m.height!, height: m.width! } : { width: m.width!, height: m.height! };
 }

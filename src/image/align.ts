@@ -10,7 +10,7 @@
  * absolute inlier count) and sanity checks of the homography (scale, anisotropy/shear, flip,
  * perspective, overlap) turn doubtful pairs into a failure with a reason rather than a bad mask.
  */
-import sharp from 'sharp';
+import { isDecompressionBomb, openImage } from './open.js';
 import { z } from 'zod';
 import { loadOpenCv } from './geometric.js';
 
@@ -95,7 +95,7 @@ export type AlignResult =
 
 /** Upright size of an encoded image (EXIF orientations 5-8 swap the sides). */
 async function uprightSize(bytes: Buffer): Promise<Size> {
-  const m = await sharp(bytes, { failOn: 'truncated' }).metadata();
+  const m = await openImage(bytes, { failOn: 'truncated' }).metadata();
   if (!m.width || !m.height) throw new Error('no image size');
   const swap = (m.orientation ?? 1) >= 5;
   return swap ? { width: m.height, height: m.width } : { width: m.width, height: m.height };
@@ -103,7 +103,7 @@ async function uprightSize(bytes: Buffer): Promise<Size> {
 
 /** Grey pixels, upright, sRGB, resized (stretched) to exactly `size`. */
 async function greyAt(bytes: Buffer, size: Size): Promise<Buffer> {
-  return sharp(bytes, { failOn: 'truncated' })
+  return openImage(bytes, { failOn: 'truncated' })
     .rotate()
     .toColourspace('srgb')
     .resize(size.width, size.height, { fit: 'fill' })
@@ -226,6 +226,8 @@ export async function alignPair(input: Buffer, output: Buffer, params: AlignPara
     work = workSize(inSize, p.work_side);
     [greyIn, greyOut] = await Promise.all([greyAt(input, work), greyAt(output, work)]);
   } catch (e) {
+    // An image over the pixel limit is not a failed alignment: the executor records it as skipped.
+    if (isDecompressionBomb(e)) throw e;
     return { ok: false, reason: 'decode_failed', detail: (e as Error).message };
   }
   const base = { input_size: inSize, output_size: outSize, work_size: work };

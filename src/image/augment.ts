@@ -14,6 +14,7 @@ import sharp, { type Sharp } from 'sharp';
 import { UsageError } from '../errors.js';
 import { sha256Hex } from '../util/hash.js';
 import { rng } from '../util/random.js';
+import { fromPixels, openImage } from './open.js';
 
 export type Range = [number, number];
 
@@ -138,7 +139,7 @@ export async function augment(bytes: Buffer, opts: AugmentOptions, allowRisky = 
 
   // 1. Upright, alpha flattened, flipped: raw pixels.
   const background = opts.background ?? '#ffffff';
-  let img: Sharp = sharp(bytes, { failOn: 'none' }).rotate().flatten({ background }).toColourspace('srgb');
+  let img: Sharp = openImage(bytes, { failOn: 'none' }).rotate().flatten({ background }).toColourspace('srgb');
   if (flip) img = img.flop();
   let { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
   const [w, h] = [info.width, info.height];
@@ -146,7 +147,7 @@ export async function augment(bytes: Buffer, opts: AugmentOptions, allowRisky = 
   // 2. Rotation (its own pass: sharp orders operations itself within one pipeline).
   let region = { left: 0, top: 0, width: w, height: h };
   if (rotate !== 0) {
-    ({ data, info } = await sharp(data, { raw: { width: w, height: h, channels: info.channels } })
+    ({ data, info } = await fromPixels(data, { width: w, height: h, channels: info.channels })
       .rotate(rotate, { background })
       .raw()
       .toBuffer({ resolveWithObject: true }));
@@ -165,7 +166,7 @@ export async function augment(bytes: Buffer, opts: AugmentOptions, allowRisky = 
     width: cw,
     height: ch,
   };
-  let out = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
+  let out = fromPixels(data, { width: info.width, height: info.height, channels: info.channels })
     .extract({ left: crop.left, top: crop.top, width: cw, height: ch })
     .resize(w, h, { kernel: sharp.kernel.lanczos3, fit: 'fill' });
 

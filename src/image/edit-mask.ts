@@ -10,7 +10,7 @@
  * output's local 3x3 range), hysteresis (a lower threshold for pixels connected to clearly changed
  * ones: removed texture differs strongly only in places), hole filling and a minimum component area.
  */
-import sharp from 'sharp';
+import { fromPixels, openImage } from './open.js';
 import { z } from 'zod';
 import { loadOpenCv } from './geometric.js';
 import { invert3, mul3, workSize, type Size } from './align.js';
@@ -93,7 +93,7 @@ export interface EditMaskResult {
 }
 
 async function rgb(bytes: Buffer, size: Size): Promise<Buffer> {
-  return sharp(bytes, { failOn: 'truncated' })
+  return openImage(bytes, { failOn: 'truncated' })
     .rotate()
     .toColourspace('srgb')
     .removeAlpha()
@@ -103,7 +103,7 @@ async function rgb(bytes: Buffer, size: Size): Promise<Buffer> {
 }
 
 async function uprightSize(bytes: Buffer): Promise<Size> {
-  const m = await sharp(bytes, { failOn: 'truncated' }).metadata();
+  const m = await openImage(bytes, { failOn: 'truncated' }).metadata();
   if (!m.width || !m.height) throw new Error('no image size');
   return (m.orientation ?? 1) >= 5 ? { width: m.height, height: m.width } : { width: m.width, height: m.height };
 }
@@ -260,7 +260,7 @@ export async function editMask(input: Buffer, output: Buffer, homography: number
     }
     let on = 0;
     for (let i = 0; i < mask.length; i++) if (mask[i]) on++;
-    const png = await sharp(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength), { raw: { width: inSize.width, height: inSize.height, channels: 1 } })
+    const png = await fromPixels(Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength), { width: inSize.width, height: inSize.height, channels: 1 })
       .toColourspace('b-w')
       .png({ compressionLevel: 6 })
       .toBuffer();

@@ -4,7 +4,7 @@
  * rotated, scaled, watermarked, padded) share many matches consistent with one homography; two
  * different photos of a similar scene do not. OpenCV (WASM) is loaded on first use only.
  */
-import sharp from 'sharp';
+import { openImage } from './open.js';
 
 /** OpenCV.js has loose types; this is the part of it used here. */
 type Cv = any;
@@ -57,7 +57,7 @@ export interface GeometricResult {
 const DEFAULTS = { maxSide: 512, features: 800, ratio: 0.75, minInliers: 20, minInlierRatio: 0.3 };
 
 async function greyMat(cv: Cv, bytes: Buffer, maxSide: number, mirror: boolean): Promise<Cv> {
-  let p = sharp(bytes, { failOn: 'truncated', autoOrient: false })
+  let p = openImage(bytes, { failOn: 'truncated', autoOrient: false })
     .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
     .greyscale();
   if (mirror) p = p.flop();

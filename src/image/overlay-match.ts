@@ -12,7 +12,7 @@
  *  - most 6 × 6 regions of the overlap agree: textured regions by their own correlation, flat ones
  *    by brightness, so a watermark, a caption band or a logo spoils only the regions it covers.
  */
-import sharp from 'sharp';
+import { openImage } from './open.js';
 import { findBorder, cropGrey } from './variants.js';
 import { resizeLanczos } from './lanczos.js';
 import type { GreyImage } from './perceptual.js';
@@ -64,7 +64,7 @@ interface Pose {
 
 /** Decode to grey inside DECODE_SIDE² and drop uniform padding. */
 async function content(bytes: Buffer): Promise<GreyImage> {
-  const { data, info } = await sharp(bytes, { failOn: 'truncated', autoOrient: false })
+  const { data, info } = await openImage(bytes, { failOn: 'truncated', autoOrient: false })
     .resize(DECODE_SIDE, DECODE_SIDE, { fit: 'inside', withoutEnlargement: true })
     .greyscale()
     .raw({ depth: 'uchar' })

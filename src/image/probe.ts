@@ -26,12 +26,13 @@
  * instead of a full-size buffer; the `extract` of the whole page in front of the resize is what stops
  * sharp from choosing shrink-on-load.
  */
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata } from 'sharp';
 import { extname } from 'node:path';
 import { UsageError, errorMessage } from '../errors.js';
 import { sha256Hex } from '../util/hash.js';
 import type { IssueRecord } from '../steps/types.js';
 import { decodeBmp, isBmp, readBmpHeader } from './bmp.js';
+import { DEFAULT_MAX_PIXELS, openImage, pixelLimit, readMetadata } from './open.js';
 
 export const PROBE_ISSUES = [
   'corrupt',
@@ -47,19 +48,15 @@ export type ProbeIssueType = (typeof PROBE_ISSUES)[number];
 /** Issue types that only inform (recorded with flagged: false). */
 export const INFORMATIONAL_PROBE_ISSUES: readonly ProbeIssueType[] = ['high_bit_depth', 'exif_rotated'];
 
-/**
- * Default pixel limit per page: Pillow's hard limit (2 x MAX_IMAGE_PIXELS = 178,956,970), above which
- * Pillow-based training loaders raise DecompressionBombError, so such an image would break training
- * anyway. It is lower than sharp's own default (268,402,689 = 0x3FFF^2).
- */
-export const DEFAULT_MAX_PIXELS = 178_956_970;
+/** The default pixel limit per page lives with the one opener (src/image/open.ts), which every decode obeys. */
+export { DEFAULT_MAX_PIXELS };
 
 /** How strict the decoder is, from sharp's `failOn`: 'warning' rejects any decoder warning. */
 export type FailOn = 'warning' | 'error' | 'truncated';
 export const FAIL_ON_LEVELS: readonly FailOn[] = ['warning', 'error', 'truncated'];
 
 export interface ProbeOptions {
-  /** Largest width x height of one page that will be decoded (decompression-bomb guard). */
+  /** Largest width x height of one page that will be decoded (default: the thread's pixel limit, see open.ts). */
   maxPixels?: number;
   /** Decoder strictness (default 'warning'). */
   failOn?: FailOn;
@@ -183,7 +180,7 @@ export async function probeImage(input: Uint8Array, name: string, options: Probe
   // 1. Header: format, size, layout. Header-only; no pixel is decoded here.
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    meta = await readMetadata(bytes);
   } catch (err) {
     const sniffed = sniff(bytes);
     if (sniffed.format) info.format = sniffed.format;
@@ -212,7 +209,7 @@ export async function probeImage(input: Uint8Array, name: string, options: Probe
   const pages = info.pages ?? 1;
   const decodePages = pages > 1 && pagePixels * pages <= maxPixels ? pages : 1;
   try {
-    await sharp(bytes, { failOn, limitInputPixels: maxPixels, pages: decodePages })
+    await openImage(bytes, { failOn, limitInputPixels: maxPixels, pages: decodePages })
       .extract({ left: 0, top: 0, width: meta.width, height: pageHeight })
       .resize(32, 32, { fit: 'inside', kernel: 'linear', withoutEnlargement: true })
       .raw()
@@ -268,10 +265,12 @@ function probeBmp(
 }
 
 function validateOptions(options: ProbeOptions): Required<ProbeOptions> {
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) {
+  const asked = options.maxPixels ?? pixelLimit();
+  if (!Number.isSafeInteger(asked) || asked < 1) {
     throw new UsageError(`probe: maxPixels must be a positive integer, got ${String(options.maxPixels)}`);
   }
+  // Never above the thread's limit: what the probe lets through, every decoder must accept.
+  const maxPixels = Math.min(asked, pixelLimit());
   const failOn = options.failOn ?? 'warning';
   if (!FAIL_ON_LEVELS.includes(failOn)) {
     throw new UsageError(`probe: failOn must be one of ${FAIL_ON_LEVELS.join(', ')}, got ${String(options.failOn)}`);

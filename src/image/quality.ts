@@ -1,5 +1,4 @@
-import sharp from 'sharp';
-import { openImage } from './open.js';
+import { fromPixels, openImage } from './open.js';
 import type { IssueRecord } from '../steps/types.js';
 
 /**
@@ -415,7 +414,7 @@ async function blurStats(rgb: Buffer, w: number, h: number, maxSide: number, how
     small =
       how === 'pil'
         ? resampleBicubicRgb(rgb, w, h, size.width, size.height)
-        : await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+        : await fromPixels(rgb, { width: w, height: h, channels: 3 })
             .resize(size.width, size.height, { fit: 'fill', kernel: 'cubic' })
             .raw()
             .toBuffer();

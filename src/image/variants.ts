@@ -7,7 +7,7 @@
  * All variants come from one reduced decode, so they are consistent with each other across images
  * but are not bit-exact with imagehash (the hash step is; use its values for imagehash semantics).
  */
-import sharp from 'sharp';
+import { openImage } from './open.js';
 import { toLuma } from './luma.js';
 import { dHash, pHash, type GreyImage } from './perceptual.js';
 
@@ -66,7 +66,7 @@ const BORDER_DEFAULTS: Required<BorderOptions> = { coverage: 0.99, tolerance: 10
 
 /** Decode at reduced size to 8-bit luma (Pillow's 'L' weights), as stored. Throws when undecodable. */
 export async function decodeGreyReduced(bytes: Buffer, minSide = VARIANT_MIN_SIDE): Promise<{ grey: GreyImage; width: number; height: number }> {
-  const img = sharp(bytes, { failOn: 'truncated', autoOrient: false });
+  const img = openImage(bytes, { failOn: 'truncated', autoOrient: false });
   const meta = await img.metadata();
   const width = meta.width;
   const height = meta.height;

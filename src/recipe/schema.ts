@@ -26,6 +26,12 @@ export const RecipeSchema = z
     export: z.array(z.unknown()).default([]),
     /** Path of the static HTML report, relative to the recipe file. */
     report: z.string().min(1).optional(),
+    /**
+     * Largest image (width x height of one page) any step or export decodes; bigger ones are refused
+     * from their header (probe flags them `decompression_bomb`, later steps record them as skipped).
+     * Default: Pillow's limit, 178,956,970. A probe step's own `max_pixels`, when lower, lowers it.
+     */
+    max_pixels: z.number().int().positive().optional(),
     /** Worker threads for per-sample steps (default: number of cores). */
     workers: z.number().int().min(1).max(256).optional(),
     /** Review settings: extra tags beside seed 002's taxonomy. */

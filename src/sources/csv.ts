@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { InputError, errorMessage } from '../errors.js';
 import { boundedBatches } from './bounded.js';
 import { CsvParser, type CsvRow } from './csv-parser.js';
-import type { ManifestSourceOptions } from './jsonl.js';
+import { rootGuard, type ManifestSourceOptions } from './jsonl.js';
 import { listInputFiles } from './listing.js';
 import { resolveColumns, rowToRecord, type ResolvedColumns } from './manifest.js';
 import { openText } from './textfile.js';
@@ -33,6 +33,7 @@ export class CsvSource implements Source {
 
   private async *readFile(file: string, options: ReadOptions): AsyncGenerator<SourceRecord[]> {
     const root = this.opts.root ?? dirname(resolve(file));
+    const guard = rootGuard(this.opts, root);
     const parser = new CsvParser(this.opts.delimiter);
     const stream = openText(file);
     let header: string[] | null = null;
@@ -83,10 +84,12 @@ export class CsvSource implements Source {
     try {
       for await (const chunk of stream as AsyncIterable<string>) {
         const out = convert(parse(() => parser.push(chunk)));
-        if (out.length) yield out;
+        const kept = guard ? guard.filter(out, options.onSkip) : out;
+        if (kept.length) yield kept;
       }
       const out = convert(parser.end());
-      if (out.length) yield out;
+      const kept = guard ? guard.filter(out, options.onSkip) : out;
+      if (kept.length) yield kept;
     } finally {
       stream.destroy();
     }

@@ -72,8 +72,9 @@ export class ImageFolderSource implements Source {
       return;
     }
     // As Hugging Face reads it: each metadata file lists files below its folder; the first folder
-    // of a file's path names its split when it is a split name.
-    const inner: ReadOptions = { onBadRow: options.onBadRow, signal: options.signal };
+    // of a file's path names its split when it is a split name. Rows whose file lies outside the
+    // dataset root (a link out) are passed over by the reader, with a reason.
+    const inner: ReadOptions = { onBadRow: options.onBadRow, onSkip: options.onSkip, signal: options.signal };
     const listed = new Set<string>();
     for (const file of metadata) {
       const metadataRel = this.rel(file);
@@ -133,6 +134,7 @@ export class ImageFolderSource implements Source {
       fields: { image: 'file_name', ...this.opts.fields },
       root: dir,
       pathRoot: this.root,
+      boundary: this.root,
       allowAbsolutePaths: false,
     };
     const source = file.endsWith('.csv') ? new CsvSource({ ...manifest, delimiter: ',' }) : new JsonlSource(manifest);

@@ -5,6 +5,7 @@ import { listInputFiles } from './listing.js';
 import { resolveColumns, rowToRecord, type ResolvedColumns, type RowContext } from './manifest.js';
 import { readLineBatches, type TextLine } from './textfile.js';
 import type { FieldMap, ReadOptions, Source, SourceRecord } from './types.js';
+import { RootGuard } from './root-guard.js';
 
 export interface ManifestSourceOptions {
   /** A file, or a folder whose manifest files are read in name order. */
@@ -15,8 +16,19 @@ export interface ManifestSourceOptions {
   allowAbsolutePaths: boolean;
   /** Folder that record paths and derived ids are relative to; default: the root. */
   pathRoot?: string;
+  /**
+   * Folder whose real path every local file's real path must stay inside (default: the root); files
+   * outside (through a symbolic link) are passed over as `outside_root`. Not checked when absolute
+   * paths are allowed: such a manifest may name any local file anyway.
+   */
+  boundary?: string;
   /** JSONL: longest line read, in bytes (default DEFAULT_MAX_LINE_BYTES); a longer one is a bad row. */
   maxLineBytes?: number;
+}
+
+/** The real-path check of a manifest's files, or none when absolute paths are allowed. */
+export function rootGuard(opts: Pick<ManifestSourceOptions, 'allowAbsolutePaths' | 'boundary'>, root: string): RootGuard | undefined {
+  return opts.allowAbsolutePaths ? undefined : new RootGuard(opts.boundary ?? root);
 }
 
 /**
@@ -63,6 +75,7 @@ export class JsonlSource implements Source {
 
   private async *readFile(file: string, options: ReadOptions): AsyncGenerator<SourceRecord[]> {
     const root = this.opts.root ?? dirname(resolve(file));
+    const guard = rootGuard(this.opts, root);
     const lines = readLineBatches(file, { maxLineBytes: this.opts.maxLineBytes, onTooLong: options.onBadRow, signal: options.signal });
     let cols: ResolvedColumns | null = null;
     // Rows held until the mapping can be checked against the keys of the first SNIFF_ROWS rows,
@@ -106,12 +119,14 @@ export class JsonlSource implements Source {
           }
         }
         if (cols !== null) convert(parsed, out);
-        if (out.length) yield out;
+        const kept = guard ? guard.filter(out, options.onSkip) : out;
+        if (kept.length) yield kept;
       }
       if (cols === null && head.length > 0) {
         const out: SourceRecord[] = [];
         settleMapping(out);
-        if (out.length) yield out;
+        const kept = guard ? guard.filter(out, options.onSkip) : out;
+        if (kept.length) yield kept;
       }
     } finally {
       await lines.return(undefined);

@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { InputError, errorMessage } from '../errors.js';
 import { bounded } from './bounded.js';
-import type { ManifestSourceOptions } from './jsonl.js';
+import { rootGuard, type ManifestSourceOptions } from './jsonl.js';
 import { listInputFiles } from './listing.js';
 import { resolveColumns, rowToRecord } from './manifest.js';
 import type { ReadOptions, Source, SourceRecord } from './types.js';
@@ -64,6 +64,7 @@ export class ParquetSource implements Source {
 
   private async *readFile(conn: DuckDBConnection, file: string, options: ReadOptions): AsyncGenerator<SourceRecord> {
     const root = this.opts.root ?? dirname(resolve(file));
+    const guard = rootGuard(this.opts, root);
     const sql = `SELECT *, file_row_number + 1 AS ${ROW_COLUMN} FROM read_parquet(${sqlString(file)}, file_row_number = true)`;
     let result;
     try {
@@ -85,7 +86,11 @@ export class ParquetSource implements Source {
           }
           const r = rowToRecord(row, cols, { file, line, root, pathRoot: this.opts.pathRoot, allowAbsolutePaths: this.opts.allowAbsolutePaths });
           if (r instanceof InputError) options.onBadRow(r);
-          else yield r;
+          else {
+            const refused = guard ? guard.refuseRecord(r) : null;
+            if (refused) options.onSkip?.(refused);
+            else yield r;
+          }
         }
       }
     } catch (err) {

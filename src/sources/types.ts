@@ -40,6 +40,8 @@ export interface SourceIssue {
 export interface Skip {
   path: string;
   reason: string;
+  /** More about it (the real path a link leads to, the manifest line that named the file). */
+  detail?: string;
 }
 
 export interface ReadOptions {

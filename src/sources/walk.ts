@@ -38,7 +38,8 @@ function extensionOf(name: string): string {
   return dot <= 0 ? '' : name.slice(dot + 1).toLowerCase();
 }
 
-function isInside(realRoot: string, real: string): boolean {
+/** Whether a real path lies inside (or is) the real root. */
+export function isInside(realRoot: string, real: string): boolean {
   const rel = relative(realRoot, real);
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !rel.startsWith(sep));
 }

@@ -7,6 +7,8 @@ import { augment, augmentSeeds, riskyReasons, SAFE_AUGMENTATIONS, type AppliedAu
 import { paramsHash, sha256Hex } from '../util/hash.js';
 import { readUri } from '../util/uri.js';
 import type { ReduceStep, StepContext, StepStats } from './types.js';
+import { isDecompressionBomb } from '../image/open.js';
+import { appendSkipped, type SkippedEntry } from '../exec/skipped.js';
 
 /**
  * Seed 003's augmentation as derived samples: for `factor` 2 every active sample gets one augmented
@@ -93,6 +95,7 @@ export const augmentStep: ReduceStep<AugmentParams> = {
       color_jitter: params.color_jitter, filters: params.filters, format: params.format, quality: params.quality,
     };
     let computed = 0, cached = 0, failed = 0, noFlip = 0;
+    const bombs: SkippedEntry[] = [];
     const progress = ctx.reporter.progress('augment', parents.length);
     const made: Made[] = [];
     for (const p of parents) {
@@ -127,8 +130,12 @@ export const augmentStep: ReduceStep<AugmentParams> = {
           computed++;
         }
       } catch (err) {
-        failed++;
-        if (failed <= 5) ctx.reporter.warn(`augment: ${p.id}: ${(err as Error).message}`);
+        // An image over the pixel limit is refused from its header: skipped, listed, not a failure.
+        if (isDecompressionBomb(err)) bombs.push({ path: p.uri, source: 'step augment', reason: 'decompression_bomb', sample_id: p.id, detail: (err as Error).message });
+        else {
+          failed++;
+          if (failed <= 5) ctx.reporter.warn(`augment: ${p.id}: ${(err as Error).message}`);
+        }
       }
       progress.tick();
     }
@@ -153,9 +160,11 @@ export const augmentStep: ReduceStep<AugmentParams> = {
       await tx.run(`DROP TABLE stage_aug`);
     });
 
-    const stats: StepStats = { 'samples augmented': parents.length - failed, 'copies made': made.length, 'copies computed': computed, 'copies from cache': cached };
+    await appendSkipped(ctx.workdir, bombs);
+    const stats: StepStats = { 'samples augmented': parents.length - failed - bombs.length, 'copies made': made.length, 'copies computed': computed, 'copies from cache': cached };
     if (noFlip) stats['not flipped (has_text)'] = noFlip;
     if (failed) stats['samples failed'] = failed;
+    if (bombs.length) stats['skipped (decompression_bomb)'] = bombs.length;
     return stats;
   },
 };

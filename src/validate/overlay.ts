@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { fromPixels } from '../image/open.js';
 import { MASK_THRESHOLD } from './mask.js';
 
 /** Decoded RGB pixels. */
@@ -22,7 +22,7 @@ export async function overlayJpeg(input: Rgb, mask: { data: Uint8Array; width: n
   const { width: w, height: h } = input;
   let m = mask.data;
   if (mask.width !== w || mask.height !== h) {
-    m = await sharp(Buffer.from(mask.data), { raw: { width: mask.width, height: mask.height, channels: 1 } })
+    m = await fromPixels(Buffer.from(mask.data), { width: mask.width, height: mask.height, channels: 1 })
       .resize(w, h, { fit: 'fill', kernel: 'nearest' })
       .raw()
       .toBuffer();
@@ -41,7 +41,7 @@ export async function overlayJpeg(input: Rgb, mask: { data: Uint8Array; width: n
       }
     }
   }
-  let img = sharp(out, { raw: { width: 2 * w, height: h, channels: 3 } });
+  let img = fromPixels(out, { width: 2 * w, height: h, channels: 3 });
   if (2 * w > MAX_OVERLAY_WIDTH) img = img.resize({ width: MAX_OVERLAY_WIDTH });
   return img.jpeg({ quality: 85 }).toBuffer();
 }

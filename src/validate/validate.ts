@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { fromPixels, openImage } from '../image/open.js';
 import { errorMessage } from '../errors.js';
 import type { Reporter } from '../exec/reporter.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
@@ -158,11 +158,11 @@ async function checkSample(shard: string, s: ShardSample, o: Required<Pick<Valid
   for (const ext of exts.filter((e) => isImageMember(e) && !isMaskMember(e))) {
     try {
       if (ext === main && maskExts.length) {
-        const { data, info } = await sharp(s.members.get(ext)!).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+        const { data, info } = await openImage(s.members.get(ext)!).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
         input = { data, width: info.width, height: info.height };
         out.size = { width: info.width, height: info.height };
       } else {
-        const { info } = await sharp(s.members.get(ext)!).raw().toBuffer({ resolveWithObject: true });
+        const { info } = await openImage(s.members.get(ext)!).raw().toBuffer({ resolveWithObject: true });
         if (ext === main) out.size = { width: info.width, height: info.height };
       }
     } catch (err) {
@@ -173,10 +173,10 @@ async function checkSample(shard: string, s: ShardSample, o: Required<Pick<Valid
   for (const ext of maskExts) {
     let pixels: { data: Buffer; width: number; height: number };
     try {
-      let img = sharp(s.members.get(ext)!).removeAlpha().toColourspace('b-w');
+      let img = openImage(s.members.get(ext)!).removeAlpha().toColourspace('b-w');
       const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
       if (info.channels !== 1) {
-        img = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } }).extractChannel(0);
+        img = fromPixels(data, { width: info.width, height: info.height, channels: info.channels }).extractChannel(0);
         pixels = { data: await img.raw().toBuffer(), width: info.width, height: info.height };
       } else {
         pixels = { data, width: info.width, height: info.height };
