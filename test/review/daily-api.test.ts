@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { parseTokenFile } from '../../src/review/auth.js';
 import { describeMatch } from '../../src/review/evidence.js';
 import { startReviewServer, type ReviewServer } from '../../src/review/server.js';
+import { runCli, startCli } from '../helpers/cli.js';
 import { reviewFixture, type ReviewFixture } from './server-fixture.js';
 
 /** The review API's daily-tool parts: limits, reviewers named by tokens, sort, copies, evidence. */
@@ -217,6 +218,45 @@ test('token file: each token names its reviewer; a name the page sends is ignore
     const one = await call('/api/decisions', { id: copy, action: 'keep', reviewer: 'forged' }, { 'X-Imgsift-Token': srv.token! }, `http://127.0.0.1:${srv.port}`);
     assert.equal(one.status, 200);
     assert.equal((await srv.catalog.one<{ reviewer: string }>(`SELECT reviewer FROM decisions WHERE sample_id = ?`, [copy]))?.reviewer, 'solo');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('imgsift review --token-file: the CLI records each reviewer by token; a bad file is refused naming the line', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'imgsift-tokens-cli-'));
+  try {
+    const bad = join(dir, 'bad.txt');
+    await writeFile(bad, `${'a'.repeat(24)} Kushagra\nshort Saeed\n`);
+    const r = runCli(['review', '--workdir', fx.workdir, '--port', '0', '--token-file', bad]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /bad\.txt:2: the token is 5 characters/);
+    const file = join(dir, 'tokens.txt');
+    const tok = 'saeed-' + 'x'.repeat(20);
+    await writeFile(file, `# one per reviewer\n${'k'.repeat(24)} Kushagra\n${tok} Saeed\n`);
+    const child = startCli(['review', '--workdir', fx.workdir, '--port', '0', '--token-file', file]);
+    try {
+      let out = '';
+      const url = await new Promise<string>((done, reject) => {
+        child.stdout!.on('data', (b: Buffer) => {
+          out += b.toString();
+          const m = /open (http:\/\/\S+)/.exec(out);
+          if (m && out.includes('Ctrl-C to stop')) done(m[1]);
+        });
+        child.on('exit', (code) => reject(new Error(`review exited ${code}: ${out}`)));
+      });
+      assert.match(out, /tokens for Kushagra, Saeed/);
+      assert.doesNotMatch(out, new RegExp(tok), 'the tokens are not printed');
+      const id = fx.duplicates[3][0];
+      const res = await fetch(new URL('/api/decisions', url), {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Imgsift-Token': tok }, body: JSON.stringify({ id, action: 'remove', reviewer: 'Kushagra' }),
+      });
+      assert.equal(res.status, 200);
+      assert.equal((await srv.catalog.one<{ reviewer: string }>(`SELECT reviewer FROM decisions WHERE sample_id = ?`, [id]))?.reviewer, 'Saeed');
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((done) => child.once('exit', done));
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
