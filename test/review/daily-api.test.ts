@@ -3,6 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { Catalog } from '../../src/catalog/catalog.js';
+import { build } from '../../src/exec/build.js';
+import { Reporter } from '../../src/exec/reporter.js';
+import { recipeFromObject } from '../../src/recipe/load.js';
 import { parseTokenFile } from '../../src/review/auth.js';
 import { describeMatch } from '../../src/review/evidence.js';
 import { startReviewServer, type ReviewServer } from '../../src/review/server.js';
@@ -259,5 +263,42 @@ test('imgsift review --token-file: the CLI records each reviewer by token; a bad
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a pair settled in the app reaches the build: the kept copy survives the duplicate rule, the removed one goes', async () => {
+  await srv.close();
+  srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'tester' });
+  base = srv.url.replace(/\/$/, '');
+  const [copy, kept] = fx.duplicates[4];
+  const r = await call('/api/resolve', { keep: [copy], remove: [kept], reviewer: 'Saeed' });
+  assert.equal(r.status, 200);
+  const recipe = recipeFromObject(
+    {
+      name: 'review-test',
+      workdir: fx.workdir,
+      source: { format: 'imagefolder', path: join(fx.dir, 'data'), fields: { text: 'text', label: 'label' } },
+      steps: [
+        { probe: {} },
+        { hash: {} },
+        { split: { ratios: { train: 0.85, test: 0.15 }, keep_source_splits: true } },
+        { filter: { drop: ['corrupt', 'unreadable', 'decompression_bomb', 'duplicate', 'decision:remove'] } },
+      ],
+    },
+    fx.dir,
+  );
+  const result = await build(recipe, { reporter: new Reporter({ mode: 'quiet' }), workers: 2 });
+  const c = await Catalog.open(fx.workdir, { shared: true });
+  try {
+    const reasons = async (id: string) =>
+      (await c.all<{ reason: string }>(`SELECT reason FROM drops WHERE run_id = ? AND sample_id = ? ORDER BY reason`, [result.runId, id])).map((x) => x.reason);
+    assert.deepEqual(await reasons(copy), [], 'the copy the reviewer kept stays, though flagged duplicate');
+    assert.deepEqual(await reasons(kept), ['decision:remove']);
+    // Other flagged copies, without a decision, still go.
+    const [other] = fx.duplicates.find(([c2]) => c2 !== copy && c2 !== fx.duplicates[0][0])!;
+    const d = (await c.one<{ action: string }>(`SELECT action FROM decisions WHERE sample_id = ?`, [other]))?.action;
+    if (d !== 'keep') assert.ok((await reasons(other)).length > 0);
+  } finally {
+    c.close();
   }
 });
