@@ -143,6 +143,7 @@ async function followNewRun(ctx: ReviewContext, log: (line: string) => void): Pr
   await useRun(ctx.catalog, latest);
   const n = await buildGridIndex(ctx.catalog, latest);
   ctx.runId = latest;
+  ctx.sortedViews.clear();
   ctx.changed();
   log(`a build finished: now reviewing run ${latest} (${n} samples)`);
 }

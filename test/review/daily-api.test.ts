@@ -3,7 +3,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Catalog } from '../../src/catalog/catalog.js';
 import { build } from '../../src/exec/build.js';
 import { Reporter } from '../../src/exec/reporter.js';
 import { recipeFromObject } from '../../src/recipe/load.js';
@@ -89,6 +88,15 @@ test('GET /api/samples sorts by issue score and path; /api/position finds a samp
   const other = await call(`/api/position?sort=score&issue=duplicate&issue=leak&id=${encodeURIComponent(byScore.body.items[3].id)}`);
   assert.equal(other.body.index, 3);
   assert.equal((await call(`/api/position?split=test&id=${encodeURIComponent(fx.leaks[0][1])}`)).body.index, null, 'a train sample is not in the test view');
+  // A sorted view that names decisions follows writes (its cached order is dropped).
+  const before = await call('/api/samples?sort=score&decision=keep&limit=500');
+  const pick = byScore.body.items[0].id;
+  await call('/api/decisions', { id: pick, action: 'keep' });
+  const afterKeep = await call('/api/samples?sort=score&decision=keep&limit=500');
+  assert.equal(afterKeep.body.total, before.body.total + 1);
+  assert.ok(afterKeep.body.items.some((i: any) => i.id === pick));
+  assert.equal(afterKeep.body.items.length, afterKeep.body.total);
+  await call('/api/undo', {});
   assert.equal((await call('/api/samples?sort=random')).status, 400);
   assert.equal((await call('/api/position')).status, 400);
 });
@@ -287,8 +295,12 @@ test('a pair settled in the app reaches the build: the kept copy survives the du
     },
     fx.dir,
   );
+  // One process must not attach the catalog twice (DuckDB's file lock is per process): the server
+  // closes while this process builds, as a separate `imgsift build` would not need.
+  await srv.close();
   const result = await build(recipe, { reporter: new Reporter({ mode: 'quiet' }), workers: 2 });
-  const c = await Catalog.open(fx.workdir, { shared: true });
+  srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'tester' });
+  const c = srv.catalog;
   try {
     const reasons = async (id: string) =>
       (await c.all<{ reason: string }>(`SELECT reason FROM drops WHERE run_id = ? AND sample_id = ? ORDER BY reason`, [result.runId, id])).map((x) => x.reason);
@@ -298,7 +310,8 @@ test('a pair settled in the app reaches the build: the kept copy survives the du
     const [other] = fx.duplicates.find(([c2]) => c2 !== copy && c2 !== fx.duplicates[0][0])!;
     const d = (await c.one<{ action: string }>(`SELECT action FROM decisions WHERE sample_id = ?`, [other]))?.action;
     if (d !== 'keep') assert.ok((await reasons(other)).length > 0);
+    assert.equal(srv.runId, result.runId, 'the app reviews the new run');
   } finally {
-    c.close();
+    base = srv.url.replace(/\/$/, '');
   }
 });

@@ -162,10 +162,11 @@ test('detail: the matched copy beside the sample, the evidence in words, flagged
   // z: pixel-exact, one image pixel per device pixel.
   await page.keyboard.press('z');
   await page.waitForSelector('#detail .view[data-zoom="1"]')
-  const exact = await page.$$eval('#detail .zimg', (els) => els.map((i) => {
-    const img = i as HTMLImageElement;
-    return { css: img.getBoundingClientRect().width * devicePixelRatio, natural: img.naturalWidth };
-  }));
+  // (A string: this file is compiled without the DOM's types.)
+  const exact = await page.evaluate<Array<{ css: number; natural: number }>>(
+    `[...document.querySelectorAll('#detail .zimg')].map((i) => ({ css: i.getBoundingClientRect().width * devicePixelRatio, natural: i.naturalWidth }))`,
+  );
+  assert.equal(exact.length, 2);
   for (const e of exact) assert.ok(Math.abs(e.css - e.natural) < 0.5, `1:1 is ${e.css} device px for ${e.natural} image px`);
   // The wheel zooms in further (around the cursor), the button and f fit again.
   const box = (await page.locator('#detail .pane[data-pane=self] .zoomable').boundingBox())!;

@@ -2,7 +2,7 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import { history, issueRowConditions, reviewStates, type HistoryEntry, type ReviewState } from '../decisions.js';
 import { describeMatch } from '../evidence.js';
 import { lookupSides, otherRef, parseEvidence, type PairSide } from './pairs.js';
-import type { ReviewContext } from './context.js';
+import { ReviewContext } from './context.js';
 import { filterKey } from './filters.js';
 import type { GridFilter } from './grid.js';
 import { gridWhere } from './grid.js';
@@ -41,31 +41,62 @@ export function sortParam(query: URLSearchParams): GridSort {
 }
 
 /** The FROM clause (with the score join when needed), WHERE and ORDER BY of a sorted, filtered grid. */
-function gridQuery(filter: GridFilter, sort: GridSort): { from: string; where: string; order: string; params: DuckDBValue[]; scored: boolean } {
+interface GridQuery {
+  /** `review_grid g`, with the score join `sc` for a score sort. */
+  from: string;
+  fromParams: DuckDBValue[];
+  where: string;
+  whereParams: DuckDBValue[];
+  order: string;
+  scored: boolean;
+}
+
+function gridQuery(filter: GridFilter, sort: GridSort): GridQuery {
   const w = gridWhere(filter);
   const scored = sort === 'score' || sort === 'score_asc';
   if (!scored) {
     const order = sort === 'path' ? 'g.path NULLS LAST, g.rn' : sort === 'label' ? 'g.label NULLS LAST, g.rn' : 'g.rn';
-    return { from: 'review_grid g', where: w.sql, order, params: w.params, scored };
+    return { from: 'review_grid g', fromParams: [], where: w.sql, whereParams: w.params, order, scored };
   }
   const ic = issueRowConditions(filter);
   return {
     from: `review_grid g LEFT JOIN (SELECT rn, max(score) AS score FROM review_issues WHERE ${ic.sql} GROUP BY rn) sc ON sc.rn = g.rn`,
+    fromParams: ic.params,
     where: w.sql,
+    whereParams: w.params,
     order: `sc.score ${sort === 'score' ? 'DESC' : 'ASC'} NULLS LAST, g.rn`,
-    params: [...ic.params, ...w.params],
     scored,
   };
 }
 
+/**
+ * The row numbers of a sorted view, in order. Sorting a million rows costs about a second, so the
+ * order is computed once per view and pages are slices of it (see ReviewContext.sortedViews).
+ */
+function sortedView(ctx: ReviewContext, filter: GridFilter, sort: GridSort): Promise<Int32Array> {
+  const key = `${sort}:${filterKey(filter)}`;
+  const hit = ctx.sortedViews.get(key);
+  if (hit) {
+    ctx.sortedViews.delete(key); // most recently used last
+    ctx.sortedViews.set(key, hit);
+    return hit.rns;
+  }
+  const q = gridQuery(filter, sort);
+  const value = ctx.catalog
+    .all<{ rn: number }>(`SELECT g.rn FROM ${q.from} WHERE ${q.where} ORDER BY ${q.order}`, [...q.fromParams, ...q.whereParams])
+    .then((rows) => Int32Array.from(rows, (r) => r.rn));
+  value.catch(() => ctx.sortedViews.delete(key));
+  ctx.sortedViews.set(key, { rns: value, live: filter.tag !== undefined || filter.decision !== undefined });
+  while (ctx.sortedViews.size > ReviewContext.SORTED_VIEWS) ctx.sortedViews.delete(ctx.sortedViews.keys().next().value!);
+  return value;
+}
+
 /** Where sample `id` is in the sorted, filtered grid (0-based), or null when the view lacks it. */
 export async function samplePosition(ctx: ReviewContext, filter: GridFilter, sort: GridSort, id: string): Promise<number | null> {
-  const q = gridQuery(filter, sort);
-  const row = await ctx.catalog.one<{ pos: number | bigint }>(
-    `SELECT pos FROM (SELECT g.id, row_number() OVER (ORDER BY ${q.order}) - 1 AS pos FROM ${q.from} WHERE ${q.where}) WHERE id = ?`,
-    [...q.params, id],
-  );
-  return row ? Number(row.pos) : null;
+  const rn = await ctx.catalog.one<{ rn: number }>(`SELECT rn FROM review_grid WHERE id = ?`, [id]);
+  if (!rn) return null;
+  const pos = (await sortedView(ctx, filter, sort)).indexOf(rn.rn);
+  return pos < 0 ? null : pos;
 }
 
 export interface SamplePage {
@@ -95,14 +126,20 @@ export function countSamples(ctx: ReviewContext, filter: GridFilter): Promise<nu
  */
 export async function samplePage(ctx: ReviewContext, filter: GridFilter, offset: number, limit: number, sort: GridSort = 'ingest'): Promise<SamplePage> {
   const q = gridQuery(filter, sort);
-  const order = sort === 'ingest' ? '' : `ORDER BY ${q.order}`;
-  const [total, rows] = await Promise.all([
-    countSamples(ctx, filter),
-    ctx.catalog.all<{ rn: number; id: string; split: string | null; label: string | null; path: string | null; dropped: boolean; score?: number | null }>(
-      `SELECT g.rn, g.id, g.split, g.label, g.path, g.dropped${q.scored ? ', sc.score' : ''} FROM ${q.from} WHERE ${q.where} ${order} LIMIT ${limit} OFFSET ${offset}`,
-      q.params,
-    ),
-  ]);
+  type Row = { rn: number; id: string; split: string | null; label: string | null; path: string | null; dropped: boolean; score?: number | null };
+  const columns = `g.rn, g.id, g.split, g.label, g.path, g.dropped${q.scored ? ', sc.score' : ''}`;
+  const page = async (): Promise<Row[]> => {
+    if (sort === 'ingest') return ctx.catalog.all<Row>(`SELECT ${columns} FROM ${q.from} WHERE ${q.where} LIMIT ${limit} OFFSET ${offset}`, q.whereParams);
+    const rns = Array.from((await sortedView(ctx, filter, sort)).subarray(offset, offset + limit));
+    if (!rns.length) return [];
+    const found = await ctx.catalog.all<Row>(
+      `SELECT ${columns} FROM ${q.from} WHERE g.rn IN (SELECT unnest(from_json(?, '["INTEGER"]')))`,
+      [...q.fromParams, JSON.stringify(rns)],
+    );
+    const byRn = new Map(found.map((r) => [r.rn, r]));
+    return rns.map((rn) => byRn.get(rn)).filter((r): r is Row => r !== undefined);
+  };
+  const [total, rows] = await Promise.all([countSamples(ctx, filter), page()]);
   const ids = rows.map((r) => r.id);
   const [issues, states] = await Promise.all([pageIssues(ctx, rows.map((r) => r.rn)), reviewStates(ctx.catalog, ids)]);
   const items = rows.map((r) => ({
