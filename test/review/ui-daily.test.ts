@@ -61,7 +61,7 @@ const decisionOf = async (id: string) =>
 test('duplicates and leaks: j/k move, 1/2 keep one side, b keeps the best of a group, B the largest, u undoes', async () => {
   // The view comes from the address.
   const page = await open('/?view=duplicate');
-  await page.waitForSelector('.pair.focus img')
+  await page.waitForSelector('.pair.focus img');
   assert.equal(await page.getAttribute('[data-view=duplicate]', 'class'), 'tab active');
   const pairs = await page.$$eval('.pair', (els) => els.map((e) => ({ id: e.getAttribute('data-id')!, group: e.getAttribute('data-group')! })));
   assert.equal(pairs.length, fx.duplicates.length);
@@ -74,27 +74,27 @@ test('duplicates and leaks: j/k move, 1/2 keep one side, b keeps the best of a g
 
   // j moves to the second pair; 1 keeps its left side (the copy dedup kept) and removes the right.
   await page.keyboard.press('j');
-  await page.waitForSelector('.pair.focus[data-index="1"]')
+  await page.waitForSelector('.pair.focus[data-index="1"]');
   const second = pairs[1];
   const keptOf2 = fx.duplicates.find(([c]) => c === second.id)![1];
   await page.keyboard.press('1');
-  await page.waitForSelector(`.pair[data-index="1"] .side-img[data-side=right][data-decision=remove]`)
-  await page.waitForSelector('.pair.focus[data-index="2"]', { timeout: 5000 })
+  await page.waitForSelector(`.pair[data-index="1"] .side-img[data-side=right][data-decision=remove]`);
+  await page.waitForSelector('.pair.focus[data-index="2"]', { timeout: 5000 });
   assert.deepEqual(await decisionOf(second.id), { action: 'remove', reviewer: 'Kushagra' });
   assert.deepEqual(await decisionOf(keptOf2), { action: 'keep', reviewer: 'Kushagra' });
   // k goes back up; 2 keeps the right side instead (one change), u undoes it.
   await page.keyboard.press('k');
-  await page.waitForSelector('.pair.focus[data-index="1"]')
+  await page.waitForSelector('.pair.focus[data-index="1"]');
   await page.keyboard.press('2');
-  await page.waitForSelector(`.pair[data-index="1"] .side-img[data-side=right][data-decision=keep]`)
+  await page.waitForSelector(`.pair[data-index="1"] .side-img[data-side=right][data-decision=keep]`);
   assert.equal((await decisionOf(keptOf2))?.action, 'remove');
   await page.keyboard.press('u');
-  await page.waitForSelector(`.pair[data-index="1"] .side-img[data-side=right][data-decision=remove]`)
+  await page.waitForSelector(`.pair[data-index="1"] .side-img[data-side=right][data-decision=remove]`);
   assert.equal((await decisionOf(keptOf2))?.action, 'keep', 'undo restores the previous choice');
 
   // b on a pair of the group of 3: keep dedup's choice, remove both copies, focus moves past the group.
   await page.click(`.pair[data-index="${at + 1}"] .summary`);
-  await page.waitForSelector(`.pair.focus[data-index="${at + 1}"]`)
+  await page.waitForSelector(`.pair.focus[data-index="${at + 1}"]`);
   await page.keyboard.press('b');
   await page.waitForFunction(`document.querySelectorAll('.pair[data-group="${bigKept}"] .side-img[data-side=right][data-decision=remove]').length === 2`);
   assert.equal((await decisionOf(bigKept))?.action, 'keep');
@@ -112,12 +112,12 @@ test('duplicates and leaks: j/k move, 1/2 keep one side, b keeps the best of a g
   await page.click(`.pair[data-index="${uneven}"] .summary`);
   await page.keyboard.press('Shift+B');
   const bigger = sizes.get(ucopy)! > sizes.get(ukept)! ? ucopy : ukept;
-  await page.waitForSelector(`.pair[data-index="${uneven}"] .side-img[data-id="${bigger}"][data-decision=keep]`)
+  await page.waitForSelector(`.pair[data-index="${uneven}"] .side-img[data-id="${bigger}"][data-decision=keep]`);
   assert.equal((await decisionOf(bigger === ucopy ? ukept : ucopy))?.action, 'remove');
 
   // ? lists the pair keys.
   await page.keyboard.press('?');
-  await page.waitForSelector('#help:not(.hidden) kbd')
+  await page.waitForSelector('#help:not(.hidden) kbd');
   assert.match((await page.textContent('#help')) ?? '', /keep the best of the group/);
   await page.keyboard.press('Escape');
   await page.screenshot({ path: join(SCREENSHOT_DIR, 'imgsift-review-daily-pairs.png') });
@@ -129,7 +129,7 @@ test('duplicates and leaks: j/k move, 1/2 keep one side, b keeps the best of a g
   const leakTest = await page.getAttribute('.pair.focus', 'data-id');
   const leakTrain = fx.leaks.find(([t]) => t === leakTest)![1];
   await page.keyboard.press('2');
-  await page.waitForSelector('.pair[data-index="0"] .side-img[data-side=left][data-decision=remove]')
+  await page.waitForSelector('.pair[data-index="0"] .side-img[data-side=left][data-decision=remove]');
   assert.deepEqual(await decisionOf(leakTest!), { action: 'keep', reviewer: 'Kushagra' });
   assert.deepEqual(await decisionOf(leakTrain), { action: 'remove', reviewer: 'Kushagra' });
   assert.deepEqual(page.errors, []);
@@ -143,7 +143,7 @@ test('detail: the matched copy beside the sample, the evidence in words, flagged
     { sample_id: copy, type: 'blur', score: 0.12, flagged: false, evidence: { laplacian_var: 410 }, step: 'quality', source: 'imgsift', run_id: srv.runId },
   ]);
   const page = await open(`/?issue=duplicate&open=${encodeURIComponent(copy)}`);
-  await page.waitForSelector('#detail .pane[data-pane=other] img')
+  await page.waitForSelector('#detail .pane[data-pane=other] img');
   assert.equal(await page.textContent('#detail .info h2'), copy);
   assert.match((await page.textContent('#detail .pane[data-pane=other] .pane-cap')) ?? '', new RegExp(`matched copy: ${kept.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   assert.equal(await page.textContent('#match-line'), 'duplicate: pHash 3 bits');
@@ -152,7 +152,7 @@ test('detail: the matched copy beside the sample, the evidence in words, flagged
   assert.ok(flagged.includes('duplicate'));
   assert.deepEqual((await page.$$eval('#detail .issue', (els) => els.map((e) => e.getAttribute('data-type')))).sort(), flagged.sort(), 'only flagged issues');
   await page.click('#issues-toggle');
-  await page.waitForSelector('#detail .issue[data-type=blur]')
+  await page.waitForSelector('#detail .issue[data-type=blur]');
   assert.match((await page.textContent('#detail .issue[data-type=blur]')) ?? '', /score 0\.120/);
 
   // Fit: the picture lies inside its pane.
@@ -161,7 +161,7 @@ test('detail: the matched copy beside the sample, the evidence in words, flagged
   await page.waitForFunction(fits);
   // z: pixel-exact, one image pixel per device pixel.
   await page.keyboard.press('z');
-  await page.waitForSelector('#detail .view[data-zoom="1"]')
+  await page.waitForSelector('#detail .view[data-zoom="1"]');
   // (A string: this file is compiled without the DOM's types.)
   const exact = await page.evaluate<Array<{ css: number; natural: number }>>(
     `[...document.querySelectorAll('#detail .zimg')].map((i) => ({ css: i.getBoundingClientRect().width * devicePixelRatio, natural: i.naturalWidth }))`,
@@ -176,19 +176,24 @@ test('detail: the matched copy beside the sample, the evidence in words, flagged
   assert.match((await page.textContent('#zoom-level')) ?? '', /^1[0-9]{2}%$/);
   await page.screenshot({ path: join(SCREENSHOT_DIR, 'imgsift-review-daily-detail.png') });
   await page.keyboard.press('f');
-  await page.waitForSelector('#detail .view[data-zoom=fit]')
+  await page.waitForSelector('#detail .view[data-zoom=fit]');
   await page.waitForFunction(fits);
   await page.click('[data-zoom="1"]');
-  await page.waitForSelector('#detail .view[data-zoom="1"]')
+  await page.waitForSelector('#detail .view[data-zoom="1"]');
   await page.click('[data-zoom=fit]');
-  await page.waitForSelector('#detail .view[data-zoom=fit]')
+  await page.waitForSelector('#detail .view[data-zoom=fit]');
+  // Settle the pair from here: keep the matched copy, remove this one.
+  await page.click('[data-resolve=other]');
+  await page.waitForFunction(`document.querySelector('#detail .decision-line .badge')?.textContent === 'remove'`);
+  assert.equal((await decisionOf(copy))?.action, 'remove');
+  assert.equal((await decisionOf(kept))?.action, 'keep');
   assert.deepEqual(page.errors, []);
   await page.close();
 });
 
 test('sort by score, filters and the open sample live in the address: reload restores them, Back steps back', async () => {
   const page = await open('/');
-  await page.waitForSelector('.tile img')
+  await page.waitForSelector('.tile img');
   await page.selectOption('#sort', 'score');
   await page.waitForFunction(`location.search.includes('sort=score')`);
   // The highest-scored samples come first: the duplicates (score 1).
@@ -201,11 +206,11 @@ test('sort by score, filters and the open sample live in the address: reload res
   await page.keyboard.press('ArrowRight');
   const focused = await page.getAttribute('.tile.focus', 'data-id');
   await page.keyboard.press('Enter');
-  await page.waitForSelector('#detail .info h2')
+  await page.waitForSelector('#detail .info h2');
   await page.waitForFunction(`new URLSearchParams(location.search).get('open') === ${JSON.stringify(focused)}`);
 
   await page.reload();
-  await page.waitForSelector('#detail:not(.hidden) .info h2')
+  await page.waitForSelector('#detail:not(.hidden) .info h2');
   assert.equal(await page.textContent('#detail .info h2'), focused);
   assert.equal(await page.inputValue('#sort'), 'score');
   await page.waitForFunction(`document.getElementById('count').textContent === '${fx.leaks.length} samples'`);
@@ -213,7 +218,7 @@ test('sort by score, filters and the open sample live in the address: reload res
 
   // Back closes the sample, Back again drops the leak filter, Forward brings it back.
   await page.goBack();
-  await page.waitForSelector('#detail.hidden', { state: 'attached' })
+  await page.waitForSelector('#detail.hidden', { state: 'attached' });
   assert.equal(new URL(page.url()).searchParams.get('open'), null);
   await page.goBack();
   const all = await srv.catalog.scalar(`SELECT count(*) FROM active`);
@@ -234,19 +239,19 @@ test('labels typed in the app are limited; a token-named reviewer cannot be chan
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
   await page.goto(`http://127.0.0.1:${srv.port}/?token=${token}&split=test`);
-  await page.waitForSelector('.tile img')
+  await page.waitForSelector('.tile img');
   assert.equal(new URL(page.url()).search, '?split=test', 'the token leaves the address, the view stays');
   await page.waitForFunction(`document.getElementById('reviewer').value === 'Kushagra'`);
   assert.equal(await page.isDisabled('#reviewer'), true);
   await page.click('#grid', { position: { x: 5, y: 5 } });
   const id = await page.getAttribute('.tile.focus', 'data-id');
   await page.keyboard.press('l');
-  await page.waitForSelector('#prompt-input')
+  await page.waitForSelector('#prompt-input');
   assert.equal(await page.getAttribute('#prompt-input', 'maxlength'), '200');
   await page.fill('#prompt-input', 'x'.repeat(300));
   assert.equal((await page.inputValue('#prompt-input')).length, 200, 'the input stops at the limit');
   await page.keyboard.press('Enter');
-  await page.waitForSelector(`.tile[data-id="${id}"][data-decision=relabel]`)
+  await page.waitForSelector(`.tile[data-id="${id}"][data-decision=relabel]`);
   const d = await srv.catalog.one<{ reviewer: string; new_label: string }>(`SELECT reviewer, new_label FROM decisions WHERE sample_id = ?`, [id]);
   assert.deepEqual(d, { reviewer: 'Kushagra', new_label: 'x'.repeat(200) });
   assert.deepEqual(page.errors, []);

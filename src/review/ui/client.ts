@@ -397,11 +397,23 @@ function openDetail(i) {
       h('button', { class: 'act', 'data-zoom': 'out', title: 'Zoom out (-, wheel)', text: '−', onclick: function () { zoomBy(0.8); } }),
       h('button', { class: 'act', 'data-zoom': 'in', title: 'Zoom in (+, wheel)', text: '+', onclick: function () { zoomBy(1.25); } }),
       h('span', { class: 'meta-line', id: 'zoom-level' }),
-      match ? h('span', { class: 'match-line', id: 'match-line', text: match.type + ': ' + (match.summary || '') }) : null
+      match ? h('span', { class: 'match-line', id: 'match-line', text: match.type + ': ' + (match.summary || '') }) : null,
+      match ? h('span', { class: 'spacer' }) : null,
+      match ? h('button', { class: 'act keep', 'data-resolve': 'self', title: 'Keep this sample, remove the matched copy', text: 'Keep this, remove the other',
+        onclick: function () { resolveFromDetail(d.id, match.other.id); } }) : null,
+      match ? h('button', { class: 'act keep', 'data-resolve': 'other', title: 'Keep the matched copy, remove this sample', text: 'Keep the other, remove this',
+        onclick: function () { resolveFromDetail(match.other.id, d.id); } }) : null
     ]);
     m.append(h('div', { class: 'sheet' }, [h('div', { class: 'view' }, [tools, h('div', { class: 'panes' }, panes)]), info]),
       h('button', { class: 'close', text: 'Close (Esc)', onclick: closeDetail }));
     applyZoom();
+  }).catch(function (e) { toast(e.message, true); });
+}
+
+function resolveFromDetail(keep, remove) {
+  return api('/api/resolve', { keep: [keep], remove: [remove], reviewer: reviewer() }).then(function (r) {
+    toast('kept ' + keep + ', removed ' + remove);
+    applyResult(r, false);
   }).catch(function (e) { toast(e.message, true); });
 }
 
@@ -738,6 +750,7 @@ function watchBuilds() {
       $('build-banner').classList.toggle('hidden', !st.building);
       if (run !== null && st.runId !== run && !st.building) { toast('build finished: showing run ' + st.runId); refresh(true); loadFacets(); }
       if (building && !st.building && st.runId === run) refresh(true);
+      if (run !== null && (st.runId !== run || (building && !st.building)) && S.view !== 'grid') loadPairs(S.view, 0);
       run = st.runId; building = !!st.building;
     }).catch(function () {}).then(function () { setTimeout(poll, 2000); });
   }
