@@ -81,6 +81,22 @@ try {
   console.log(`  page of 200, middle of view:    ${stats(scroll)}`);
   console.log(`  page of 200, unfiltered, random offset: ${stats(deep)}`);
   console.log(`  facet counts, new filter:       ${stats(facet)}`);
+  // Sorted views (issue score, path) and finding a sample's place in one (a reload with ?open=).
+  const sorted: number[] = [], sortedDeep: number[] = [], position: number[] = [];
+  for (let k = 0; k < Math.max(8, REQUESTS / 8); k++) {
+    const f = filterFor(k);
+    const sort = k % 2 ? 'path' : 'score';
+    const a = await timed(`/api/samples?${f}&sort=${sort}&offset=0&limit=200`);
+    sorted.push(a.ms);
+    const off = Math.max(0, Math.floor(a.body.total / 2 / 200) * 200);
+    const b = await timed(`/api/samples?${f}&sort=${sort}&offset=${off}&limit=200`);
+    sortedDeep.push(b.ms);
+    const id = b.body.items[0]?.id ?? a.body.items[0]?.id;
+    if (id) position.push((await timed(`/api/position?${f}&sort=${sort}&id=${encodeURIComponent(id)}`)).ms);
+  }
+  console.log(`  sorted page (score or path), first: ${stats(sorted)}`);
+  console.log(`  sorted page, middle of view:        ${stats(sortedDeep)}`);
+  console.log(`  position of a sample in a sorted view: ${stats(position)}`);
 } finally {
   await server.close();
 }

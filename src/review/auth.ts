@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { UsageError } from '../errors.js';
 
 /**
  * Access control of the review server.
@@ -88,4 +89,41 @@ export function originAllowed(req: IncomingMessage): boolean {
   } catch {
     return false;
   }
+}
+
+/** Tokens shorter than this are refused: they must not be guessable. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * A token file: one `TOKEN NAME` per line (the name may contain spaces; `#` starts a comment line),
+ * mapping each reviewer's access token to the name their changes are recorded under. Errors name
+ * the file and line.
+ */
+export function parseTokenFile(text: string, file: string): Map<string, string> {
+  const tokens = new Map<string, string>();
+  const names = new Set<string>();
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const where = `${file}:${i + 1}`;
+    const m = /^(\S+)\s+(.+)$/.exec(line);
+    if (!m) throw new UsageError(`${where}: expected 'TOKEN REVIEWER-NAME', got a token without a name`);
+    const [, token, name] = m;
+    if (token.length < MIN_TOKEN_LENGTH) throw new UsageError(`${where}: the token is ${token.length} characters; use at least ${MIN_TOKEN_LENGTH} (e.g. \`openssl rand -base64 32\`)`);
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new UsageError(`${where}: the token must be printable ASCII without spaces`);
+    if (name.length > 100 || /\p{C}/u.test(name)) throw new UsageError(`${where}: the reviewer name must be printable and at most 100 characters`);
+    if (tokens.has(token)) throw new UsageError(`${where}: this token is already given to ${tokens.get(token)}`);
+    if (names.has(name)) throw new UsageError(`${where}: reviewer ${JSON.stringify(name)} has a token already (one token per reviewer)`);
+    tokens.set(token, name);
+    names.add(name);
+  });
+  if (tokens.size === 0) throw new UsageError(`${file}: no tokens (expected lines of 'TOKEN REVIEWER-NAME')`);
+  return tokens;
+}
+
+/** The reviewer a presented token names, comparing against every token in constant time. */
+export function reviewerOfToken(tokens: ReadonlyMap<string, string>, given: string | undefined): string | undefined {
+  let found: string | undefined;
+  for (const [token, name] of tokens) if (tokenMatches(token, given) && found === undefined) found = name;
+  return found;
 }

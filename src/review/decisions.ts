@@ -553,3 +553,40 @@ function checkReviewer(reviewer: string): string {
   if (r.length > 100) throw new UsageError('reviewer name is longer than 100 characters');
   return r;
 }
+
+export interface ResolveCopiesOptions {
+  catalog: Catalog;
+  /** Samples to keep (decision `keep`). */
+  keep: readonly string[];
+  /** Their copies to remove (decision `remove`). */
+  remove: readonly string[];
+  reviewer: string;
+}
+
+/**
+ * Settle a group of copies (a duplicate cluster, a leaked pair): `keep` the chosen samples and
+ * `remove` the others, as one change, so one undo reverts the whole choice. A `keep` decision
+ * also spares a sample from the filter step's issue rules, so the kept copy survives the build.
+ */
+export async function resolveCopies(o: ResolveCopiesOptions): Promise<ChangeResult> {
+  const reviewer = checkReviewer(o.reviewer);
+  const keep = [...new Set(o.keep)];
+  const remove = [...new Set(o.remove)];
+  if (keep.length === 0) throw new UsageError('keep at least one sample of the group');
+  const both = keep.filter((id) => remove.includes(id));
+  if (both.length) throw new UsageError(`sample ${JSON.stringify(both[0])} is both kept and removed`);
+  return change(o.catalog, 'decide', reviewer, { ids: [...keep, ...remove], scope: 'all' }, { action: 'resolve', keep, remove }, async (tx) => {
+    await tx.run(`CREATE OR REPLACE TEMP TABLE review_resolve AS
+      SELECT unnest(from_json(?, '["VARCHAR"]')) AS id, 'keep' AS action UNION ALL
+      SELECT unnest(from_json(?, '["VARCHAR"]')) AS id, 'remove' AS action`, [JSON.stringify(keep), JSON.stringify(remove)]);
+    // Samples that already carry the wanted decision keep their row (and its reviewer and time).
+    await tx.run(`DELETE FROM decisions WHERE sample_id IN (SELECT id FROM review_resolve)
+      AND sample_id NOT IN (SELECT d.sample_id FROM decisions d JOIN review_resolve r ON r.id = d.sample_id AND r.action = d.action)`);
+    await tx.run(
+      `INSERT OR IGNORE INTO decisions (sample_id, action, new_label, reviewer, created_at)
+       SELECT id, action, NULL, ?, current_timestamp FROM review_resolve`,
+      [reviewer],
+    );
+    await tx.run(`DROP TABLE review_resolve`);
+  });
+}

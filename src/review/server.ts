@@ -12,9 +12,10 @@ import { filterFromQuery, intParam } from './api/filters.js';
 import { buildGridIndex } from './api/grid.js';
 import { HttpError, readJson, sendBytes, sendJson } from './api/http.js';
 import { pairs } from './api/pairs.js';
-import { MAX_PAGE, sampleDetail, samplePage } from './api/samples.js';
-import { DecisionBody, TagsBody, UndoBody, postDecision, postTags, postUndo } from './api/writes.js';
-import { generateToken, hostAllowed, isLoopbackHost, originAllowed, presentedToken, tokenCookie, tokenMatches } from './auth.js';
+import { MAX_PAGE, sampleDetail, samplePage, samplePosition, sortParam } from './api/samples.js';
+import { DecisionBody, ResolveBody, TagsBody, UndoBody, postDecision, postResolve, postTags, postUndo, type Who } from './api/writes.js';
+import { generateToken, hostAllowed, isLoopbackHost, originAllowed, presentedToken, reviewerOfToken, tokenCookie } from './auth.js';
+import { LIMITS } from './limits.js';
 import { loadTaxonomy } from './taxonomy.js';
 import { Thumbnailer, ThumbnailError, placeholderSvg } from './thumbs.js';
 import { APP_CSS, APP_HTML, APP_JS } from './ui/app.js';
@@ -30,8 +31,13 @@ export interface ReviewServerOptions {
   reviewer?: string;
   /** Require the token even on a loopback bind (tests, shared machines). */
   requireToken?: boolean;
-  /** The token to require (default: a new random one). */
+  /** The token to require (default: a new random one). It names `reviewer`. */
   token?: string;
+  /**
+   * One token per reviewer (token → name, e.g. from a token file, see auth.ts parseTokenFile):
+   * each request's changes are recorded under its token's name. Turns the token on.
+   */
+  tokens?: ReadonlyMap<string, string>;
   /** Review this run instead of the newest finished one. */
   runId?: number;
   /** Progress lines (indexing), e.g. to stderr. */
@@ -43,8 +49,13 @@ export interface ReviewServer {
   url: string;
   host: string;
   port: number;
-  /** The access token, when one is required. */
+  /** The access token, when one single token is required. */
   token?: string;
+  /**
+   * In token mode, who changes are recorded as, by token: the page cannot choose a name then,
+   * so history cannot be forged. Empty off token mode.
+   */
+  reviewers: string[];
   runId: number;
   /** Samples of the run under review. */
   samples: number;
@@ -68,9 +79,12 @@ export const DEFAULT_PORT = 8765;
 export async function startReviewServer(options: ReviewServerOptions): Promise<ReviewServer> {
   const workdir = resolve(options.workdir);
   const host = options.host ?? '127.0.0.1';
-  const tokenRequired = options.requireToken === true || !isLoopbackHost(host);
-  const token = tokenRequired ? options.token ?? generateToken() : undefined;
   const reviewer = options.reviewer ?? safeUserName();
+  const tokenRequired = options.requireToken === true || !isLoopbackHost(host) || options.tokens !== undefined;
+  const token = tokenRequired && !options.tokens ? options.token ?? generateToken() : undefined;
+  // In token mode each token names its reviewer; the single token names the server's reviewer.
+  const tokens: ReadonlyMap<string, string> | undefined = options.tokens ?? (token ? new Map([[token, reviewer]]) : undefined);
+  if (tokens && tokens.size === 0) throw new UsageError('no access tokens given');
   const log = options.log ?? (() => undefined);
 
   const catalog = await Catalog.open(workdir, { shared: true });
@@ -91,7 +105,7 @@ export async function startReviewServer(options: ReviewServerOptions): Promise<R
     });
 
     server = createServer((req, res) => {
-      handle(ctx, req, res, { host, port: portOf(server!), token }).catch((err) => fail(res, err));
+      handle(ctx, req, res, { host, port: portOf(server!), tokens }).catch((err) => fail(res, err));
     });
     server.keepAliveTimeout = 30_000;
     await listen(server, options.port ?? DEFAULT_PORT, host);
@@ -101,7 +115,7 @@ export async function startReviewServer(options: ReviewServerOptions): Promise<R
     const s = server;
     return {
       url: token ? `${base}?token=${token}` : base,
-      host, port, token, runId, samples, catalog,
+      host, port, token, runId, samples, catalog, reviewers: tokens ? [...new Set(tokens.values())] : [],
       close: () =>
         new Promise<void>((done) => {
           s.close(() => {
@@ -129,6 +143,7 @@ async function followNewRun(ctx: ReviewContext, log: (line: string) => void): Pr
   await useRun(ctx.catalog, latest);
   const n = await buildGridIndex(ctx.catalog, latest);
   ctx.runId = latest;
+  ctx.sortedViews.clear();
   ctx.changed();
   log(`a build finished: now reviewing run ${latest} (${n} samples)`);
 }
@@ -136,7 +151,8 @@ async function followNewRun(ctx: ReviewContext, log: (line: string) => void): Pr
 interface Binding {
   host: string;
   port: number;
-  token?: string;
+  /** Token → reviewer name, in token mode. */
+  tokens?: ReadonlyMap<string, string>;
 }
 
 const HTML_CSP =
@@ -149,15 +165,21 @@ async function handle(ctx: ReviewContext, req: IncomingMessage, res: ServerRespo
   const path = url.pathname;
   const method = req.method ?? 'GET';
 
-  if (b.token !== undefined) {
-    // A first visit with ?token= stores it in a cookie and drops it from the address bar.
+  const who: Who = {};
+  if (b.tokens !== undefined) {
+    // A first visit with ?token= stores it in a cookie and drops it from the address bar (the
+    // rest of the query, the app's view, stays).
     const fromQuery = url.searchParams.get('token');
-    if (path === '/' && method === 'GET' && fromQuery !== null && tokenMatches(b.token, fromQuery)) {
-      res.writeHead(302, { Location: '/', 'Set-Cookie': tokenCookie(b.token), 'Cache-Control': 'no-store' });
+    if (path === '/' && method === 'GET' && fromQuery !== null && reviewerOfToken(b.tokens, fromQuery) !== undefined) {
+      const rest = new URLSearchParams(url.searchParams);
+      rest.delete('token');
+      const location = rest.size ? `/?${rest}` : '/';
+      res.writeHead(302, { Location: location, 'Set-Cookie': tokenCookie(fromQuery), 'Cache-Control': 'no-store' });
       res.end();
       return;
     }
-    if (!tokenMatches(b.token, presentedToken(req))) {
+    who.fixed = reviewerOfToken(b.tokens, presentedToken(req));
+    if (who.fixed === undefined) {
       throw new HttpError(401, 'access token required: open the address `imgsift review` printed (it ends in ?token=...)');
     }
   }
@@ -166,11 +188,13 @@ async function handle(ctx: ReviewContext, req: IncomingMessage, res: ServerRespo
     if (!originAllowed(req)) throw new HttpError(403, 'cross-site request refused');
     switch (path) {
       case '/api/decisions':
-        return sendJson(res, 200, await postDecision(ctx, await readJson(req, DecisionBody)));
+        return sendJson(res, 200, await postDecision(ctx, await readJson(req, DecisionBody), who));
       case '/api/tags':
-        return sendJson(res, 200, await postTags(ctx, await readJson(req, TagsBody)));
+        return sendJson(res, 200, await postTags(ctx, await readJson(req, TagsBody), who));
+      case '/api/resolve':
+        return sendJson(res, 200, await postResolve(ctx, await readJson(req, ResolveBody), who));
       case '/api/undo':
-        return sendJson(res, 200, await postUndo(ctx, await readJson(req, UndoBody)));
+        return sendJson(res, 200, await postUndo(ctx, await readJson(req, UndoBody), who));
     }
     throw new HttpError(404, `no such endpoint: POST ${path}`);
   }
@@ -189,13 +213,20 @@ async function handle(ctx: ReviewContext, req: IncomingMessage, res: ServerRespo
       return sendJson(res, 200, await statusOf.get(ctx)!());
     case '/api/info':
       return sendJson(res, 200, {
-        runId: ctx.runId, reviewer: ctx.defaultReviewer, workdir: ctx.catalog.path,
+        runId: ctx.runId, reviewer: who.fixed ?? ctx.defaultReviewer, reviewerFixed: who.fixed !== undefined, workdir: ctx.catalog.path,
+        limits: LIMITS,
         samples: await ctx.catalog.scalar(`SELECT count(*) FROM review_grid`),
       });
     case '/api/samples': {
       const offset = intParam(q, 'offset', 0, 0, 1e9);
       const limit = intParam(q, 'limit', 100, 1, MAX_PAGE);
-      return sendJson(res, 200, await samplePage(ctx, filterFromQuery(q, ['offset', 'limit']), offset, limit));
+      return sendJson(res, 200, await samplePage(ctx, filterFromQuery(q, ['offset', 'limit', 'sort']), offset, limit, sortParam(q)));
+    }
+    case '/api/position': {
+      // Where a sample is in a sorted, filtered view: the app reopens a sample from the URL.
+      const id = q.get('id');
+      if (!id) throw new HttpError(400, 'give the sample as ?id=');
+      return sendJson(res, 200, { id, index: await samplePosition(ctx, filterFromQuery(q, ['id', 'sort']), sortParam(q), id) });
     }
     case '/api/facets':
       return sendJson(res, 200, await facets(ctx, filterFromQuery(q)));

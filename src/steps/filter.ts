@@ -18,6 +18,7 @@ import { InputError, errorMessage } from '../errors.js';
  *  - an imported duplicate or leak flag (source other than imgsift) never drops the copy imgsift
  *    kept of a duplicate cluster, nor the twin a leak removal relies on: a review decision
  *    (`decision:remove`) can.
+ * A review decision `keep` spares its sample from every issue rule (not from `tag:`/`decision:`).
  * `where` keeps only samples matching a SQL condition over the sample's columns
  * (id, path, split, label, text, group_key, meta — e.g. `meta->>'edit_type' IN ('add','remove')`).
  * `drop_where` lists named SQL conditions; a sample matching one is dropped with the rule's name as
@@ -161,7 +162,8 @@ async function dropBy(ctx: StepContext, rule: { issue: string; source?: string }
   const select = `${flagged}
     EXCEPT (SELECT * FROM (${vendorOnly}) v WHERE sample_id IN (${protectedIds}))
     EXCEPT (SELECT * FROM (${imgsiftLeak}) l WHERE sample_id NOT IN (${twinStays})
-            AND sample_id NOT IN (SELECT sample_id FROM issues WHERE flagged AND type = $2 AND NOT (source = 'imgsift' AND step = 'leaks')))`;
+            AND sample_id NOT IN (SELECT sample_id FROM issues WHERE flagged AND type = $2 AND NOT (source = 'imgsift' AND step = 'leaks')))
+    EXCEPT (SELECT sample_id FROM decisions WHERE action = 'keep')`; // a reviewer's keep overrides issue flags
   const args = rule.source ? [r, rule.source] : [r];
   const candidates = await ctx.catalog.scalar(`SELECT count(*) FROM active WHERE $1::VARCHAR IS NOT NULL AND id IN (${flagged})`, [reason, ...args]);
   const dropped = await insertDrops(ctx, select, reason, ...args);

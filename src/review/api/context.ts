@@ -18,9 +18,18 @@ export class ReviewContext {
     readonly defaultReviewer: string,
   ) {}
 
+  /**
+   * Sorted views: the snapshot's row numbers in view order, by sort and filter. Large (4 bytes a
+   * sample), so only the last few are kept. A write drops the views whose filter names tags or
+   * decisions (`live`); the others depend on the run's snapshot only.
+   */
+  readonly sortedViews = new Map<string, { rns: Promise<Int32Array>; live: boolean }>();
+  static readonly SORTED_VIEWS = 4;
+
   /** Note that tags or decisions changed. */
   changed(): void {
     this.generation++;
+    for (const [k, v] of this.sortedViews) if (v.live) this.sortedViews.delete(k);
     if (this.cache.size > 2000) this.cache.clear();
   }
 

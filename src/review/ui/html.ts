@@ -17,13 +17,23 @@ export const APP_HTML = `<!doctype html>
     <button data-view="leak" class="tab" role="tab">Leaks</button>
   </nav>
   <div class="count" id="count" aria-live="polite"></div>
-  <label class="reviewer">Reviewer <input id="reviewer" autocomplete="off" spellcheck="false"></label>
+  <label class="reviewer">Reviewer <input id="reviewer" autocomplete="off" spellcheck="false" maxlength="100"></label>
   <button class="icon" id="help-btn" title="Keyboard shortcuts (?)">?</button>
 </header>
 <div class="banner hidden" id="build-banner" role="status">A build is running on this workdir: changes wait until it ends, then the app refreshes.</div>
 <div class="layout">
   <aside class="side" id="side">
     <input id="search" class="search" type="search" placeholder="Search id or path  ( / )" autocomplete="off">
+    <section class="facet">
+      <h3>Sort</h3>
+      <select id="sort" class="sort" title="Order of the grid">
+        <option value="ingest">ingest order</option>
+        <option value="path">path</option>
+        <option value="label">label</option>
+        <option value="score">issue score, highest first</option>
+        <option value="score_asc">issue score, lowest first</option>
+      </select>
+    </section>
     <div id="facets"></div>
     <section class="facet">
       <h3>Issue score</h3>

@@ -99,4 +99,28 @@ kbd { background: var(--panel2); border: 1px solid var(--line); border-bottom-wi
 .banner.hidden { display: none; }
 .toast.err { border-color: var(--remove); }
 .empty { padding: 40px; color: var(--dim); text-align: center; }
+.sort { width: 100%; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 4px 6px; }
+.sheet .view { flex-direction: column; align-items: stretch; justify-content: flex-start; }
+.zoom-tools { display: flex; gap: 6px; align-items: center; padding: 8px 10px; border-bottom: 1px solid var(--line); background: var(--panel); }
+.zoom-tools .act { padding: 2px 9px; }
+.match-line { margin-left: 10px; color: var(--text); font-weight: 600; }
+.panes { flex: 1; display: flex; gap: 4px; min-height: 0; }
+.pane { flex: 1; display: flex; flex-direction: column; min-width: 0; min-height: 0; }
+.pane-cap { padding: 4px 8px; }
+.pane[data-pane=other] .pane-cap { color: var(--accent); }
+.zoomable { flex: 1; min-height: 0; overflow: auto; display: flex; }
+.zoomable img { margin: auto; flex: none; image-rendering: pixelated; }
+.zoomable img.fit { max-width: 100%; max-height: 100%; object-fit: contain; image-rendering: auto; flex: 0 1 auto; min-width: 0; min-height: 0; }
+.issues-head { display: flex; justify-content: space-between; align-items: baseline; }
+.issues-head .link { text-transform: none; letter-spacing: 0; font-size: 12px; }
+.issue .summary, .pair .summary { color: var(--text); margin-top: 2px; }
+.pair.focus { border-color: var(--accent); box-shadow: 0 0 0 1px var(--accent); }
+.pair-acts { display: flex; flex-wrap: wrap; gap: 4px; justify-content: center; margin-top: 8px; }
+.pair-acts .act { padding: 2px 7px; font-size: 12px; }
+.pair { grid-template-columns: 1fr 230px 1fr; }
+.side-img.d-keep .img { box-shadow: 0 0 0 3px var(--keep) inset; }
+.side-img.d-remove .img img { opacity: .4; }
+.side-img.d-remove .img { box-shadow: 0 0 0 3px var(--remove) inset; }
+.keys-head { grid-column: 1 / -1; margin: 10px 0 2px; font-size: 11px; text-transform: uppercase; letter-spacing: .6px; color: var(--dim); }
+.card { max-height: 90vh; overflow-y: auto; }
 `;
