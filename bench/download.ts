@@ -80,6 +80,7 @@ async function serve(files: string[]): Promise<void> {
 /** Downloader process: one `downloadUrls` call, then its figures as JSON on stdout. */
 async function client(manifest: string, out: string, concurrency: number): Promise<void> {
   const { downloadUrls } = await import('../src/download/index.js');
+  (await import('../src/download/resizer.js')).libvipsForDownloads(); // as `imgsift download` does
   const { Reporter } = await import('../src/exec/reporter.js');
   const c0 = process.cpuUsage();
   const t0 = performance.now();

@@ -1,5 +1,7 @@
 import { loadRoleAliases, resolveRole } from '../catalog/roles.js';
+import { readFile as readFileCallback } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { openImage } from '../image/open.js';
 import { z } from 'zod';
@@ -284,6 +286,16 @@ interface ExportPlan {
   reencode?: WebDatasetOptions['reencode'];
 }
 
+/**
+ * A file's bytes: plain paths through fs.readFile's callback form, which costs about half the CPU
+ * of fs/promises' readFile per small file (one read of the known size, no FileHandle); members of
+ * tars and the rest through readUri.
+ */
+const readPlainFile = promisify(readFileCallback);
+function readSource(uri: string): Promise<Buffer> {
+  return uri.startsWith('/') ? readPlainFile(uri) : readUri(uri);
+}
+
 async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, FileRow>): Promise<LoadedSample> {
   const key = plan.keys.get(row.id)!;
   const members: Member[] = [];
@@ -299,7 +311,7 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
           if (source.role === 'image') throw new Error(`sample has no 'image' file`);
           continue; // optional roles may be missing on some samples
         }
-        const bytes = await readUri(f.uri);
+        const bytes = await readSource(f.uri);
         const out = await encodeFile(bytes, f.format, source.role === 'image' ? plan.reencode : undefined);
         data = out.data;
         if (out.ext) name = `${key}.${replaceLastExt(ext, out.ext)}`;
@@ -312,7 +324,7 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
           if (source.role === 'image') throw new Error(`sample has no 'image' file`);
           continue;
         }
-        const bytes = await readUri(f.uri);
+        const bytes = await readSource(f.uri);
         const stored = await formatOf(bytes, f.format);
         if (stored === null) throw new Error(`${f.uri} is not a readable image`);
         const out = await encodeAs(bytes, stored, source.format, { quality: source.quality, mask: isMaskRole(source.role) });
