@@ -51,6 +51,22 @@ function writeOctal(buf: Buffer, offset: number, value: number, digits: number):
   buf.write('0'.repeat(digits - s.length) + s + ' ', offset, 'latin1');
 }
 
+/** Our fixed header fields (mode, owner, mtime, type, magic, device numbers); name, size and checksum vary. */
+const TEMPLATE = (() => {
+  const h = Buffer.alloc(BLOCK);
+  writeOctal(h, 100, TAR_MODE, 6);
+  writeOctal(h, 108, 0, 6); // uid
+  writeOctal(h, 116, 0, 6); // gid
+  writeOctal(h, 136, Math.floor(TAR_MTIME.getTime() / 1000), 11);
+  h[156] = 0x30; // '0': regular file
+  h.write('ustar\x0000', 257, 'latin1'); // magic "ustar\0", version "00"
+  writeOctal(h, 329, 0, 6); // devmajor
+  writeOctal(h, 337, 0, 6); // devminor
+  return h;
+})();
+/** The template's checksum contribution, with the checksum field counted as eight spaces. */
+const TEMPLATE_SUM = TEMPLATE.reduce((s, b, i) => (i >= 148 && i < 156 ? s : s + b), 8 * 0x20);
+
 /**
  * The 512-byte USTAR header of a regular file member with our fixed fields (mode 0644, uid/gid 0,
  * mtime 0, no owner names), byte for byte what tar-stream writes for them (test/export/tar.test.ts
@@ -66,21 +82,16 @@ export function ustarHeader(name: string, size: number): Buffer {
     prefix += (prefix ? '/' : '') + rest.slice(0, i);
     rest = rest.slice(i + 1);
   }
-  const h = Buffer.alloc(BLOCK);
+  const h = Buffer.allocUnsafe(BLOCK);
+  TEMPLATE.copy(h);
   h.write(rest, 0, 'latin1');
-  writeOctal(h, 100, TAR_MODE, 6);
-  writeOctal(h, 108, 0, 6); // uid
-  writeOctal(h, 116, 0, 6); // gid
   writeOctal(h, 124, size, 11);
-  writeOctal(h, 136, Math.floor(TAR_MTIME.getTime() / 1000), 11);
-  h[156] = 0x30; // '0': regular file
-  h.write('ustar\x0000', 257, 'latin1'); // magic "ustar\0", version "00"
-  writeOctal(h, 329, 0, 6); // devmajor
-  writeOctal(h, 337, 0, 6); // devminor
   if (prefix) h.write(prefix, 345, 'latin1');
-  // Checksum: the header's bytes with the checksum field counted as eight spaces.
-  let sum = 8 * 0x20;
-  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += h[i];
+  // Only the name, prefix and size differ from the template.
+  let sum = TEMPLATE_SUM;
+  for (let i = 0; i < rest.length; i++) sum += h[i];
+  for (let i = 124; i < 136; i++) sum += h[i];
+  for (let i = 0; i < prefix.length; i++) sum += h[345 + i];
   writeOctal(h, 148, sum, 6);
   return h;
 }

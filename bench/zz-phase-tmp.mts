@@ -1,0 +1,23 @@
+import { readFile } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { tarMemberPieces, tarEnd } from '../src/export/tar.js';
+import { orderedMap } from '../src/export/file-export.js';
+const rf = promisify(readFile);
+const dir = process.argv[2];
+const names = readdirSync(dir).filter((f) => f.endsWith('.jpg'));
+const files = Array.from({ length: 10000 }, (_, i) => `${dir}/${names[i % names.length]}`);
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+let c = cpu(); let t = performance.now();
+const bufs: Buffer[] = [];
+for await (const b of orderedMap(files, (f: string) => rf(f), 16)) bufs.push(b as Buffer);
+console.log('read 10000 (orderedMap 16, cb readFile)', (cpu() - c).toFixed(2), 'cpu', ((performance.now() - t) / 1000).toFixed(2), 'wall');
+c = cpu(); t = performance.now();
+let batch: Uint8Array[] = []; let size = 0; const chunks: Buffer[] = [];
+for (let i = 0; i < bufs.length; i++) { for (const p of tarMemberPieces(`k${i}.jpg`, bufs[i])) { batch.push(p); size += p.byteLength; } if (size > 4 << 20) { chunks.push(Buffer.concat(batch, size)); batch = []; size = 0; } }
+batch.push(tarEnd()); chunks.push(Buffer.concat(batch));
+console.log('headers + concat', (cpu() - c).toFixed(2));
+c = cpu(); const h = createHash('md5'); for (const ch of chunks) h.update(ch); h.digest(); console.log('md5', (cpu() - c).toFixed(2));
+c = cpu(); t = performance.now(); const fh = await open('/tmp/spd/out.tar', 'w'); for (const ch of chunks) await fh.write(ch); await fh.sync(); await fh.close(); console.log('write+fsync', (cpu() - c).toFixed(2), 'cpu', ((performance.now() - t) / 1000).toFixed(2), 'wall');
