@@ -9,6 +9,10 @@
  * thread), so they hold on a busy machine; wall-clock figures are printed beside them.
  * The djpeg row (`djpeg -scale 1/8 -grayscale`, libjpeg-turbo-progs) is the decode limit: the
  * cheapest possible look at each file.
+ *
+ * Then whole processes, start-up and imports included (CPU from GNU time, median of --runs,
+ * interleaved): `imgsift hash --json FILES` (the built dist/; default output, and --pixel) against
+ * the Python script printing the same four hashes per file with imagehash.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +24,8 @@ import { photoJpeg } from '../src/demo/synth.js';
 import { computeHashes, hammingHex, HASH_ALGOS, type HashOptions } from '../src/image/hashes.js';
 
 const PY = '/usr/bin/python3';
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../bin/imgsift.js');
+const GNU_TIME = '/usr/bin/time';
 const REF = resolve(dirname(fileURLToPath(import.meta.url)), '../test/fixtures/imagehash_ref.py');
 
 interface Row {
@@ -108,6 +114,37 @@ function agreement(ours: Record<string, string>[], ref: Record<string, string>[]
   }).join('; ');
 }
 
+/** CPU (user + sys, all threads and children) and wall seconds of one process, from GNU time. */
+function timedProcess(cmd: string, argv: string[]): { wall: number; cpu: number } {
+  const t0 = performance.now();
+  const r = spawnSync(GNU_TIME, ['-f', 'CPU %U %S', cmd, ...argv], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const wall = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.slice(0, 3).join(' ')} …: exit ${r.status}\n${r.stderr.slice(-2000)}`);
+  const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  return { wall, cpu: m ? Number(m[1]) + Number(m[2]) : NaN };
+}
+
+/** Whole-process rows: the CLI as a user runs it vs the Python script, `runs` times each, interleaved. */
+function benchProcesses(files: string[], runs: number, module?: string): Row[] | string {
+  if (!existsSync(GNU_TIME)) return 'whole-process rows skipped: no /usr/bin/time (apt-get install -y time)';
+  if (!existsSync(resolve(dirname(BIN), '../dist/cli/main.js'))) return 'whole-process rows skipped: dist/ not built (npx tsc -p tsconfig.json)';
+  const cases = [
+    { name: 'imgsift hash --json (process)', cmd: process.execPath, argv: [BIN, 'hash', '--json', ...files] },
+    { name: 'imgsift hash --json --pixel (process)', cmd: process.execPath, argv: [BIN, 'hash', '--json', '--pixel', ...files] },
+    { name: `python ${module ? 'imagehash' : 'reference'} (process)`, cmd: PY, argv: [REF, ...(module ? ['--module', module] : []), ...files] },
+  ];
+  const samples = cases.map(() => [] as Array<{ wall: number; cpu: number }>);
+  for (let r = 0; r < runs; r++) cases.forEach((c, i) => samples[i].push(timedProcess(c.cmd, c.argv)));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  return cases.map((c, i) => ({
+    name: c.name,
+    images: files.length,
+    wall: median(samples[i].map((s) => s.wall)),
+    cpu: median(samples[i].map((s) => s.cpu)),
+    note: `median of ${runs}, start-up included`,
+  }));
+}
+
 async function main(): Promise<void> {
   const n = Number(argValue('--n') ?? 300);
   const module = argValue('--imagehash') ?? process.env.IMAGEHASH_PY;
@@ -130,6 +167,8 @@ async function main(): Promise<void> {
   if (typeof py === 'string') skipped.push(py); else rows.push(py);
   const dj = benchDjpeg(files);
   if (typeof dj === 'string') skipped.push(dj); else rows.push(dj);
+  const procs = benchProcesses(files.slice(0, Math.min(n, 200)), Number(argValue('--runs') ?? 3), module);
+  if (typeof procs === 'string') skipped.push(procs);
 
   const base = typeof py === 'string' ? undefined : py.images / py.cpu;
   const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
@@ -140,6 +179,19 @@ async function main(): Promise<void> {
       r.name.padEnd(36), String(r.images).padStart(6), fmt(r.wall, 2).padStart(6), fmt(r.cpu, 2).padStart(5),
       fmt(perCore).padStart(10), (base ? fmt(perCore / base, 2) + 'x' : '-').padStart(9), r.note ?? '',
     ].join('  '));
+  }
+  if (typeof procs !== 'string') {
+    // Each process row against the Python process on the same files.
+    const pyProc = procs[procs.length - 1];
+    const procBase = pyProc.images / pyProc.cpu;
+    console.log('');
+    for (const r of procs) {
+      const perCore = r.images / r.cpu;
+      console.log([
+        r.name.padEnd(36), String(r.images).padStart(6), fmt(r.wall, 2).padStart(6), fmt(r.cpu, 2).padStart(5),
+        fmt(perCore).padStart(10), (fmt(perCore / procBase, 2) + 'x').padStart(9), r.note ?? '',
+      ].join('  '));
+    }
   }
   for (const s of skipped) console.log(s);
 

@@ -120,6 +120,7 @@ export function registerDownload(program: Command, state: CliState): void {
   withOutputFlags(cmd).action(
     action(state, async (manifest: string, o: DownloadFlags) => {
       const { downloadUrls, formatDownloadSummary } = await import('../download/index.js');
+      (await import('../download/resizer.js')).libvipsForDownloads();
       const reporter = reporterFor(o);
       const fields: FieldMap = {};
       if (o.urlCol) fields.image = o.urlCol;

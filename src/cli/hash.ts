@@ -21,7 +21,10 @@ export interface HashFileRow {
 
 export interface HashFilesOptions {
   algos?: readonly HashAlgo[];
-  /** Hash the decoded pixels too (default true). */
+  /**
+   * Hash the decoded pixels too (default false): it needs a full-size decode, which costs several
+   * times the perceptual hashes' reduced decode, and is not part of imagehash's output.
+   */
   pixel?: boolean;
   /** Resample from the full-size decode, bit-exact with imagehash (slower). */
   exact?: boolean;
@@ -41,7 +44,7 @@ export async function hashFiles(paths: readonly string[], options: HashFilesOpti
       const i = next++;
       try {
         const h = await computeHashes(await readFile(paths[i]), algos, {
-          pixel: options.pixel ?? true,
+          pixel: options.pixel ?? false,
           reducedMinSide: options.exact ? 0 : undefined,
         });
         for (const a of algos) rows[i][a] = h[a];
@@ -88,20 +91,22 @@ export function formatHashTable(rows: readonly HashFileRow[], algos: readonly Ha
 export function registerHash(program: Command, state: CliState): void {
   program
     .command('hash')
-    .description('imagehash-compatible perceptual hashes (16 hex digits) plus file and pixel sha256, one line per file')
+    .description('imagehash-compatible perceptual hashes (16 hex digits) plus the file sha256, one line per file')
     .argument('<files...>', 'image files')
     .addOption(new Option('--algo <list>', `comma-separated: ${HASH_ALGOS.join(', ')}`).argParser(parseAlgos))
-    .option('--json', 'one JSON object per line: {"path", <algo>…, "sha256", "pixel_sha256"} or {"path", "error"}')
-    .option('--no-pixel', 'skip the decoded-pixel sha256')
+    .option('--json', 'one JSON object per line: {"path", <algo>…, "sha256"} (and "pixel_sha256" with --pixel) or {"path", "error"}')
+    .option('--pixel', 'also the sha256 of the decoded pixels (full-size decode: several times slower)')
+    .option('--no-pixel', 'no decoded-pixel sha256 (the default)')
     .option('--exact', 'resample from the full-size decode: bit-exact with imagehash, several times slower')
     .action(
-      action(state, async (files: string[], opts: { algo?: HashAlgo[]; json?: boolean; pixel: boolean; exact?: boolean }) => {
+      action(state, async (files: string[], opts: { algo?: HashAlgo[]; json?: boolean; pixel?: boolean; exact?: boolean }) => {
         const algos = opts.algo ?? [...HASH_ALGOS];
-        const rows = await hashFiles(files, { algos, pixel: opts.pixel, exact: opts.exact });
+        const pixel = opts.pixel === true;
+        const rows = await hashFiles(files, { algos, pixel, exact: opts.exact });
         if (opts.json) {
           for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
         } else {
-          process.stdout.write(formatHashTable(rows, algos, opts.pixel));
+          process.stdout.write(formatHashTable(rows, algos, pixel));
         }
         const failed = rows.filter((r) => r.error).length;
         if (failed > 0) {

@@ -82,6 +82,17 @@ async function readHeader(body: Buffer): Promise<Header | null> {
   }
 }
 
+/**
+ * For a process that mostly downloads (`imgsift download`): it resizes many images at once (one
+ * per libuv thread), so libvips' own threads per image only add synchronisation, and its
+ * operation cache only holds memory (no image is resized twice). One thread per image, no cache.
+ * Process-wide, so the caller decides.
+ */
+export function libvipsForDownloads(): void {
+  sharp.concurrency(1);
+  sharp.cache(false);
+}
+
 export async function processImage(body: Buffer, o: ResizeOptions): Promise<Processed> {
   const head = await readHeader(body);
   // Not parseable: let the probe say what the content is (HTML page, text, truncated header...).

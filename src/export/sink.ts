@@ -8,6 +8,7 @@ import { resolveInside } from '../util/paths.js';
 import { UsageError, asStorageError } from '../errors.js';
 import type { S3SinkOptions } from './s3-sink.js';
 import type { ExportContext } from './types.js';
+import { StreamMd5 } from './md5-thread.js';
 
 /**
  * Where an export writes: a local folder, or (s3-sink.ts) a bucket prefix. Every object is
@@ -150,7 +151,8 @@ export class LocalSink implements Sink {
     } catch (err) {
       throw asStorageError(err, final);
     }
-    const md5 = createHash('md5');
+    // Hashed on a worker thread once large (md5-thread.ts): it overlaps with making the next chunks.
+    const md5 = new StreamMd5();
     let size = 0;
     let done = false;
     return {
@@ -166,7 +168,14 @@ export class LocalSink implements Sink {
       },
       async commit() {
         done = true;
-        const digest = md5.digest('hex');
+        let digest: string;
+        try {
+          digest = await md5.digest();
+        } catch (err) {
+          await fh.close().catch(() => undefined);
+          await rm(tmp, { force: true });
+          throw err;
+        }
         try {
           if (await sameContent(final, size, digest)) {
             await fh.close();
@@ -186,6 +195,7 @@ export class LocalSink implements Sink {
       async abort() {
         if (done) return;
         done = true;
+        md5.drop();
         await fh.close().catch(() => undefined);
         await rm(tmp, { force: true });
       },

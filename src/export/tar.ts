@@ -1,8 +1,6 @@
-import { pack as tarPack, type Pack } from 'tar-stream';
-
 /**
- * A deterministic USTAR writer over tar-stream's `pack`: every header carries the same mtime,
- * owner and mode, so the same entries in the same order always give the same bytes. Names must
+ * A deterministic USTAR writer: every header carries the same mtime, owner and mode, so the same
+ * entries in the same order always give the same bytes (the layout tar-stream's `pack` writes). Names must
  * fit plain USTAR (ASCII; ≤ 100 bytes, or split at a '/' into a ≤ 155-byte prefix and a ≤ 100-byte
  * name) — tar-stream would otherwise fall back to a PAX header, which we refuse rather than emit.
  */
@@ -12,6 +10,9 @@ export const TAR_MTIME = new Date(0);
 export const TAR_MODE = 0o644;
 
 const BLOCK = 512;
+
+/** Bytes of the end-of-archive marker (two zero blocks). */
+export const TAR_END_BYTES = 2 * BLOCK;
 
 /** Why `name` cannot be a USTAR member name, or null when it can. */
 export function ustarNameProblem(name: string): string | null {
@@ -42,33 +43,71 @@ export function tarEntryBytes(size: number): number {
   return BLOCK + Math.ceil(size / BLOCK) * BLOCK;
 }
 
-/** Bytes of the end-of-archive marker (two zero blocks). */
-export const TAR_END_BYTES = 2 * BLOCK;
+
+/** `value` in octal, zero-padded to `digits`, then a space (tar-stream's and GNU tar's layout). */
+function writeOctal(buf: Buffer, offset: number, value: number, digits: number): void {
+  const s = value.toString(8);
+  if (s.length > digits) throw new Error(`tar header: ${value} does not fit ${digits} octal digits`);
+  buf.write('0'.repeat(digits - s.length) + s + ' ', offset, 'latin1');
+}
+
+/** Our fixed header fields (mode, owner, mtime, type, magic, device numbers); name, size and checksum vary. */
+const TEMPLATE = (() => {
+  const h = Buffer.alloc(BLOCK);
+  writeOctal(h, 100, TAR_MODE, 6);
+  writeOctal(h, 108, 0, 6); // uid
+  writeOctal(h, 116, 0, 6); // gid
+  writeOctal(h, 136, Math.floor(TAR_MTIME.getTime() / 1000), 11);
+  h[156] = 0x30; // '0': regular file
+  h.write('ustar\x0000', 257, 'latin1'); // magic "ustar\0", version "00"
+  writeOctal(h, 329, 0, 6); // devmajor
+  writeOctal(h, 337, 0, 6); // devminor
+  return h;
+})();
+/** The template's checksum contribution, with the checksum field counted as eight spaces. */
+const TEMPLATE_SUM = TEMPLATE.reduce((s, b, i) => (i >= 148 && i < 156 ? s : s + b), 8 * 0x20);
 
 /**
- * Streams a tar: `add` entries in order (awaiting each applies backpressure), then `finish`.
- * Read the archive from `stream` (an async-iterable of chunks).
+ * The 512-byte USTAR header of a regular file member with our fixed fields (mode 0644, uid/gid 0,
+ * mtime 0, no owner names), byte for byte what tar-stream writes for them (test/export/tar.test.ts
+ * compares the two). Throws when the name does not fit USTAR.
  */
-export class UstarWriter {
-  readonly stream: Pack = tarPack();
-
-  /** Append a regular file member; rejects names that do not fit USTAR. */
-  add(name: string, data: Uint8Array): Promise<void> {
-    const problem = ustarNameProblem(name);
-    if (problem) return Promise.reject(new Error(problem));
-    return new Promise((resolve, reject) => {
-      this.stream.entry(
-        { name, size: data.byteLength, mode: TAR_MODE, mtime: TAR_MTIME, uid: 0, gid: 0, uname: '', gname: '', type: 'file' },
-        data,
-        (err) => (err ? reject(err) : resolve()),
-      );
-    });
+export function ustarHeader(name: string, size: number): Buffer {
+  const problem = ustarNameProblem(name);
+  if (problem) throw new Error(problem);
+  let rest = name;
+  let prefix = '';
+  while (rest.length > 100) {
+    const i = rest.indexOf('/');
+    prefix += (prefix ? '/' : '') + rest.slice(0, i);
+    rest = rest.slice(i + 1);
   }
+  const h = Buffer.allocUnsafe(BLOCK);
+  TEMPLATE.copy(h);
+  h.write(rest, 0, 'latin1');
+  writeOctal(h, 124, size, 11);
+  if (prefix) h.write(prefix, 345, 'latin1');
+  // Only the name, prefix and size differ from the template.
+  let sum = TEMPLATE_SUM;
+  for (let i = 0; i < rest.length; i++) sum += h[i];
+  for (let i = 124; i < 136; i++) sum += h[i];
+  for (let i = 0; i < prefix.length; i++) sum += h[345 + i];
+  writeOctal(h, 148, sum, 6);
+  return h;
+}
 
-  /** Write the end-of-archive marker and end the stream. */
-  finish(): void {
-    this.stream.finalize();
-  }
+/** Zeros for padding a member to a whole block, and for the end-of-archive marker. */
+const ZEROS = Buffer.alloc(TAR_END_BYTES);
+
+/** The pieces of one member in the archive: header, data, zero padding to a whole block. */
+export function tarMemberPieces(name: string, data: Uint8Array): Uint8Array[] {
+  const pad = (BLOCK - (data.byteLength % BLOCK)) % BLOCK;
+  return pad ? [ustarHeader(name, data.byteLength), data, ZEROS.subarray(0, pad)] : [ustarHeader(name, data.byteLength), data];
+}
+
+/** The end-of-archive marker. */
+export function tarEnd(): Uint8Array {
+  return ZEROS;
 }
 
 export interface TarEntry {
@@ -78,19 +117,8 @@ export interface TarEntry {
 
 /** A whole archive in memory (small archives and tests). */
 export async function tarBuffer(entries: Iterable<TarEntry>): Promise<Buffer> {
-  const w = new UstarWriter();
-  const chunks: Buffer[] = [];
-  const collected = (async () => {
-    for await (const c of w.stream as AsyncIterable<Buffer>) chunks.push(c);
-  })();
-  try {
-    for (const e of entries) await w.add(e.name, e.data);
-    w.finish();
-  } catch (err) {
-    w.stream.destroy(err as Error);
-    await collected.catch(() => undefined);
-    throw err;
-  }
-  await collected;
-  return Buffer.concat(chunks);
+  const pieces: Uint8Array[] = [];
+  for (const e of entries) pieces.push(...tarMemberPieces(e.name, e.data));
+  pieces.push(tarEnd());
+  return Buffer.concat(pieces);
 }

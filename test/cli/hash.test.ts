@@ -24,7 +24,7 @@ before(async () => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('hashFiles: rows in order, a bad or missing file gets an error and the others go on', async () => {
-  const rows = await hashFiles([good, bad, join(dir, 'missing.png'), png], { algos: ['phash', 'dhash'] });
+  const rows = await hashFiles([good, bad, join(dir, 'missing.png'), png], { algos: ['phash', 'dhash'], pixel: true });
   assert.deepEqual(rows.map((r) => r.path), [good, bad, join(dir, 'missing.png'), png]);
   assert.match(rows[0].phash!, /^[0-9a-f]{16}$/);
   assert.equal(rows[0].ahash, undefined);
@@ -58,7 +58,7 @@ test('imgsift hash --json: one line per file, error lines, exit 1 when a file fa
   assert.equal(lines[0].path, good);
   for (const k of ['phash', 'dhash', 'ahash', 'whash']) assert.match(lines[0][k], /^[0-9a-f]{16}$/);
   assert.match(lines[0].sha256, /^[0-9a-f]{64}$/);
-  assert.match(lines[0].pixel_sha256, /^[0-9a-f]{64}$/);
+  assert.equal(lines[0].pixel_sha256, undefined, 'the pixel sha256 needs --pixel');
   assert.equal(lines[1].path, bad);
   assert.ok(lines[1].error);
   assert.ok(lines[2].phash);
@@ -67,7 +67,12 @@ test('imgsift hash --json: one line per file, error lines, exit 1 when a file fa
 test('imgsift hash: table, exit 0; unknown --algo exits 2 naming the allowed list', () => {
   const ok = cli(['hash', '--algo', 'phash,whash', good]);
   assert.equal(ok.status, 0, ok.stderr);
-  assert.match(ok.stdout, /^path\s+phash\s+whash\s+sha256\s+pixel_sha256\n/);
+  assert.match(ok.stdout, /^path\s+phash\s+whash\s+sha256\n/);
+  const withPixel = cli(['hash', '--json', '--pixel', '--algo', 'phash', good]);
+  assert.equal(withPixel.status, 0, withPixel.stderr);
+  const row = JSON.parse(withPixel.stdout);
+  assert.match(row.pixel_sha256, /^[0-9a-f]{64}$/);
+  assert.equal(row.phash, JSON.parse(cli(['hash', '--json', '--algo', 'phash', good]).stdout).phash, '--pixel does not change the hashes');
   const badAlgo = cli(['hash', '--algo', 'phash,sha1', good]);
   assert.equal(badAlgo.status, 2);
   assert.match(badAlgo.stderr, /unknown hash algorithm 'sha1'; allowed: phash, dhash, ahash, whash/);

@@ -40,3 +40,25 @@ test('--help, a command\'s --help and bad usage load no heavy dependency (only c
   assert.ok(hash.packages.includes('sharp'));
   assert.ok(!hash.packages.some((p) => /duckdb|opencv|onnxruntime|aws-sdk|usearch/.test(p)), hash.packages.join(', '));
 });
+
+test('the lazy command index lists every command of COMMANDS with its usage and description: same --help page', async () => {
+  const { COMMANDS } = await import('../../src/cli/commands.js');
+  const { COMMAND_INDEX } = await import('../../src/cli/command-index.js');
+  const { baseProgram, commandOf, createProgram } = await import('../../src/cli/main.js');
+  const full = baseProgram();
+  for (const register of COMMANDS) register(full, { exitCode: 0 });
+  assert.deepEqual(
+    COMMAND_INDEX.map((c) => [c.name, c.usage, c.description]),
+    full.commands.map((c) => [c.name(), c.usage(), c.description()]),
+  );
+  const lazy = await createProgram({ exitCode: 0 }, ['--help']);
+  assert.equal(lazy.helpInformation(), full.helpInformation());
+  // Each entry loads the module that registers exactly that command.
+  for (const entry of COMMAND_INDEX) {
+    const one = await createProgram({ exitCode: 0 }, [entry.name, '--json']);
+    assert.deepEqual(one.commands.map((c) => c.name()), [entry.name]);
+    assert.equal(one.commands[0].helpInformation(), full.commands.find((c) => c.name() === entry.name)!.helpInformation());
+  }
+  assert.equal(commandOf(['help', 'hash'])?.name, 'hash');
+  assert.equal(commandOf(['--verbose', 'nope']), undefined);
+});

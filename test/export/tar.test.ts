@@ -66,3 +66,29 @@ test('names that do not fit USTAR are rejected with the reason', async () => {
   assert.match(ustarNameProblem('../evil')!, /relative/);
   await assert.rejects(tarBuffer([{ name: 'z'.repeat(300), data: Buffer.from('') }]), /USTAR allows at most 255/);
 });
+
+test('headers are byte for byte those tar-stream writes for the same members', async () => {
+  const { pack } = await import('tar-stream');
+  const entries = [
+    { name: 'a.jpg', data: Buffer.alloc(0) },
+    { name: 'k_0001.txt', data: Buffer.from('x') },
+    { name: 'x/y/z.json', data: Buffer.alloc(511, 1) },
+    { name: 'b.bin', data: Buffer.alloc(512, 2) },
+    { name: 'c.bin', data: Buffer.alloc(513, 3) },
+    { name: `${'d'.repeat(120)}/${'f'.repeat(90)}.jpg`, data: Buffer.alloc(70_000, 4) },
+    { name: 'n'.repeat(100), data: Buffer.alloc(1, 5) },
+  ];
+  const p = pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of p as AsyncIterable<Buffer>) chunks.push(c);
+  })();
+  for (const e of entries) {
+    await new Promise<void>((res, rej) =>
+      p.entry({ name: e.name, size: e.data.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '', type: 'file' }, e.data, (err) => (err ? rej(err) : res())),
+    );
+  }
+  p.finalize();
+  await done;
+  assert.ok((await tarBuffer(entries)).equals(Buffer.concat(chunks)));
+});
