@@ -1,4 +1,4 @@
-import { type KernelEnum, type ResizeOptions as SharpResize, type Sharp } from 'sharp';
+import sharp, { type KernelEnum, type ResizeOptions as SharpResize, type Sharp } from 'sharp';
 import { errorMessage } from '../errors.js';
 import { jpegHeader } from '../image/jpeg-header.js';
 import { openImage, readMetadata } from '../image/open.js';
