@@ -1,37 +1,31 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { type BrowserContext } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { startReviewServer, type ReviewServer } from '../../src/review/server.js';
 import { writeSyntheticCatalog } from '../helpers/synthetic-catalog.js';
 
-const CHROMIUM = process.env.IMGSIFT_CHROMIUM ?? '/usr/bin/chromium';
 const N = 100_000;
 let srv: ReviewServer;
 let browser: BrowserContext;
-let profile: string;
+let tb: TestBrowser;
 let workdir: string;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: apt-get install -y chromium (or set IMGSIFT_CHROMIUM)`);
   // Not tempDir(): its clean-up, registered inside this hook, would run when the hook ends, and the
   // server opens the catalog per request.
   workdir = await mkdtemp(join(tmpdir(), 'imgsift-scale-'));
   await writeSyntheticCatalog(workdir, N);
   srv = await startReviewServer({ workdir, port: 0, reviewer: 'scale' });
-  profile = await mkdtemp(join(tmpdir(), 'imgsift-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 900 }, bypassCSP: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+  tb = await launchBrowser();
+  browser = tb.context;
 });
 after(async () => {
-  await browser?.close();
+  await tb?.close();
   await srv?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
   if (workdir) await rm(workdir, { recursive: true, force: true });
 });
 

@@ -1,22 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { generateImagenetDump, VENDOR_MAP } from '../../examples/imagenet-cleaning/generate.js';
 import { BUILD_MARKER } from '../../src/catalog/build-marker.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { importIssues, parseFieldMap } from '../../src/review/imports.js';
 import { startReviewServer } from '../../src/review/server.js';
+import { launchBrowser } from '../helpers/browser.js';
 import { tempDir } from '../helpers/tmp.js';
 
 // Issue 16 point 4 in the browser: accept a suggestion in the app, run a build beside it, see the
 // banner while it runs and the new run after; the build uses the decision.
-const CHROMIUM = process.env.IMGSIFT_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function build(recipe: string, onStart?: (pid: number) => void): Promise<{ code: number | null; out: string }> {
@@ -32,7 +30,6 @@ function build(recipe: string, onStart?: (pid: number) => void): Promise<{ code:
 }
 
 test('the app accepts a suggestion, shows a running build and reloads its run; the build applies the decision', async () => {
-  assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: apt-get install -y chromium (or set IMGSIFT_CHROMIUM)`);
   const dir = await tempDir();
   const truth = await generateImagenetDump(join(dir, 'data'), { perClass: 4, valPerClass: 2, leaks: 1, duplicates: 1, mislabels: 1 });
   const workdir = join(dir, 'work');
@@ -52,13 +49,9 @@ test('the app accepts a suggestion, shows a running build and reloads its run; t
   }
 
   const srv = await startReviewServer({ workdir, port: 0 });
-  const profile = await mkdtemp(join(tmpdir(), 'imgsift-chromium-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, viewport: { width: 1200, height: 800 }, bypassCSP: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchBrowser({ width: 1200, height: 800 });
   try {
-    const page = await browser.newPage();
+    const page = await browser.context.newPage();
     await page.goto(srv.url);
     await page.waitForSelector('.tile img');
     const mis = truth.mislabels[0];
@@ -95,6 +88,5 @@ test('the app accepts a suggestion, shows a running build and reloads its run; t
   } finally {
     await browser.close();
     await srv.close();
-    await rm(profile, { recursive: true, force: true });
   }
 });

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { COLUMNS } from '../../src/catalog/catalog.js';
+import { launchBrowser, SCREENSHOT_DIR, type TestBrowser } from '../helpers/browser.js';
 import { startReviewServer, type ReviewServer } from '../../src/review/server.js';
 import { reviewFixture, type ReviewFixture } from './server-fixture.js';
 
@@ -14,35 +12,22 @@ import { reviewFixture, type ReviewFixture } from './server-fixture.js';
  * keyboard, the detail view beside the matched copy with the evidence in words, zoom and fit,
  * sort, and the view kept in the address bar (reload and Back).
  */
-const CHROMIUM = process.env.IMGSIFT_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOT_DIR = process.env.IMGSIFT_SCREENSHOTS ?? tmpdir();
 
 let fx: ReviewFixture;
 let srv: ReviewServer;
 let browser: BrowserContext;
-let profile: string;
+let tb: TestBrowser;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: apt-get install -y chromium (or set IMGSIFT_CHROMIUM)`);
   fx = await reviewFixture();
   srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'Kushagra' });
-  profile = await mkdtemp(join(tmpdir(), 'imgsift-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 900 },
-    // Two device pixels per CSS pixel: "1:1" must mean one image pixel per device pixel.
-    deviceScaleFactor: 2,
-    bypassCSP: true, // the tests' string predicates need eval; the app itself never evals
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-quic'],
-  });
+  tb = await launchBrowser({ deviceScaleFactor: 2 });
+  browser = tb.context;
 });
 after(async () => {
-  await browser?.close();
+  await tb?.close();
   await srv?.close();
   await fx?.cleanup();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 type ErrPage = Page & { errors: string[] };

@@ -1,43 +1,27 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
+import { launchBrowser, SCREENSHOT_DIR, type TestBrowser } from '../helpers/browser.js';
 import { startReviewServer, type ReviewServer } from '../../src/review/server.js';
 import { reviewFixture, type ReviewFixture } from './server-fixture.js';
 
-/** Debian's chromium (apt-get install chromium); CI needs it installed. */
-const CHROMIUM = process.env.IMGSIFT_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOT_DIR = process.env.IMGSIFT_SCREENSHOTS ?? tmpdir();
 
 let fx: ReviewFixture;
 let srv: ReviewServer;
 let browser: BrowserContext;
-let profile: string;
+let tb: TestBrowser;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: apt-get install -y chromium (or set IMGSIFT_CHROMIUM)`);
   fx = await reviewFixture();
   srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'server-default' });
-  profile = await mkdtemp(join(tmpdir(), 'imgsift-chromium-'));
-  // A fresh profile directory (playwright passes it as --user-data-dir).
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1400, height: 900 },
-    // The page's CSP forbids eval; the test's string predicates need it (the app itself never evals).
-    bypassCSP: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-quic'],
-  });
+  tb = await launchBrowser();
+  browser = tb.context;
 });
 after(async () => {
-  await browser?.close();
+  await tb?.close();
   await srv?.close();
   await fx?.cleanup();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 async function open(): Promise<Page> {
