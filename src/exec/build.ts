@@ -24,6 +24,9 @@ import { writeReport } from '../report/html.js';
 import { saveTaxonomy } from '../review/taxonomy.js';
 import { fetchSourceFile, isHttpUrl } from '../sources/remote.js';
 import { MAIN_ROLE, resolveRole, roleAliasesOf, saveRoleAliases } from '../catalog/roles.js';
+import type { ShardSpec } from '../distrib/shard.js';
+import { SHARD_STEPS } from '../distrib/shard-steps.js';
+import { foldShards, planMerge } from '../distrib/merge.js';
 
 export interface BuildOptions {
   /** Process only the first N samples of the source. */
@@ -44,6 +47,28 @@ export interface BuildOptions {
   argv?: string[];
   /** Name this build's dataset version (overrides the recipe's `tag:`). */
   tag?: string;
+  /**
+   * Array-job mode (src/distrib/shard-build.ts): ingest only this shard's samples and run the
+   * per-sample work (map steps and SHARD_STEPS) into `workdir`; no whole-dataset steps, no exports.
+   */
+  shard?: ShardSpec;
+  /** Fold the finished shards of `<workdir>/shards/` into the catalog first (src/distrib/merge.ts). */
+  merge?: boolean;
+  /** With merge: go on when some shards are missing (the build computes their samples itself). */
+  partial?: boolean;
+  /** With merge: fetch the shard folders from this s3://bucket/prefix first. */
+  shardsUri?: string;
+}
+
+/** The workdir a build of `recipe` uses (`--workdir`, else the recipe's, else .imgsift/<name>). */
+export function resolveWorkdir(recipe: Recipe, override?: string): string {
+  return resolve(recipe.baseDir, override ?? recipe.workdir ?? `.imgsift/${recipe.name}`);
+}
+
+/** The recipe's identity: lines are where the recipe says it, not what it says, so moving a step's line keeps the hash. */
+export function recipeHashOf(recipe: Recipe): string {
+  const hashed = { ...recipe, file: undefined, baseDir: undefined, steps: recipe.steps.map(({ name, params }) => ({ name, params })) };
+  return sha256Hex(stableStringify(hashed)).slice(0, 16);
 }
 
 /** Why a source gave no samples, in words. */
@@ -147,8 +172,13 @@ export function planStages(recipe: Recipe): Stage[] {
 export async function build(recipeOrFile: Recipe | string, options: BuildOptions = {}): Promise<BuildResult> {
   const recipe = typeof recipeOrFile === 'string' ? await loadRecipe(recipeOrFile, { set: options.set }) : recipeOrFile;
   const reporter = options.reporter ?? new Reporter();
-  const workdir = resolve(recipe.baseDir, options.workdir ?? recipe.workdir ?? `.imgsift/${recipe.name}`);
+  const workdir = resolveWorkdir(recipe, options.workdir);
   const stages = planStages(recipe);
+  if (options.shard && options.merge) throw new UsageError('--shard and --merge are two phases of an array build: give one of them');
+  // Every shard must be there (or --partial) before the catalog is touched.
+  const mergePlan = options.merge
+    ? await planMerge(workdir, { recipeHash: recipeHashOf(recipe), partial: options.partial, shardsUri: options.shardsUri, reporter })
+    : undefined;
   // Filter SQL is checked before anything is read, so a typo costs no ingest.
   const sqlProblems = await recipeFilterSqlProblems(recipe.steps);
   if (sqlProblems.length) {
@@ -175,9 +205,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     if (stale.length) reporter.info(`run${stale.length > 1 ? 's' : ''} ${stale.join(', ')} did not finish (the process was killed): marked interrupted`);
     runId = (await catalog.scalar(`SELECT coalesce(max(id), 0) FROM runs`)) + 1;
     untrack = trackRun(catalog, runId);
-    // Lines are where the recipe says it, not what it says: moving a step's line keeps the hash.
-    const hashed = { ...recipe, file: undefined, baseDir: undefined, steps: recipe.steps.map(({ name, params }) => ({ name, params })) };
-    const recipeHash = sha256Hex(stableStringify(hashed)).slice(0, 16);
+    const recipeHash = recipeHashOf(recipe);
     const tag = options.tag ?? recipe.tag;
     if (tag !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tag)) throw new UsageError(`--tag ${tag}: a tag of letters, digits, ".", "_" or "-"`);
     await catalog.run(
@@ -186,6 +214,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     );
     reporter.info(`run ${runId} of '${recipe.name}'${tag ? ` (tag ${tag})` : ''} in ${workdir}`);
     await saveTaxonomy(catalog, recipe.review);
+    const merged = mergePlan ? await foldShards(catalog, mergePlan, reporter) : undefined;
 
     const sources = recipe.sources ?? [{ config: recipe.source }];
     const inputs: IngestInput[] = [];
@@ -195,10 +224,11 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     }
     const ingested: IngestStats = await ingestSources(catalog, inputs, {
       runId, reporter, maxSamples: options.maxSamples, skipBadRows: options.skipBadRows, badRowsFile: join(workdir, BAD_ROWS_FILE),
-      onDuplicateId: recipe.on_duplicate_id, skippedFile: join(workdir, 'skipped.jsonl'), signal: options.signal,
+      onDuplicateId: recipe.on_duplicate_id, skippedFile: join(workdir, 'skipped.jsonl'), signal: options.signal, shard: options.shard,
     });
     if (options.signal?.aborted) throw new InterruptedError();
-    if (ingested.read === 0 || ingested.added + ingested.updated === 0) {
+    // A shard may own none of a small source's samples: that is a finished, empty shard.
+    if (ingested.read === 0 || (ingested.added + ingested.updated === 0 && !options.shard)) {
       const described = inputs.map((i) => i.source.description).join(', ');
       throw new ImgsiftError(emptySourceMessage(described, ingested, inputs.map((i) => i.where).filter(Boolean).join('; ') || undefined), EXIT.attention);
     }
@@ -206,9 +236,11 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     await useRun(catalog, runId);
 
     const ctx: StepContext = { catalog, runId, workdir, reporter, baseDir: recipe.baseDir, signal: options.signal, lookups: recipe.lookups };
-    const steps: StepSummary[] = [];
+    const steps: StepSummary[] = merged ? [merged] : [];
     for (const stage of stages) {
       if (options.signal?.aborted) throw new InterruptedError();
+      // A shard does per-sample work only; whole-dataset steps run once, in the merge.
+      if (options.shard && stage.kind === 'reduce' && !SHARD_STEPS.has(stage.name)) continue;
       const t0 = Date.now();
       const before = await datasetSize(catalog, runId);
       const first = steps.length;
@@ -244,13 +276,13 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     reporter.info(`run ${runId}${tag ? ` (${tag})` : ''}: ${kept} samples in the dataset`);
 
     // No picture may lose every copy to the cleaning rules together (duplicates + leaks + imports).
-    const copies = await checkCopyGroups(catalog, runId);
+    const copies = options.shard ? { groups: 0, lost: [] } : await checkCopyGroups(catalog, runId);
     if (copies.groups) {
       steps.push({ name: 'copy check', kind: 'reduce', stats: { 'groups of copies': copies.groups, 'groups that lost every copy': copies.lost.length }, seconds: 0 });
     }
 
     const exports: StepSummary[] = [];
-    for (const ex of recipe.export) {
+    for (const ex of options.shard ? [] : recipe.export) {
       if (options.signal?.aborted) throw new InterruptedError();
       const t0 = Date.now();
       const exporter = getExporter(ex.format)!;
@@ -268,7 +300,7 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     await catalog.run(`UPDATE runs SET finished = current_timestamp, status = 'finished', summary = ? WHERE id = ?`, [
       JSON.stringify(summary), runId,
     ]);
-    if (recipe.report) {
+    if (recipe.report && !options.shard) {
       const file = resolve(recipe.baseDir, recipe.report);
       await writeReport(catalog, runId, file, { summary });
       summary.report = file;

@@ -5,6 +5,7 @@ import type { Reporter } from './reporter.js';
 import type { Skip, Source, SourceRecord } from '../sources/types.js';
 import type { ExplodeConfig } from '../sources/config.js';
 import { explodeRecord } from './explode.js';
+import { shardOfSql, type ShardSpec } from '../distrib/shard.js';
 
 export interface IngestOptions {
   runId: number;
@@ -27,6 +28,11 @@ export interface IngestOptions {
   /** `source.explode`: one sample per element of a list field. */
   explode?: ExplodeConfig;
   signal?: AbortSignal;
+  /**
+   * Keep only this shard's samples (array jobs): after --max-samples counted the source's records,
+   * so the shards of a build are exactly the single build's samples. A child (explode) goes with its parent.
+   */
+  shard?: ShardSpec;
 }
 
 export interface IngestStats {
@@ -202,6 +208,9 @@ export async function ingestSources(catalog: Catalog, inputs: readonly IngestInp
   if (badFile?.written) stats.badRowsFile = badFile.path;
   if (skipLog && Object.keys(stats.skipped).length) stats.skippedFile = options.skippedFile;
   const sourceName = inputs.map((i) => i.name ?? i.source.description).join(', ');
+  if (options.shard) {
+    await catalog.run(`DELETE FROM ingest_samples WHERE ${shardOfSql('coalesce(parent_id, id)', options.shard.count)} <> ${Math.trunc(options.shard.index)}`);
+  }
 
   stats.duplicateIds = await resolveDuplicates(catalog, options.onDuplicateId ?? 'error', sourceName);
   const staged = await catalog.scalar(`SELECT count(*) FROM ingest_samples`);
