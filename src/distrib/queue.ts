@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Queue, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import { loadRecipe } from '../recipe/load.js';
 import type { Recipe } from '../recipe/schema.js';
 import { createSource } from '../sources/index.js';
@@ -15,6 +16,8 @@ import { fetchSourceFile, isHttpUrl } from '../sources/remote.js';
 import { EXIT, ImgsiftError, UsageError, errorMessage } from '../errors.js';
 import { sha256Hex, stableStringify } from '../util/hash.js';
 import { Reporter } from '../exec/reporter.js';
+import { resolveWorkdir } from '../exec/build.js';
+import type { ShardStats } from './shard.js';
 import { QUEUES_KEY, connectionFor, maskRedisUrl, scrubUrl } from './redis.js';
 
 /** What a worker needs to build one shard: everything travels in the job, nothing on the worker's disk but the data. */
@@ -28,6 +31,8 @@ export interface ShardJobData {
   shard: { index: number; count: number };
   /** Worker threads per shard build (the worker's own `--workers` wins). */
   workers?: number;
+  /** s3://bucket/prefix the finished shard folder is uploaded to (`--shards-uri`). */
+  shardsUri?: string;
 }
 
 /** Samples per job when `--batches` is not given. */
@@ -44,6 +49,7 @@ export interface QueueBuildOptions {
   workdir?: string;
   set?: readonly string[];
   workers?: number;
+  shardsUri?: string;
   reporter?: Reporter;
   signal?: AbortSignal;
   /** How often the build looks at its jobs, ms. */
@@ -57,12 +63,7 @@ export interface QueueWaitResult {
   /** The recipe as loaded (with `--set`), for the merge. */
   recipe: Recipe;
   /** Per shard: the worker that finished it and what its build returned. */
-  finished: Array<{ index: number; worker?: string; stats: unknown }>;
-}
-
-/** The workdir a build of this recipe uses (as exec/build.ts resolves it). */
-export function resolveWorkdir(recipe: Recipe, workdir?: string): string {
-  return resolve(recipe.baseDir, workdir ?? recipe.workdir ?? `.imgsift/${recipe.name}`);
+  finished: Array<{ index: number; worker?: string; stats: ShardStats }>;
 }
 
 /** One queue per build: the same workdir, recipe text, overrides and shard count give the same name. */
@@ -95,8 +96,8 @@ export async function runQueueJobs(recipeFile: string, options: QueueBuildOption
   const reporter = options.reporter ?? new Reporter();
   const set = [...(options.set ?? [])];
   const file = resolve(recipeFile);
-  const text = await readFile(file, 'utf8');
   const recipe = await loadRecipe(file, { set });
+  const text = await readFile(file, 'utf8');
   const workdir = resolveWorkdir(recipe, options.workdir);
   let shards = options.batches;
   if (shards === undefined) {
@@ -110,6 +111,15 @@ export async function runQueueJobs(recipeFile: string, options: QueueBuildOption
 
   const name = queueNameFor(workdir, text, set, shards);
   const where = maskRedisUrl(options.redis);
+  // The set of live build queues is plain Redis; a client that fails fast says when Redis is not there.
+  const client = new Redis(options.redis, { maxRetriesPerRequest: 1, lazyConnect: true });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    client.disconnect();
+    throw new ImgsiftError(`redis ${where}: ${scrubUrl(errorMessage(err), options.redis)}`, EXIT.attention);
+  }
   const queue = new Queue<ShardJobData>(name, { connection: connectionFor(options.redis) });
   // A Redis that is down would otherwise be retried for ever, silently.
   const connectError = new Promise<never>((_, reject) => {
@@ -117,10 +127,10 @@ export async function runQueueJobs(recipeFile: string, options: QueueBuildOption
   });
   connectError.catch(() => undefined);
   try {
-    const client = await Promise.race([queue.client, connectError]);
-    await Promise.race([client.sadd(QUEUES_KEY, name), connectError]);
+    await client.sadd(QUEUES_KEY, name);
     const data = (index: number): ShardJobData => ({
       recipe: { file, text, baseDir: recipe.baseDir }, set, workdir, shard: { index, count: shards }, ...(options.workers ? { workers: options.workers } : {}),
+      ...(options.shardsUri ? { shardsUri: options.shardsUri } : {}),
     });
     await queue.addBulk(Array.from({ length: shards }, (_, i) => ({
       name: 'shard',
@@ -138,6 +148,7 @@ export async function runQueueJobs(recipeFile: string, options: QueueBuildOption
     return { queue: name, workdir, shards, recipe, finished: result };
   } finally {
     await queue.close().catch(() => undefined);
+    client.disconnect();
   }
 }
 
@@ -148,7 +159,7 @@ async function waitForJobs(
 ): Promise<QueueWaitResult['finished']> {
   const startedAt = Date.now();
   const progress = opts.reporter.progress('queue: shards', shards);
-  const finished = new Map<number, { index: number; worker?: string; stats: unknown }>();
+  const finished = new Map<number, QueueWaitResult['finished'][number]>();
   const retried = new Set<number>();
   const failed = new Map<number, string>();
   const seenActive = new Map<number, string>();
@@ -165,9 +176,11 @@ async function waitForJobs(
       if (!job) throw new ImgsiftError(`queue ${queue.name}: job ${jobIdOf(i, shards)} disappeared (was the queue emptied by hand?): run the build again`, EXIT.attention);
       const state = await job.getState();
       if (state === 'completed') {
-        finished.set(i, { index: i, worker: job.processedBy, stats: job.returnvalue });
+        const stats = job.returnvalue as unknown as ShardStats;
+        finished.set(i, { index: i, worker: job.processedBy, stats });
         progress.tick();
-        opts.reporter.info(`shard ${i + 1}/${shards} done${job.processedBy ? ` by ${job.processedBy}` : ''}${job.attemptsMade > 1 ? ` (attempt ${job.attemptsMade})` : ''}`);
+        const what = stats?.skipped ? 'already done' : `${stats?.samples ?? '?'} samples, ${stats?.computed ?? '?'} computed`;
+        opts.reporter.info(`shard ${i}/${shards} done${job.processedBy ? ` by ${job.processedBy}` : ''}: ${what}${job.attemptsMade > 1 ? ` (attempt ${job.attemptsMade})` : ''}`);
       } else if (state === 'failed') {
         // A job left failed by an earlier run of this build gets its attempts again, once.
         if (!retried.has(i) && job.finishedOn !== undefined && job.finishedOn < startedAt) {
@@ -178,7 +191,7 @@ async function waitForJobs(
         failed.set(i, job.failedReason || 'failed');
         progress.tick(1, 1);
       } else if (state === 'active' && job.processedBy && seenActive.get(i) !== job.processedBy) {
-        if (seenActive.has(i)) opts.reporter.warn(`shard ${i + 1}/${shards}: worker ${seenActive.get(i)} stopped; retried by ${job.processedBy}`);
+        if (seenActive.has(i)) opts.reporter.warn(`shard ${i}/${shards}: worker ${seenActive.get(i)} stopped; retried by ${job.processedBy}`);
         seenActive.set(i, job.processedBy);
       }
     }
@@ -186,7 +199,7 @@ async function waitForJobs(
   }
   progress.finish();
   if (failed.size) {
-    const list = [...failed].sort((a, b) => a[0] - b[0]).map(([i, why]) => `  shard ${i + 1}/${shards} (${jobIdOf(i, shards)}): ${why}`);
+    const list = [...failed].sort((a, b) => a[0] - b[0]).map(([i, why]) => `  shard ${i}/${shards} (${jobIdOf(i, shards)}): ${why}`);
     throw new ImgsiftError(
       `${failed.size} of ${shards} shard jobs failed after their attempts:\n${list.join('\n')}\n` +
         `fix the cause and run the same command again: finished shards are kept, failed ones are retried`,

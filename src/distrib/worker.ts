@@ -106,15 +106,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<{ jobs: numb
 
   const processor = async (job: Job<ShardJobData>) => {
     const data = checkJobData(job.data, job.id);
-    const label = `[shard ${data.shard.index + 1}/${data.shard.count}]`;
+    const label = `[shard ${data.shard.index}/${data.shard.count}]`;
     reporter.info(`${label} started (job ${job.id}, attempt ${job.attemptsMade + 1})`);
     counts.jobs++;
     try {
       const recipe = parseRecipe(data.recipe.text, data.recipe.file, data.recipe.baseDir, { set: data.set });
       const stats = await buildShard(recipe, {
-        shard: data.shard, workdir: data.workdir, set: data.set, reporter: jobReporter(job, reporter, label), workers: options.workers ?? data.workers,
+        shard: data.shard, workdir: data.workdir, set: data.set, reporter: jobReporter(job, reporter, label), workers: options.workers ?? data.workers, shardsUri: data.shardsUri,
       });
-      reporter.info(`${label} done`);
+      reporter.info(`${label} done: ${stats.skipped ? 'already done before' : `${stats.samples} samples, ${stats.computed} computed`}`);
       return stats;
     } catch (err) {
       counts.failed++;
@@ -128,6 +128,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<{ jobs: numb
   try {
     await client.connect();
   } catch (err) {
+    client.disconnect();
     throw new ImgsiftError(`redis ${where}: ${scrubUrl(errorMessage(err), options.redis)}`, 1);
   }
   const workers = new Map<string, Worker<ShardJobData>>();
