@@ -227,3 +227,12 @@ async function foldCatalog(catalog: Catalog, dir: string, ranIn: string, workdir
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
+
+/**
+ * planMerge and foldShards in one call, for callers that hold the main catalog already (a queue
+ * coordinator folding its workers' shard folders). build({ merge: true }) calls the two halves
+ * itself so that a refusal comes before the catalog is opened.
+ */
+export async function mergeShards(catalog: Catalog, workdir: string, options: MergeOptions): Promise<StepSummary> {
+  return foldShards(catalog, await planMerge(workdir, options), options.reporter);
+}
