@@ -38,19 +38,27 @@ export interface RedisServer {
   process: ChildProcess;
 }
 
-/**
- * A real redis-server (Debian package) on 127.0.0.1 and a random free port, nothing persisted,
- * killed when the test file ends.
- */
-export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+/** A real redis-server (Debian package) on 127.0.0.1 and a random free port, nothing persisted. The caller kills it. */
+export async function spawnRedis(options: { password?: string } = {}): Promise<RedisServer> {
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   if (options.password) args.push('--requirepass', options.password);
   const proc = spawn('redis-server', args, { stdio: 'ignore' });
-  after(() => {
+  try {
+    await waitForPort(port, 10_000);
+  } catch (err) {
     proc.kill('SIGKILL');
-  });
-  await waitForPort(port, 10_000);
+    throw err;
+  }
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : '';
   return { port, url: `redis://${auth}127.0.0.1:${port}/0`, process: proc };
+}
+
+/** spawnRedis, killed when the test file ends. */
+export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+  const server = await spawnRedis(options);
+  after(() => {
+    server.process.kill('SIGKILL');
+  });
+  return server;
 }
