@@ -11,6 +11,7 @@ import { startCli, type CliRun } from '../helpers/cli.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { QUEUES_KEY, maskRedisUrl, parseRedisUrl } from '../../src/distrib/redis.js';
 import { checkJobData } from '../../src/distrib/worker.js';
+import { jobIdOf, queueNameFor } from '../../src/distrib/queue.js';
 
 const RECIPE = (images: string) => `name: q
 workdir: ./work
@@ -69,6 +70,17 @@ test('redis URLs: the password never shows; bad URLs name the flag', () => {
   assert.throws(() => parseRedisUrl('http://:hunter2@h/0', '--queue'), (e: Error) => e.message === '--queue http://:***@h/0: expected a redis:// or rediss:// URL');
   assert.throws(() => parseRedisUrl('redis://:hunter2@h/zero', '--redis'), (e: Error) => /--redis .*database.*'zero'/.test(e.message) && !e.message.includes('hunter2'));
   assert.equal(parseRedisUrl('redis://h:1/3', '--redis'), 'redis://h:1/3');
+});
+
+test('one queue per build: workdir, recipe text, --set values and shard count all name it', () => {
+  const base = queueNameFor('/w', 'name: a', ['x=1'], 4);
+  assert.match(base, /^imgsift-[0-9a-f]{16}$/);
+  assert.equal(queueNameFor('/w', 'name: a', ['x=1'], 4), base, 'a rerun finds its queue');
+  for (const other of [queueNameFor('/w2', 'name: a', ['x=1'], 4), queueNameFor('/w', 'name: b', ['x=1'], 4),
+    queueNameFor('/w', 'name: a', ['x=2'], 4), queueNameFor('/w', 'name: a', ['x=1'], 5)]) assert.notEqual(other, base);
+  // BullMQ refuses ':' in names and all-digit job ids.
+  assert.ok(!base.includes(':'));
+  assert.equal(jobIdOf(2, 6), 'shard-2-of-6');
 });
 
 test('a malformed job fails with a message naming the job and the field', () => {
