@@ -101,14 +101,21 @@ test('queue build: 3 workers, one SIGKILLed mid-shard, the merged exports equal 
   // Short locks, so the killed worker's job is found stalled within seconds.
   const timing = ['--lock-duration', '4000', '--stalled-interval', '1000'];
   const workers = ['w0', 'w1', 'w2'].map((name) => start(['worker', '--redis', redis.url, '--name', name, '--workers', '1', ...timing]));
+  // The first worker to finish a shard's ingest is killed there and then, from the output handler
+  // (no polling delay): its shard catalog is half written and its per-sample work under way.
+  let victim = -1;
+  let shard = '';
+  workers.forEach((w, i) => w.child.stderr!.on('data', () => {
+    if (victim >= 0 || !/\] ingest: /.test(w.out.stderr)) return;
+    w.child.kill('SIGKILL');
+    victim = i;
+    shard = [...w.out.stderr.matchAll(/\[shard (\d+)\/6\] started/g)].pop()![1];
+  }));
   const single = start(['build', join(root, 'single', 'recipe.yaml'), '--workers', '1', '--json']);
   const build = start(['build', join(root, 'queue', 'recipe.yaml'), '--queue', redis.url, '--batches', '6', '--workers', '1']);
   try {
-    // Kill the first worker to get into a shard's per-sample work (its shard catalog is half written).
-    let victim = -1;
-    await until('a worker inside a shard', () => (victim = workers.findIndex((w) => /\] ingest: /.test(w.out.stderr))) >= 0, 240_000);
-    const shard = /\[shard (\d+)\/6\] started/.exec(workers[victim].out.stderr)![1];
-    workers[victim].child.kill('SIGKILL');
+    await until('a worker inside a shard', () => victim >= 0, 240_000);
+    assert.doesNotMatch(workers[victim].out.stderr, new RegExp(`\\[shard ${shard}/6\\] done`), 'killed before its shard was done');
 
     const b = await build.done;
     assert.equal(b.code, 0, b.stderr);
