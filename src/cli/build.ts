@@ -45,6 +45,10 @@ interface BuildFlags extends OutputFlags {
   merge?: boolean;
   partial?: boolean;
   shardsUri?: string;
+  queue?: string;
+  batches?: number;
+  batchSize?: number;
+  attempts?: number;
 }
 
 export function registerBuild(program: Command, state: CliState): void {
@@ -63,6 +67,10 @@ export function registerBuild(program: Command, state: CliState): void {
       .option('--merge', 'fold the finished shards of <workdir>/shards into the catalog, then run whole-dataset steps and exports', false)
       .option('--partial', 'with --merge: go on when shards are missing (their samples are computed here)', false)
       .option('--shards-uri <s3://bucket/prefix>', 'shard folders on S3: --shard uploads its folder there, --merge copies them back first')
+      .option('--queue <redis-url>', 'work queue: enqueue the shards for `imgsift worker` processes (BullMQ on redis://[:password@]host:port/db), wait, then merge')
+      .option('--batches <n>', 'with --queue: number of shard jobs (default: samples / --batch-size)', parsePositiveInt('--batches'))
+      .option('--batch-size <n>', 'with --queue: samples per shard job when --batches is not given (default 1000)', parsePositiveInt('--batch-size'))
+      .option('--attempts <n>', 'with --queue: runs of a failing shard job before the build gives up (default 3)', parsePositiveInt('--attempts'))
       .option('--set <key=value>', 'override a recipe value, e.g. steps[2].quality.min_side=768 (repeatable)', (v: string, prev: string[]) => [...prev, v], []),
   ).action(
     action(state, async (recipe: string, flags: BuildFlags) => {
@@ -87,6 +95,25 @@ export function registerBuild(program: Command, state: CliState): void {
         } finally {
           interrupt.dispose();
         }
+      }
+      if (flags.queue !== undefined) {
+        if (flags.shard !== undefined || flags.merge) throw new UsageError('--queue runs the shards and the merge itself: leave out --shard and --merge');
+        if (flags.maxSamples !== undefined) throw new UsageError('--max-samples does not go with --queue (shards take whole sources)');
+        const { parseRedisUrl } = await import('../distrib/redis.js');
+        const redis = parseRedisUrl(flags.queue, '--queue');
+        const { runQueueJobs } = await import('../distrib/queue.js');
+        const waiting = interruptSignal(reporter);
+        try {
+          await runQueueJobs(recipe, {
+            redis, batches: flags.batches, batchSize: flags.batchSize, attempts: flags.attempts, workdir: flags.workdir, set: flags.set,
+            workers: flags.workers, shardsUri: flags.shardsUri, reporter, signal: waiting.signal,
+          });
+        } finally {
+          waiting.dispose();
+        }
+        flags.merge = true;
+      } else if (flags.batches !== undefined || flags.batchSize !== undefined || flags.attempts !== undefined) {
+        throw new UsageError('--batches, --batch-size and --attempts go with --queue');
       }
       const interrupt = interruptSignal(reporter);
       try {

@@ -18,6 +18,7 @@ import { registerLeaks } from './leaks.js';
 import { registerGc } from './gc.js';
 import { registerTag } from './tag.js';
 import { registerDiff, registerRuns } from './runs.js';
+import { registerWorker } from './worker.js';
 
 /** Every command of the CLI, in the order `imgsift --help` lists them. */
 export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
@@ -40,4 +41,5 @@ export const COMMANDS: Array<(program: Command, state: CliState) => void> = [
   registerTag,
   registerRuns,
   registerDiff,
+  registerWorker,
 ];
