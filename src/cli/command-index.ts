@@ -4,8 +4,8 @@ import type { CliState } from './common.js';
 /**
  * Every command by name, with what `imgsift --help` shows of it and how to load it. `imgsift X`
  * imports only command X's module (and what it needs); `--help` and bad usage import none, so
- * they start at once. Must list exactly the commands of COMMANDS (commands.ts), in its order
- * and with the same usage and description: test/cli/start.test.ts compares the two help pages.
+ * they start at once. Each entry's usage and description must be those its module registers:
+ * test/cli/start.test.ts loads every module and compares the help pages.
  */
 export interface CommandEntry {
   name: string;
@@ -35,4 +35,5 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
   { name: 'tag', usage: '[options]', description: 'tag and decide for every sample a filter selects (the review API filter language), recorded with a reviewer', load: async () => (await import('./tag.js')).registerTag },
   { name: 'runs', usage: '[options]', description: 'list the builds of a catalog: tag, date, status, samples per source and per step', load: async () => (await import('./runs.js')).registerRuns },
   { name: 'diff', usage: '[options] <from> <to>', description: 'compare two dataset versions (tags or run numbers): rows added and removed per source and per step', load: async () => (await import('./runs.js')).registerDiff },
+  { name: 'worker', usage: '[options]', description: 'run shard jobs of queue builds (`imgsift build R --queue URL`) from Redis until stopped', load: async () => (await import('./worker.js')).registerWorker },
 ];

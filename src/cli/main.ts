@@ -50,6 +50,13 @@ export async function createProgram(state: CliState, argv: readonly string[]): P
   return program;
 }
 
+/** The program with every command loaded (for docs and tests; the binary loads only the one it runs). */
+export async function fullProgram(state: CliState): Promise<Command> {
+  const program = baseProgram();
+  for (const c of COMMAND_INDEX) (await c.load())(program, state);
+  return program;
+}
+
 /** Entry point of the `imgsift` binary; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const state: CliState = { exitCode: EXIT.ok };

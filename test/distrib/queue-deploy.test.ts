@@ -8,14 +8,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import type { Command } from 'commander';
-import { createProgram } from '../../src/cli/main.js';
+import { fullProgram } from '../../src/cli/main.js';
 import { shardFromEnv } from '../../src/distrib/shard.js';
 import { parseRedisUrl } from '../../src/distrib/redis.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (p: string) => readFileSync(ROOT + p, 'utf8');
 
-const program = createProgram({ exitCode: 0 });
+const program = await fullProgram({ exitCode: 0 });
 function command(name: string): Command {
   const c = program.commands.find((x) => x.name() === name);
   assert.ok(c, `imgsift has a '${name}' command`);
@@ -23,14 +23,14 @@ function command(name: string): Command {
 }
 
 /** `imgsift ARGS` as the CLI would take them: a known command, every --flag one of its options. */
-function assertRunnable(args: string[], where: string): Command {
+async function assertRunnable(args: string[], where: string): Promise<Command> {
   const cmd = command(args[0]);
   const longs = new Set(cmd.options.map((o) => o.long));
   for (const a of args.slice(1)) {
     if (a.startsWith('--')) assert.ok(longs.has(a.split('=')[0]), `${where}: imgsift ${args[0]} has no option ${a}`);
   }
   // Commander itself accepts the line (required options, values), without running the action.
-  const copy = createProgram({ exitCode: 0 });
+  const copy = await fullProgram({ exitCode: 0 });
   const c = copy.commands.find((x) => x.name() === args[0])!;
   c.action(() => undefined);
   copy.exitOverride();
@@ -41,12 +41,12 @@ function assertRunnable(args: string[], where: string): Command {
 
 const valueAfter = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
-test('Kubernetes: an Indexed Job of `build --shard auto` whose IMGSIFT_SHARDS is its completions, then a merge Job', () => {
+test('Kubernetes: an Indexed Job of `build --shard auto` whose IMGSIFT_SHARDS is its completions, then a merge Job', async () => {
   const job = parse(read('deploy/k8s/shards-job.yaml'));
   assert.equal(job.kind, 'Job');
   assert.equal(job.spec.completionMode, 'Indexed');
   const c = job.spec.template.spec.containers[0];
-  assertRunnable(c.args, 'shards-job.yaml');
+  await assertRunnable(c.args, 'shards-job.yaml');
   assert.equal(valueAfter(c.args, '--shard'), 'auto');
   const env = Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, e.value]));
   assert.equal(Number(env.IMGSIFT_SHARDS), job.spec.completions);
@@ -56,7 +56,7 @@ test('Kubernetes: an Indexed Job of `build --shard auto` whose IMGSIFT_SHARDS is
   }
   const merge = parse(read('deploy/k8s/merge-job.yaml'));
   const m = merge.spec.template.spec.containers[0];
-  assertRunnable(m.args, 'merge-job.yaml');
+  await assertRunnable(m.args, 'merge-job.yaml');
   assert.ok(m.args.includes('--merge'));
   // Both Jobs see the same recipe, workdir and volume.
   assert.equal(m.args[1], c.args[1]);
@@ -67,13 +67,13 @@ test('Kubernetes: an Indexed Job of `build --shard auto` whose IMGSIFT_SHARDS is
   assert.deepEqual(pvc.spec.accessModes, ['ReadWriteMany']);
 });
 
-test('Slurm: the array script runs `build --shard auto`, and every task of its --array gets its own shard', () => {
+test('Slurm: the array script runs `build --shard auto`, and every task of its --array gets its own shard', async () => {
   const text = read('deploy/slurm/imgsift-array.sbatch');
   const array = /^#SBATCH --array=(\d+)-(\d+)$/m.exec(text);
   assert.ok(array, 'a contiguous --array=A-B');
   const [min, max] = [Number(array[1]), Number(array[2])];
   const run = /^srun imgsift (.+)$/m.exec(text)![1].split(/\s+/).map((a) => a.replace(/^"|"$/g, ''));
-  assertRunnable(run.map((a) => (a.startsWith('$') || a.startsWith('"$') ? 'X' : a)).map((a, i, all) => (all[i - 1] === '--workers' ? '4' : a)), 'imgsift-array.sbatch');
+  await assertRunnable(run.map((a) => (a.startsWith('$') || a.startsWith('"$') ? 'X' : a)).map((a, i, all) => (all[i - 1] === '--workers' ? '4' : a)), 'imgsift-array.sbatch');
   assert.equal(valueAfter(run, '--shard'), 'auto');
   const seen = new Set<number>();
   for (let id = min; id <= max; id++) {
@@ -86,16 +86,16 @@ test('Slurm: the array script runs `build --shard auto`, and every task of its -
   assert.equal(seen.size, max - min + 1, 'every task a different shard');
   // The merge line of the usage comment is a real command too.
   const wrap = /--wrap "imgsift (.+)"/.exec(text)![1].split(/\s+/);
-  assertRunnable(wrap, 'imgsift-array.sbatch (merge)');
+  await assertRunnable(wrap, 'imgsift-array.sbatch (merge)');
 });
 
-test('docker compose: redis, two workers and a queue build, on the same Redis URL', () => {
+test('docker compose: redis, two workers and a queue build, on the same Redis URL', async () => {
   const doc = parse(read('deploy/compose/docker-compose.yml'));
   const env = (s: string) => s.replace(/\$\{REDIS_PASSWORD:-([^}]*)\}/g, '$1');
   const worker = doc.services.worker.command.map(env);
   const build = doc.services.build.command.map(env);
-  assertRunnable(worker, 'compose worker');
-  assertRunnable(build, 'compose build');
+  await assertRunnable(worker, 'compose worker');
+  await assertRunnable(build, 'compose build');
   assert.equal(doc.services.worker.deploy.replicas, 2);
   assert.equal(valueAfter(worker, '--redis'), valueAfter(build, '--queue'));
   const url = parseRedisUrl(valueAfter(worker, '--redis'), '--redis');
