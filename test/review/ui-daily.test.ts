@@ -182,7 +182,11 @@ test('sort by score, filters and the open sample live in the address: reload res
   await page.selectOption('#sort', 'score');
   await page.waitForFunction(`location.search.includes('sort=score')`);
   // The highest-scored samples come first: the duplicates (score 1).
-  await page.waitForFunction(`document.querySelector('.tile[data-index="0"] .split')?.textContent.includes('1.00')`);
+  await page.waitForFunction(`document.querySelector('.tile[data-index="0"] .split')?.textContent.includes('1.00')`).catch(async (err: Error) => {
+    // Say what the grid showed instead (this wait once timed out in a full run and never alone).
+    const shown = await page.evaluate(`[...document.querySelectorAll('.tile')].slice(0, 4).map((t) => t.getAttribute('data-index') + ' ' + t.getAttribute('data-id') + ' ' + t.querySelector('.split')?.textContent)`);
+    throw new Error(`${err.message}\ntiles: ${JSON.stringify(shown)}\ntoast: ${await page.textContent('#toast')}\nurl: ${page.url()}\npage errors: ${JSON.stringify(page.errors)}`);
+  });
   const firstId = await page.getAttribute('.tile[data-index="0"]', 'data-id');
   assert.ok(fx.duplicates.some(([c]) => c === firstId));
   await page.click('[data-facet=issue] [data-value=leak]');
