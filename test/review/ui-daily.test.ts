@@ -33,6 +33,9 @@ after(async () => {
 type ErrPage = Page & { errors: string[] };
 async function open(path = '/'): Promise<ErrPage> {
   const page = (await browser.newPage()) as ErrPage;
+  // A full `npm test` runs two files at once on two cores, and the server makes thumbnails for
+  // every tile on the same thread pool as its queries: allow a minute, not playwright's 30 s.
+  page.setDefaultTimeout(60_000);
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
