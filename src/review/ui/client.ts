@@ -102,15 +102,19 @@ function syncInputs() {
 function applyUrl(first) {
   var u = readUrl();
   var changed = first || JSON.stringify(u.filter) !== JSON.stringify(S.filter) || u.sort !== S.sort;
+  // Only the restore's own synchronous changes leave the address alone: a change the reviewer makes
+  // while the restored view still loads (a slow facet count) must reach the address. The later
+  // steps (opening the sample) give the address it already has, so they push nothing.
   S.restoring = true;
   S.filter = u.filter; S.sort = u.sort;
   syncInputs();
   var done = changed ? refresh() : Promise.resolve();
   if (first || u.view !== S.view) showView(u.view);
+  S.restoring = false;
   return done.then(function () {
     if (u.open && u.view === 'grid') { if (S.openId !== u.open || !S.detailOpen) return openById(u.open); }
     else if (S.detailOpen) closeDetail();
-  }).then(function () { S.restoring = false; }, function () { S.restoring = false; });
+  });
 }
 
 // Open a sample by id: find where it is in the sorted, filtered view, load that page, open it.
