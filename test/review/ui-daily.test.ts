@@ -181,11 +181,14 @@ test('detail: the matched copy beside the sample, the evidence in words, flagged
 });
 
 test('sort by score, filters and the open sample live in the address: reload restores them, Back steps back', async () => {
-  // The first facet counts come late (as on a busy machine): the grid is shown and the reviewer
-  // sorts before the restored view has finished loading, and the address must still follow.
+  // The first facet counts come late (as on a busy machine): the grid is shown, and the reviewer
+  // sorts, filters and opens a sample before the restored view has finished loading. The address
+  // must follow, and the end of the restore must not close the sample the reviewer opened.
   let held = 0;
+  let release = () => {};
+  const gate = new Promise<void>((r) => (release = r));
   const page = await open('/', (p) => p.route('**/api/facets?*', async (route) => {
-    if (held++ === 0) await new Promise((r) => setTimeout(r, 4000));
+    if (held++ === 0) await Promise.race([gate, new Promise((r) => setTimeout(r, 120_000))]);
     await route.continue();
   }));
   await page.waitForSelector('.tile img');
@@ -207,6 +210,13 @@ test('sort by score, filters and the open sample live in the address: reload res
   await page.keyboard.press('Enter');
   await page.waitForSelector('#detail .info h2');
   await page.waitForFunction(`new URLSearchParams(location.search).get('open') === ${JSON.stringify(focused)}`);
+  // Now the restore ends: its facet counts arrive, and the page gets a moment to act on them.
+  const late = page.waitForResponse((r) => r.url().includes('/api/facets?') && !r.url().includes('issue=leak'));
+  release();
+  await late;
+  await page.evaluate(`new Promise((r) => requestAnimationFrame(() => setTimeout(r, 200)))`);
+  assert.ok(await page.isVisible('#detail .info h2'), 'the end of the restore closed the sample the reviewer opened');
+  assert.equal(new URLSearchParams(new URL(page.url()).search).get('open'), focused);
 
   await page.reload();
   await page.waitForSelector('#detail:not(.hidden) .info h2');

@@ -14,7 +14,7 @@ var SORTS = ['ingest', 'path', 'label', 'score', 'score_asc'];
 var S = {
   filter: {}, total: 0, pages: new Map(), loading: new Map(), focus: 0, selected: new Set(),
   cols: 1, taxonomy: [], labels: [], view: 'grid', detailOpen: false, armView: false, epoch: 0,
-  sort: 'ingest', openId: null, restoring: false, showAll: false, zoom: null,
+  sort: 'ingest', openId: null, restoring: false, moves: 0, showAll: false, zoom: null,
   pairs: [], groups: {}, pairFocus: 0, pairTotal: 0, pairsLoading: false,
   reviewerFixed: false, limits: { label: 200, tag: 64, tagsPerRequest: 32, reviewer: 100 }
 };
@@ -74,6 +74,7 @@ function stateUrl() {
 // A new entry for a new view (Back returns to the previous one), a replaced one for moving on.
 function syncUrl(replace) {
   if (S.restoring) return;
+  S.moves++;
   var url = stateUrl();
   if (url === location.pathname + location.search) return;
   if (replace) history.replaceState(null, '', url); else history.pushState(null, '', url);
@@ -111,7 +112,10 @@ function applyUrl(first) {
   var done = changed ? refresh() : Promise.resolve();
   if (first || u.view !== S.view) showView(u.view);
   S.restoring = false;
+  // Nor may the restore's later steps undo what the reviewer did meanwhile (open or close a sample).
+  var moves = S.moves;
   return done.then(function () {
+    if (S.moves !== moves) return;
     if (u.open && u.view === 'grid') { if (S.openId !== u.open || !S.detailOpen) return openById(u.open); }
     else if (S.detailOpen) closeDetail();
   });
