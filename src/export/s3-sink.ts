@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { EXIT, ImgsiftError, UsageError } from '../errors.js';
-import { fileMd5, processAlive, type Committed, type ObjectInfo, type Sink, type SinkWriter } from './sink.js';
+import { fileMd5, processAlive, type Committed, type PutFileOptions, type ObjectInfo, type Sink, type SinkWriter } from './sink.js';
 
 /**
  * An S3 bucket prefix (AWS, or an S3-compatible store through an endpoint override) as a Sink.
@@ -182,9 +182,9 @@ export class S3Sink implements Sink {
     return join(this.spoolDir, `${process.pid}-${randomBytes(8).toString('hex')}.spool`);
   }
 
-  async putFile(path: string, file: string): Promise<Committed> {
+  async putFile(path: string, file: string, options: PutFileOptions = {}): Promise<Committed> {
     try {
-      const { size, md5 } = await fileMd5(file);
+      const { size, md5 } = options.known ?? (await (options.hashFile ?? fileMd5)(file));
       return await this.commitFile(path, file, size, md5, new Cancel());
     } finally {
       await rm(file, { force: true });

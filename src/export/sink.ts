@@ -30,7 +30,7 @@ export interface Sink {
    * deleted whether or not the commit succeeds. Name it with `scratchFile` so a local sink can
    * rename it into place instead of copying.
    */
-  putFile(path: string, file: string): Promise<Committed>;
+  putFile(path: string, file: string, options?: PutFileOptions): Promise<Committed>;
   /** A fresh temporary local file name for `putFile(path, ...)`; the caller creates the file. */
   scratchFile(path: string): Promise<string>;
   /** Start writing an object in pieces; nothing is visible under `path` before `commit`. */
@@ -51,6 +51,16 @@ export interface Sink {
   sweep(): Promise<number>;
   /** Release connections. */
   close(): Promise<void>;
+}
+
+/** Size and md5 of a local file. */
+export type FileHasher = (file: string) => Promise<{ size: number; md5: string }>;
+
+export interface PutFileOptions {
+  /** The file's size and md5, when the writer computed them on the way (the file is not read again). */
+  known?: { size: number; md5: string };
+  /** How to hash local files for the comparison with an existing object (default: on this thread). */
+  hashFile?: FileHasher;
 }
 
 export interface ObjectInfo {
@@ -114,11 +124,12 @@ export class LocalSink implements Sink {
     return tempPathFor(final);
   }
 
-  async putFile(path: string, file: string): Promise<Committed> {
+  async putFile(path: string, file: string, options: PutFileOptions = {}): Promise<Committed> {
     const final = this.full(path);
+    const hashFile = options.hashFile ?? fileMd5;
     try {
-      const { size, md5 } = await fileMd5(file);
-      if (await sameContent(final, size, md5)) return { size, md5, written: false };
+      const { size, md5 } = options.known ?? (await hashFile(file));
+      if (await sameContent(final, size, md5, hashFile)) return { size, md5, written: false };
       await mkdir(dirname(final), { recursive: true });
       // Renaming is atomic on one file system; from elsewhere copy beside the target first.
       let src = file;
@@ -288,14 +299,14 @@ export async function fileMd5(path: string): Promise<{ size: number; md5: string
 }
 
 /** Whether `path` is a file with exactly this size and md5 (read only when the size matches). */
-async function sameContent(path: string, size: number, md5: string): Promise<boolean> {
+async function sameContent(path: string, size: number, md5: string, hashFile: FileHasher = fileMd5): Promise<boolean> {
   try {
     const st = await stat(path);
     if (!st.isFile() || st.size !== size) return false;
   } catch {
     return false;
   }
-  return (await fileMd5(path)).md5 === md5;
+  return (await hashFile(path)).md5 === md5;
 }
 
 async function syncFile(path: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { loadRoleAliases, resolveRole } from '../catalog/roles.js';
-import { readFileSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { openImage } from '../image/open.js';
 import { z } from 'zod';
@@ -13,7 +13,8 @@ import { orderedMap } from './file-export.js';
 import { lookup } from './path-template.js';
 import { DEV_DIR, LocalSink, S3Options, isS3Url, sinkFor, type Sink, type SinkWriter } from './sink.js';
 import { RELABELED_ACTIVE } from './labels.js';
-import { TAR_END_BYTES, tarEnd, tarEntryBytes, tarMemberPieces } from './tar.js';
+import { TAR_END_BYTES, tarEntryBytes } from './tar.js';
+import { TarPacker, type MemberInput, type PackedShard } from './tar-packer.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 
 /**
@@ -43,7 +44,6 @@ const TEXT_SOURCES = ['id', 'path', 'text', 'label', 'group', 'split', 'source_s
 const FIELD_EXT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const MAX_FIELD_EXT = 19; // keeps `<key ≤ 80>.<ext>` within USTAR's 100-byte name field
 const MAX_KEY = 80;
-const WRITE_BATCH_BYTES = 4 << 20;
 
 /** Formats copied byte for byte; others are converted to PNG (lossless) unless `reencode` is set. */
 const COPY_FORMATS: Record<string, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif', tiff: 'tiff' };
@@ -244,14 +244,11 @@ interface FileRow {
   format: string | null;
 }
 
-interface Member {
-  name: string;
-  data: Buffer;
-}
-
 interface LoadedSample {
+  id: string;
   key: string;
-  members: Member[];
+  /** Files copied as they are stay paths: the packing thread reads them. */
+  members: MemberInput[];
   /** Bytes in the tar, headers and padding included. */
   tarBytes: number;
   reencoded: number;
@@ -286,20 +283,32 @@ interface ExportPlan {
 }
 
 /**
- * A file's bytes. Plain paths are read synchronously: an image is read once, whole, and
- * readFileSync costs about a third of the CPU of fs/promises' readFile for the small files of a
- * dataset (no thread-pool round trip for each of open, stat, read and close), while the shard
- * writes go on in the thread pool. Members of tars and the rest go through readUri.
+ * A file's bytes, for the members the main thread converts. Plain paths are read synchronously:
+ * readFileSync costs about a third of the CPU of fs/promises' readFile for small files. Members
+ * of tars and the rest go through readUri.
  */
 async function readSource(uri: string): Promise<Buffer> {
   return uri.startsWith('/') ? readFileSync(uri) : readUri(uri);
 }
 
+/** A file member copied byte for byte from a local path: the packing thread reads it (sized here, for planning). */
+function pathMember(name: string, uri: string): { name: string; path: string; size: number } | null {
+  if (!uri.startsWith('/')) return null;
+  const st = statSync(uri);
+  if (!st.isFile()) throw new Error(`${uri} is not a regular file`);
+  return { name, path: uri, size: st.size };
+}
+
 async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, FileRow>): Promise<LoadedSample> {
   const key = plan.keys.get(row.id)!;
-  const members: Member[] = [];
+  const members: MemberInput[] = [];
+  let tarBytes = 0;
   let reencoded = 0;
   const meta = parseMeta(row.meta);
+  const push = (member: MemberInput, size: number) => {
+    members.push(member);
+    tarBytes += tarEntryBytes(size);
+  };
   for (const { ext, source } of plan.fields) {
     let name = `${key}.${ext}`;
     let data: Buffer | null = null;
@@ -310,8 +319,17 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
           if (source.role === 'image') throw new Error(`sample has no 'image' file`);
           continue; // optional roles may be missing on some samples
         }
+        const reencode = source.role === 'image' ? plan.reencode : undefined;
+        const copyExt = reencode ? undefined : f.format === null ? null : COPY_FORMATS[f.format];
+        if (copyExt !== undefined) {
+          const copied = pathMember(copyExt ? `${key}.${replaceLastExt(ext, copyExt)}` : name, f.uri);
+          if (copied) {
+            push(copied, copied.size);
+            continue;
+          }
+        }
         const bytes = await readSource(f.uri);
-        const out = await encodeFile(bytes, f.format, source.role === 'image' ? plan.reencode : undefined);
+        const out = await encodeFile(bytes, f.format, reencode);
         data = out.data;
         if (out.ext) name = `${key}.${replaceLastExt(ext, out.ext)}`;
         if (out.reencoded) reencoded++;
@@ -322,6 +340,13 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
         if (!f) {
           if (source.role === 'image') throw new Error(`sample has no 'image' file`);
           continue;
+        }
+        if (f.format === source.format) {
+          const copied = pathMember(name, f.uri);
+          if (copied) {
+            push(copied, copied.size);
+            continue;
+          }
         }
         const bytes = await readSource(f.uri);
         const stored = await formatOf(bytes, f.format);
@@ -354,7 +379,7 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
         break;
       }
     }
-    members.push({ name, data });
+    push({ name, data }, data.byteLength);
   }
   const names = new Set<string>();
   for (const m of members) {
@@ -365,8 +390,7 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
     }
     names.add(m.name);
   }
-  const tarBytes = members.reduce((s, m) => s + tarEntryBytes(m.data.byteLength), 0);
-  return { key, members, tarBytes, reencoded };
+  return { id: row.id, key, members, tarBytes, reencoded };
 }
 
 async function encodeFile(
@@ -435,78 +459,59 @@ interface ShardResult {
   filesize: number;
   md5sum: string;
   written: boolean;
+  /** Samples the packing thread left out (a file unreadable when packed). */
+  skipped: Array<{ id: string; error: string }>;
 }
 
 /**
- * One shard being written: a tar streamed into a sink writer (a temporary file, or a spool file
- * that is uploaded on commit), md5 computed by the sink on the way. Members are gathered into
- * batches of about WRITE_BATCH_BYTES, one sink write each, the next batch filling while the
- * previous one is written: a write per header, data and padding would cost a syscall and an
- * await each.
+ * One shard being written: packed by a tar packing thread (tar-packer.ts) into the sink's
+ * scratch file (a temporary file beside the shard, or a spool file for S3), then committed
+ * with the size and md5 the thread computed — unless an identical object is already there.
  */
 class ShardWriter {
-  private batch: Uint8Array[] = [];
-  private batchBytes = 0;
-  /** The write in flight; a failure surfaces at the next flush or at close. */
-  private pending: Promise<void> = Promise.resolve();
   private readonly devTmp: string | null;
   /** Bytes of the archive so far, counted as samples are added (before they are written). */
   planned = 0;
   nsamples = 0;
 
   private constructor(
-    private readonly out: SinkWriter,
+    private readonly sink: Sink,
+    private readonly packer: TarPacker,
+    private readonly pack: PackedShard,
+    private readonly file: string,
     readonly url: string,
     private readonly devDir: string | null,
+    devTmp: string | null,
   ) {
-    this.devTmp = devDir ? tempPathFor(devDir) : null;
+    this.devTmp = devTmp;
   }
 
   /** `devDir`: a local folder to extract the shard's members into (with --dev). */
-  static async open(sink: Sink, url: string, devDir: string | null): Promise<ShardWriter> {
-    const out = await sink.create(url);
-    if (devDir) await mkdir(dirname(devDir), { recursive: true });
-    const w = new ShardWriter(out, url, devDir);
-    if (w.devTmp) await mkdir(w.devTmp);
-    return w;
+  static async open(sink: Sink, packer: TarPacker, url: string, devDir: string | null): Promise<ShardWriter> {
+    const file = await sink.scratchFile(url);
+    let devTmp: string | null = null;
+    if (devDir) {
+      await mkdir(dirname(devDir), { recursive: true });
+      devTmp = tempPathFor(devDir);
+      await mkdir(devTmp);
+    }
+    return new ShardWriter(sink, packer, packer.open(file, devTmp), file, url, devDir, devTmp);
   }
 
   async add(sample: LoadedSample): Promise<void> {
-    // Every member's header first: a name that does not fit USTAR leaves no part of the sample behind.
-    const pieces = sample.members.flatMap((m) => tarMemberPieces(m.name, m.data));
-    for (const piece of pieces) {
-      this.batch.push(piece);
-      this.batchBytes += piece.byteLength;
-    }
-    if (this.devTmp) {
-      for (const m of sample.members) {
-        await writeFile(join(this.devTmp, m.name), m.data).catch((err) => Promise.reject(asStorageError(err, this.devTmp!)));
-      }
-    }
+    await this.pack.add(sample.id, sample.members);
     this.nsamples++;
     this.planned += sample.tarBytes;
-    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
-  }
-
-  /** Hand the batch to the sink once the previous write is done. */
-  private async flush(): Promise<void> {
-    await this.pending;
-    const chunk = Buffer.concat(this.batch, this.batchBytes);
-    this.batch = [];
-    this.batchBytes = 0;
-    this.pending = this.out.write(chunk);
-    this.pending.catch(() => undefined); // awaited at the next flush or at close
   }
 
   /** Finish the tar and commit it, unless an identical object is already there. */
   async close(): Promise<ShardResult> {
+    let packed;
     let committed;
     try {
-      this.batch.push(tarEnd());
-      this.batchBytes += TAR_END_BYTES;
-      await this.flush();
-      await this.pending;
-      committed = await this.out.commit();
+      packed = await this.pack.finish();
+      // The sink takes the file over from here, whether or not the commit succeeds.
+      committed = await this.sink.putFile(this.url, this.file, { known: packed, hashFile: (f) => this.packer.md5(f) });
       if (this.devDir && this.devTmp) {
         await rm(this.devDir, { recursive: true, force: true });
         await rename(this.devTmp, this.devDir);
@@ -515,13 +520,15 @@ class ShardWriter {
       await this.discard();
       throw err;
     }
-    return { url: this.url, nsamples: this.nsamples, filesize: committed.size, md5sum: committed.md5, written: committed.written };
+    return {
+      url: this.url, nsamples: packed.nsamples, filesize: committed.size, md5sum: committed.md5, written: committed.written,
+      skipped: packed.skipped,
+    };
   }
 
   async discard(): Promise<void> {
-    this.batch = [];
-    await this.pending.catch(() => undefined);
-    await this.out.abort();
+    await this.pack.abort();
+    await rm(this.file, { force: true });
     if (this.devTmp) await rm(this.devTmp, { recursive: true, force: true });
   }
 }
@@ -543,8 +550,6 @@ export const webdatasetExporter: Exporter<WebDatasetOptions> = {
   },
 };
 
-/** Shard commits (an upload, for S3) that may run while the next shard is being built. */
-const MAX_CLOSING = 2;
 
 async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptions): Promise<ExportStats> {
   const { catalog, reporter } = ctx;
@@ -569,7 +574,14 @@ async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptio
   let unchanged = 0;
   let skipped = 0;
   let reencoded = 0;
+  const skip = (id: string, error: string) => {
+    skipped++;
+    if (skipped <= 5) reporter.warn(`webdataset: skipped sample ${id}: ${error}`);
+  };
   const progress = reporter.progress('webdataset', rows.length);
+  const packer = new TarPacker();
+  // Shards being packed or committed (an upload, for S3) while the next one is built: one per packing thread, and one more.
+  const maxClosing = packer.size + 1;
   try {
     for (const [split, samples] of bySplit) {
       const files = await splitFiles(ctx, split);
@@ -580,13 +592,13 @@ async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptio
         const p = w.close();
         p.catch(() => undefined); // surfaces when awaited below
         closing.push(p);
-        while (closing.length - settled > MAX_CLOSING) await closing[settled++];
+        while (closing.length - settled > maxClosing) await closing[settled++];
       };
       let shard: ShardWriter | null = null;
       const openShard = (n: number) => {
         const rel = shardPath(options.pattern, split, n);
         const devDir = extractRoot ? join(extractRoot, split, basename(rel, '.tar')) : null;
-        return ShardWriter.open(sink, rel, devDir);
+        return ShardWriter.open(sink, packer, rel, devDir);
       };
       let shards: ShardResult[];
       try {
@@ -601,8 +613,7 @@ async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptio
         for await (const s of orderedMap(samples, load, 16)) {
           if (ctx.signal?.aborted) throw new ImgsiftError('webdataset: export interrupted');
           if ('error' in s) {
-            skipped++;
-            if (skipped <= 5) reporter.warn(`webdataset: skipped sample ${s.id}: ${s.error}`);
+            skip(s.id, s.error);
             progress.tick(1, 1);
             continue;
           }
@@ -634,6 +645,7 @@ async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptio
       await writeIndex(sink, split, shards, plan.labels);
       if (extractRoot) await removeStaleExtracted(join(extractRoot, split), shards);
       for (const s of shards) {
+        for (const k of s.skipped) skip(k.id, k.error);
         if (s.written) bytes += s.filesize;
         else unchanged++;
       }
@@ -642,6 +654,7 @@ async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptio
     }
   } finally {
     progress.finish();
+    await packer.close();
   }
   stats['bytes written'] = bytes;
   stats['shards unchanged'] = unchanged;

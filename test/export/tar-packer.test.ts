@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { photoJpeg } from '../../src/demo/synth.js';
+import { StorageError } from '../../src/errors.js';
+import { tarBuffer } from '../../src/export/tar.js';
+import { TarPacker, type MemberInput } from '../../src/export/tar-packer.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+
+test('shards packed on two threads at once are byte for byte the in-memory tar of the same members', async () => {
+  const dir = await tempDir('imgsift-packer-');
+  const packer = new TarPacker(2);
+  try {
+    // Photos of several sizes (one larger than the 8 MB batch), text members between them.
+    const files: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const p = join(dir, `p${i}.jpg`);
+      await writeFile(p, await photoJpeg({ seed: i + 1, width: 200 + 40 * i, height: 150, quality: 85 }));
+      files.push(p);
+    }
+    const big = join(dir, 'big.bin');
+    await writeFile(big, Buffer.alloc(9 << 20, 0x5a));
+    files.push(big);
+    const samples = await Promise.all(
+      Array.from({ length: 150 }, async (_, i) => {
+        const path = files[i % files.length];
+        const size = (await readFile(path)).length;
+        const members: MemberInput[] = [
+          { name: `k${i}.jpg`, path, size },
+          { name: `k${i}.txt`, data: Buffer.from(`caption ${i}`) },
+          { name: `k${i}.json`, data: Buffer.from(JSON.stringify({ i })) },
+        ];
+        return { id: `s${i}`, members };
+      }),
+    );
+    const bytesOf = async (m: MemberInput) => ('path' in m ? readFile(m.path) : Buffer.from(m.data));
+    // Three shards open at once, samples dealt in turn, so both threads work on interleaved messages.
+    const shards = [0, 1, 2].map((n) => ({ file: join(dir, `shard-${n}.tar`), samples: samples.filter((_, i) => i % 3 === n) }));
+    const open = shards.map((s) => packer.open(s.file, null));
+    for (let i = 0; i < samples.length; i++) await open[i % 3].add(samples[i].id, samples[i].members);
+    const results = await Promise.all(open.map((p) => p.finish()));
+    for (const [n, s] of shards.entries()) {
+      const expected = await tarBuffer(
+        await Promise.all(s.samples.flatMap((x) => x.members).map(async (m) => ({ name: m.name, data: await bytesOf(m) }))),
+      );
+      const written = await readFile(s.file);
+      assert.ok(written.equals(expected), `shard ${n} equals the reference archive`);
+      assert.deepEqual(results[n], { size: expected.length, md5: md5(expected), nsamples: s.samples.length, skipped: [] });
+      assert.deepEqual(await packer.md5(s.file), { size: expected.length, md5: md5(expected) });
+    }
+  } finally {
+    await packer.close();
+  }
+});
+
+test('a sample whose file is gone or changed is left out whole and reported; the rest of the shard is intact', async () => {
+  const dir = await tempDir('imgsift-packer-');
+  const packer = new TarPacker(1);
+  try {
+    const good = join(dir, 'good.jpg');
+    const gone = join(dir, 'gone.jpg');
+    const grown = join(dir, 'grown.jpg');
+    const photo = await photoJpeg({ seed: 3, width: 160, height: 120 });
+    for (const p of [good, gone, grown]) await writeFile(p, photo);
+    const size = photo.length;
+    await unlink(gone); // after planning, before packing
+    await writeFile(grown, Buffer.concat([photo, Buffer.from('more')]));
+    const shard = packer.open(join(dir, 'out.tar'), null);
+    const sample = (k: string, path: string) => [
+      { name: `${k}.txt`, data: Buffer.from(k) },
+      { name: `${k}.jpg`, path, size },
+    ];
+    await shard.add('a', sample('a', good));
+    await shard.add('b', sample('b', gone));
+    await shard.add('c', sample('c', grown));
+    await shard.add('d', sample('d', good));
+    const r = await shard.finish();
+    assert.equal(r.nsamples, 2);
+    assert.deepEqual(r.skipped.map((s) => s.id), ['b', 'c']);
+    assert.match(r.skipped[0].error, /ENOENT.*gone\.jpg/);
+    assert.match(r.skipped[1].error, /grown\.jpg changed during the export/);
+    const expected = await tarBuffer([...sample('a', good), ...sample('d', good)].map((m) => ({ name: m.name, data: 'data' in m ? m.data! : photo })));
+    assert.ok((await readFile(join(dir, 'out.tar'))).equals(expected), 'only a and d, whole');
+  } finally {
+    await packer.close();
+  }
+});
+
+test('a shard that cannot be written fails with its path; member names are checked before anything is queued', async () => {
+  const dir = await tempDir('imgsift-packer-');
+  const packer = new TarPacker(1);
+  try {
+    const shard = packer.open(join(dir, 'no-such-folder', 'x.tar'), null);
+    await shard.add('a', [{ name: 'a.txt', data: Buffer.from('a') }]);
+    await assert.rejects(shard.finish(), /ENOENT.*no-such-folder/);
+    // A full disk is a storage error naming the file (/dev/full answers every write with ENOSPC).
+    const full = packer.open('/dev/full', null);
+    await full.add('a', [{ name: 'a.txt', data: Buffer.from('a') }]);
+    await assert.rejects(full.finish(), (err: unknown) => err instanceof StorageError && err.code === 'ENOSPC' && err.path === '/dev/full');
+    const ok = packer.open(join(dir, 'ok.tar'), null);
+    await assert.rejects(ok.add('x', [{ name: 'x'.repeat(300), data: Buffer.from('x') }]), /USTAR allows at most 255/);
+    assert.equal((await ok.finish()).nsamples, 0);
+  } finally {
+    await packer.close();
+  }
+});
