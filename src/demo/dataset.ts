@@ -1,7 +1,8 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import sharp, { type Sharp } from 'sharp';
+import sharp from '../image/sharp.js';
+import type { Sharp } from 'sharp';
 import { SCENE_KINDS, describeScene, photoPixels, rng, type PhotoOptions, type SceneInfo, type SceneKind } from './synth.js';
 
 /**

@@ -1,4 +1,5 @@
-import sharp, { type Sharp } from 'sharp';
+import sharp from '../image/sharp.js';
+import type { Sharp } from 'sharp';
 
 import { rng } from '../util/random.js';
 

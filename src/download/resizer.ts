@@ -1,4 +1,5 @@
-import sharp, { type KernelEnum, type ResizeOptions as SharpResize, type Sharp } from 'sharp';
+import sharp from '../image/sharp.js';
+import type { KernelEnum, ResizeOptions as SharpResize, Sharp } from 'sharp';
 import { errorMessage } from '../errors.js';
 import { jpegHeader } from '../image/jpeg-header.js';
 import { openImage, readMetadata } from '../image/open.js';

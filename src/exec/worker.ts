@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import sharp from 'sharp';
+import sharp from '../image/sharp.js';
 import { runSampleGroup } from './run-sample.js';
 import type { SampleTask } from './task.js';
 

@@ -40,7 +40,7 @@ const waiting = new Map<number, Waiter>();
 
 function md5Worker(): Worker {
   if (worker) return worker;
-  const w = new Worker(WORKER_SOURCE, { eval: true });
+  const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }); // CommonJS, whatever flags the process has
   w.unref(); // never keeps the process alive by itself; ref'd while a digest is awaited
   w.on('message', (m: { id: number; md5: string }) => {
     const waiter = waiting.get(m.id);

@@ -92,7 +92,8 @@ export class TarPacker {
   }
 
   private start(): Thread {
-    const worker = new Worker(packWorkerSource, { eval: true });
+    // Plain CommonJS in a clean thread: no inherited flags (a loader such as tsx, --input-type=module).
+    const worker = new Worker(packWorkerSource, { eval: true, execArgv: [] });
     const t: Thread = { worker, waiting: new Map(), openShards: 0 };
     worker.on('message', (r: PackReply) => {
       const queue = t.waiting.get(r.id);

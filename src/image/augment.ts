@@ -10,7 +10,8 @@
  * rectangle of the same aspect that holds no corner fill, and the crop is resized back, so the copy
  * lands in the same bucket as the original.
  */
-import sharp, { type Sharp } from 'sharp';
+import sharp from './sharp.js';
+import type { Sharp } from 'sharp';
 import { UsageError } from '../errors.js';
 import { sha256Hex } from '../util/hash.js';
 import { rng } from '../util/random.js';

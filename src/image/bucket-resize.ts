@@ -5,7 +5,8 @@
  * strategy finds the subject. sd-scripts itself downscales with cv2 INTER_AREA by default; Lanczos is
  * sharper and is what the `bucket` step promises.
  */
-import sharp, { type Sharp } from 'sharp';
+import sharp from './sharp.js';
+import type { Sharp } from 'sharp';
 import { openImage } from './open.js';
 import type { BucketPlan, Size } from './buckets.js';
 

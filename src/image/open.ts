@@ -10,7 +10,8 @@
  * The limit is per thread (module state): a build sets it from the recipe's `max_pixels` on the main
  * thread and in every worker (the task carries it), commands keep the default.
  */
-import sharp, { type CreateRaw, type Metadata, type Sharp, type SharpOptions } from 'sharp';
+import sharp from './sharp.js';
+import type { CreateRaw, Metadata, Sharp, SharpOptions } from 'sharp';
 import { BmpBombError, decodeBmp, isBmp, readBmpHeader } from './bmp.js';
 import { jpegHeader } from './jpeg-header.js';
 
