@@ -9,7 +9,10 @@
  *   - the split step on the catalog;
  *   - webdataset export with only the image member (the like-for-like comparison with tar);
  *   - webdataset export with the default fields (jpg, txt, json, cls);
- *   - `tar -chf` of the same symlinked files (dereferenced, so it reads the same bytes).
+ *   - `tar -chf` of the same symlinked files (dereferenced, so it reads the same bytes), the baseline;
+ *   - then `md5sum` of that archive: GNU tools' cost of the md5 the shard index carries (wids
+ *     verifies shards by it), which the export computes while it writes.
+ * The export packs shards on threads (src/export/tar-packer.ts); its CPU counts every thread.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -101,6 +104,10 @@ async function main(): Promise<void> {
     execFileSync('tar', ['--hard-dereference', '-chf', tarOut, '-C', dataDir, '.']);
     const tarSecs = (performance.now() - t) / 1000;
     record('GNU tar -ch --hard-dereference', tarSecs, childCpu() - childCpu0, (await stat(tarOut)).size);
+    t = performance.now();
+    const md5Cpu0 = childCpu();
+    execFileSync('md5sum', [tarOut]);
+    record('  then md5sum of the archive', (performance.now() - t) / 1000, childCpu() - md5Cpu0, 0);
     catalog.close();
 
     console.log(`\n${SAMPLES} samples, ${payloadMb.toFixed(1)} MB of JPEG payload; MB/s counts payload bytes;`);

@@ -22,7 +22,8 @@ export function packWorkerMain(): void {
   const port = (require('node:worker_threads') as typeof import('node:worker_threads')).parentPort!;
 
   const BLOCK = 512;
-  const BATCH_BYTES = 8 << 20;
+  /** Small enough that what was just read is still in the CPU cache when it is hashed and written. */
+  const BATCH_BYTES = 256 << 10;
   const END_BYTES = 2 * BLOCK;
 
   interface Shard {
@@ -56,69 +57,93 @@ export function packWorkerMain(): void {
 
   const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 
+  /** Hash and write the batch at the end of the shard (positional writes: a rollback truncates the file). */
   function flush(s: Shard): void {
     if (s.used === 0) return;
     const chunk = s.batch.subarray(0, s.used);
     s.md5.update(chunk);
     writing(s.file, () => {
       let off = 0;
-      while (off < chunk.length) off += fs.writeSync(s.fd, chunk, off, chunk.length - off);
+      while (off < chunk.length) off += fs.writeSync(s.fd, chunk, off, chunk.length - off, s.size + off);
     });
     s.size += chunk.length;
     s.used = 0;
   }
 
-  /** Room for `bytes` more in the batch: flush it, or grow it for a sample larger than the batch. */
-  function reserve(s: Shard, bytes: number): void {
-    if (s.used + bytes <= s.batch.length) return;
-    flush(s);
-    if (bytes > s.batch.length) s.batch = Buffer.allocUnsafe(bytes);
+  /** `bytes` from `fill` into the batch, flushing it whenever it is full. */
+  function append(s: Shard, bytes: number, fill: (at: number, n: number) => number): void {
+    for (let left = bytes; left > 0; ) {
+      if (s.used === s.batch.length) flush(s);
+      const n = fill(s.used, Math.min(left, s.batch.length - s.used));
+      s.used += n;
+      left -= n;
+    }
   }
 
-  /** Read `path` (exactly `size` bytes, as its header says) into `buf` at `at`. */
-  function readFileInto(path: string, buf: Buffer, at: number, size: number): void {
+  /** Append `len` bytes of `src` from `from`. */
+  function appendBytes(s: Shard, src: Buffer, from: number, len: number): void {
+    let at = from;
+    append(s, len, (to, n) => {
+      src.copy(s.batch, to, at, at + n);
+      at += n;
+      return n;
+    });
+  }
+
+  /** Append the file `path`, exactly `size` bytes as its header says. */
+  function appendFile(s: Shard, path: string, size: number): void {
     const fd = fs.openSync(path, 'r');
     try {
       let got = 0;
-      while (got < size) {
-        const n = fs.readSync(fd, buf, at + got, size - got, null);
-        if (n === 0) break;
-        got += n;
-      }
+      append(s, size, (at, n) => {
+        const r = fs.readSync(fd, s.batch, at, n, got);
+        if (r === 0) throw new Error(`${path} changed since it was catalogued (${size} bytes expected, only ${got} read)`);
+        got += r;
+        return r;
+      });
       const now = fs.fstatSync(fd).size;
-      if (got !== size || now !== size) throw new Error(`${path} changed during the export (${size} bytes planned, ${now} now)`);
+      if (now !== size) throw new Error(`${path} changed since it was catalogued (${size} bytes expected, ${now} now)`);
     } finally {
       fs.closeSync(fd);
     }
   }
 
-  /** Add one sample whole, or leave it out (and say why) when one of its files cannot be read. */
+  /**
+   * Add one sample whole, or leave it out (and say why) when one of its files cannot be read. A
+   * sample that fits the batch never reaches the file before it is complete; a larger one is
+   * streamed through the batch, and on failure the file is truncated back and the md5 restored.
+   */
   function addSample(s: Shard, sample: PackSample, inline: Buffer): void {
-    reserve(s, sample.members.reduce((t, m) => t + BLOCK + padded(m.size), 0));
-    // Written past `used` first: a read that fails leaves nothing of the sample in the shard.
-    const start = s.used;
-    let at = start;
+    const bytes = sample.members.reduce((t, m) => t + BLOCK + padded(m.size), 0);
+    if (s.used + bytes > s.batch.length) flush(s);
+    const start = { used: s.used, size: s.size, md5: bytes > s.batch.length ? s.md5.copy() : null };
     try {
       for (const m of sample.members) {
-        inline.copy(s.batch, at, m.header, m.header + BLOCK);
-        if (m.path !== undefined) readFileInto(m.path, s.batch, at + BLOCK, m.size);
-        else inline.copy(s.batch, at + BLOCK, m.data!, m.data! + m.size);
-        s.batch.fill(0, at + BLOCK + m.size, at + BLOCK + padded(m.size));
-        at += BLOCK + padded(m.size);
+        appendBytes(s, inline, m.header, BLOCK);
+        if (m.path !== undefined) appendFile(s, m.path, m.size);
+        else appendBytes(s, inline, m.data!, m.size);
+        append(s, padded(m.size) - m.size, (at, n) => (s.batch.fill(0, at, at + n), n));
       }
     } catch (err) {
+      if (err instanceof WriteError) throw err;
+      if (start.md5) {
+        writing(s.file, () => fs.ftruncateSync(s.fd, start.size));
+        s.md5 = start.md5;
+        s.size = start.size;
+        s.used = 0;
+      } else {
+        s.used = start.used;
+      }
       s.skipped.push({ id: sample.id, error: (err as Error).message });
       return;
     }
     if (s.devDir) {
-      let p = start;
       for (const m of sample.members) {
         const file = join(s.devDir, m.name);
-        writing(file, () => fs.writeFileSync(file, s.batch.subarray(p + BLOCK, p + BLOCK + m.size)));
-        p += BLOCK + padded(m.size);
+        if (m.path !== undefined) writing(file, () => fs.copyFileSync(m.path!, file));
+        else writing(file, () => fs.writeFileSync(file, inline.subarray(m.data!, m.data! + m.size)));
       }
     }
-    s.used = at;
     s.nsamples++;
   }
 
@@ -159,9 +184,7 @@ export function packWorkerMain(): void {
       }
       case 'finish': {
         const s = shards.get(m.id)!;
-        reserve(s, END_BYTES);
-        s.batch.fill(0, s.used, s.used + END_BYTES);
-        s.used += END_BYTES;
+        append(s, END_BYTES, (at, n) => (s.batch.fill(0, at, at + n), n));
         flush(s);
         shards.delete(m.id);
         // fsync in the thread pool: this thread goes on packing other shards meanwhile.

@@ -242,6 +242,8 @@ interface FileRow {
   role: string;
   uri: string;
   format: string | null;
+  /** Size of the content the catalog holds for this file (null when it was never read). */
+  bytes: number | null;
 }
 
 interface LoadedSample {
@@ -277,6 +279,8 @@ interface LabelCoding {
 
 interface ExportPlan {
   fields: Array<{ ext: string; source: FieldSource }>;
+  /** Whether a member shows the sample's metadata (else it is never parsed). */
+  needsMeta: boolean;
   keys: Map<string, string>;
   labels: LabelCoding;
   reencode?: WebDatasetOptions['reencode'];
@@ -291,12 +295,17 @@ async function readSource(uri: string): Promise<Buffer> {
   return uri.startsWith('/') ? readFileSync(uri) : readUri(uri);
 }
 
-/** A file member copied byte for byte from a local path: the packing thread reads it (sized here, for planning). */
-function pathMember(name: string, uri: string): { name: string; path: string; size: number } | null {
-  if (!uri.startsWith('/')) return null;
-  const st = statSync(uri);
-  if (!st.isFile()) throw new Error(`${uri} is not a regular file`);
-  return { name, path: uri, size: st.size };
+/**
+ * A file member copied byte for byte from a local path: the packing thread reads it. Its size is
+ * the catalogued content's (the thread leaves the sample out if the file no longer has it), or
+ * read here for a file the catalog never read.
+ */
+function pathMember(name: string, f: FileRow): { name: string; path: string; size: number } | null {
+  if (!f.uri.startsWith('/')) return null;
+  if (f.bytes !== null) return { name, path: f.uri, size: f.bytes };
+  const st = statSync(f.uri);
+  if (!st.isFile()) throw new Error(`${f.uri} is not a regular file`);
+  return { name, path: f.uri, size: st.size };
 }
 
 async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, FileRow>): Promise<LoadedSample> {
@@ -304,7 +313,7 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
   const members: MemberInput[] = [];
   let tarBytes = 0;
   let reencoded = 0;
-  const meta = parseMeta(row.meta);
+  const meta = plan.needsMeta ? parseMeta(row.meta) : null;
   const push = (member: MemberInput, size: number) => {
     members.push(member);
     tarBytes += tarEntryBytes(size);
@@ -322,7 +331,7 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
         const reencode = source.role === 'image' ? plan.reencode : undefined;
         const copyExt = reencode ? undefined : f.format === null ? null : COPY_FORMATS[f.format];
         if (copyExt !== undefined) {
-          const copied = pathMember(copyExt ? `${key}.${replaceLastExt(ext, copyExt)}` : name, f.uri);
+          const copied = pathMember(copyExt ? `${key}.${replaceLastExt(ext, copyExt)}` : name, f);
           if (copied) {
             push(copied, copied.size);
             continue;
@@ -342,7 +351,7 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
           continue;
         }
         if (f.format === source.format) {
-          const copied = pathMember(name, f.uri);
+          const copied = pathMember(name, f);
           if (copied) {
             push(copied, copied.size);
             continue;
@@ -708,6 +717,7 @@ async function makePlan(ctx: ExportContext, options: WebDatasetOptions, rows: Sa
   const numeric = labels.every((l) => /^-?\d+$/.test(l));
   return {
     fields,
+    needsMeta: fields.some((f) => f.source.kind === 'record' || f.source.kind === 'metaField'),
     keys: options.key ? fieldKeys(rows, options.key) : sampleKeys(rows.map((r) => r.id)),
     labels: { classes: numeric ? null : labels, index: new Map(labels.map((l, i) => [l, i])) },
     reencode: options.reencode,
@@ -717,7 +727,7 @@ async function makePlan(ctx: ExportContext, options: WebDatasetOptions, rows: Sa
 /** The split's files by sample and role, with the stored format of each. */
 async function splitFiles(ctx: ExportContext, split: string): Promise<Map<string, Map<string, FileRow>>> {
   const rows = await ctx.catalog.all<FileRow>(
-    `SELECT f.sample_id, f.role, f.uri, s.format
+    `SELECT f.sample_id, f.role, f.uri, s.format, s.bytes::DOUBLE AS bytes
      FROM files f JOIN active a ON a.id = f.sample_id
      LEFT JOIN file_status fs ON fs.uri = f.uri
      LEFT JOIN assets s ON s.sha256 = fs.sha256
