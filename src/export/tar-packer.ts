@@ -58,8 +58,14 @@ export interface PackedShardResult {
 /** Samples per message, and inline bytes that end a message early. */
 const BATCH_SAMPLES = 64;
 const BATCH_INLINE_BYTES = 1 << 20;
-/** Messages a shard may have in flight before `add` waits for the thread. */
-const MAX_UNACKED = 4;
+/**
+ * What a shard may have queued for its thread before `add` waits: enough that the main thread
+ * plans a whole shard and goes on to the next (on another thread) while this one is packed —
+ * planning is far quicker than packing, so a short queue would leave one thread working at a
+ * time. Paths cost little; bytes made on the main thread (converted images) are bounded.
+ */
+const MAX_UNACKED = 256;
+const MAX_UNACKED_BYTES = 64 << 20;
 
 interface Pending {
   resolve: (reply: PackReply) => void;
@@ -70,7 +76,8 @@ interface Thread {
   worker: Worker;
   /** Per request id: replies expected, in order. */
   waiting: Map<number, Pending[]>;
-  openShards: number;
+  /** Samples sent and not yet packed: a new shard goes to the thread with the least work left. */
+  queued: number;
 }
 
 function replyError(r: Extract<PackReply, { op: 'error' }>): unknown {
@@ -94,7 +101,7 @@ export class TarPacker {
   private start(): Thread {
     // Plain CommonJS in a clean thread: no inherited flags (a loader such as tsx, --input-type=module).
     const worker = new Worker(packWorkerSource, { eval: true, execArgv: [] });
-    const t: Thread = { worker, waiting: new Map(), openShards: 0 };
+    const t: Thread = { worker, waiting: new Map(), queued: 0 };
     worker.on('message', (r: PackReply) => {
       const queue = t.waiting.get(r.id);
       const p = queue?.shift();
@@ -126,7 +133,9 @@ export class TarPacker {
 
   /** Start a shard written to the local file `file` (created); `devDir`: also write each member there. */
   open(file: string, devDir: string | null): PackedShard {
-    const t = this.threads.reduce((a, b) => (b.openShards < a.openShards ? b : a));
+    // The least loaded thread; ties go round, so equal shards alternate.
+    let t = this.threads[this.nextId % this.threads.length];
+    for (const c of this.threads) if (c.queued < t.queued) t = c;
     return new PackedShard(this, t, this.nextId++, file, devDir);
   }
 
@@ -148,7 +157,8 @@ export class PackedShard {
   private samples: PackSample[] = [];
   private inline: Uint8Array[] = [];
   private inlineBytes = 0;
-  private unacked: Promise<PackReply>[] = [];
+  private unacked: Array<{ reply: Promise<PackReply>; bytes: number }> = [];
+  private unackedBytes = 0;
   private ended = false;
 
   constructor(
@@ -158,7 +168,6 @@ export class PackedShard {
     file: string,
     devDir: string | null,
   ) {
-    thread.openShards++;
     // 'open' has no reply of its own: its failure comes back as the reply to the first later request.
     thread.worker.postMessage({ op: 'open', id, file, devDir } satisfies PackRequest);
   }
@@ -190,20 +199,27 @@ export class PackedShard {
       inline.set(c, at);
       at += c.byteLength;
     }
-    const p = this.packer.request(this.thread, { op: 'add', id: this.id, samples: this.samples, inline: inline.buffer }, [inline.buffer]);
-    p.catch(() => undefined); // surfaces below or at finish
-    this.unacked.push(p);
+    const reply = this.packer.request(this.thread, { op: 'add', id: this.id, samples: this.samples, inline: inline.buffer }, [inline.buffer]);
+    const n = this.samples.length;
+    this.thread.queued += n;
+    reply.then(() => (this.thread.queued -= n), () => (this.thread.queued -= n));
+    this.unacked.push({ reply, bytes: inline.byteLength });
+    this.unackedBytes += inline.byteLength;
     this.samples = [];
     this.inline = [];
     this.inlineBytes = 0;
-    while (this.unacked.length > MAX_UNACKED) await this.unacked.shift();
+    while (this.unacked.length > MAX_UNACKED || this.unackedBytes > MAX_UNACKED_BYTES) {
+      const oldest = this.unacked.shift()!;
+      this.unackedBytes -= oldest.bytes;
+      await oldest.reply;
+    }
   }
 
   /** Write the end of the archive, fsync and close the file. */
   async finish(): Promise<PackedShardResult> {
     try {
       await this.send();
-      await Promise.all(this.unacked);
+      await Promise.all(this.unacked.map((u) => u.reply));
       const r = await this.packer.request(this.thread, { op: 'finish', id: this.id });
       if (r.op !== 'done') throw new Error(`unexpected reply ${r.op}`);
       return { size: r.size, md5: r.md5, nsamples: r.nsamples, skipped: r.skipped };
@@ -215,13 +231,12 @@ export class PackedShard {
   /** Stop writing the shard (the caller removes the file). */
   async abort(): Promise<void> {
     if (this.ended) return;
-    await Promise.allSettled(this.unacked);
+    await Promise.allSettled(this.unacked.map((u) => u.reply));
     await this.packer.request(this.thread, { op: 'abort', id: this.id }).catch(() => undefined);
     this.end();
   }
 
   private end(): void {
-    if (!this.ended) this.thread.openShards--;
     this.ended = true;
   }
 }

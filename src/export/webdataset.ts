@@ -589,8 +589,8 @@ async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptio
   };
   const progress = reporter.progress('webdataset', rows.length);
   const packer = new TarPacker();
-  // Shards being packed or committed (an upload, for S3) while the next one is built: one per packing thread, and one more.
-  const maxClosing = packer.size + 1;
+  // Shards being packed or committed (an upload, for S3) while the next ones are planned: two per packing thread.
+  const maxClosing = 2 * packer.size;
   try {
     for (const [split, samples] of bySplit) {
       const files = await splitFiles(ctx, split);
