@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, type DuckDBAppender } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue, type DuckDBAppender } from '@duckdb/node-api';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runningBuild } from './build-marker.js';
@@ -112,6 +112,24 @@ export class Catalog {
     return this.enqueue(async () => {
       const reader = await this.conn.runAndReadAll(sql, params);
       return reader.getRowObjectsJS() as T[];
+    });
+  }
+
+  /**
+   * Run a query and hand its result to `onChunk` one DuckDB chunk (~2,048 rows) at a time, so a
+   * large result is never held whole; typed columns read straight from the chunk's vectors.
+   * Returns the number of rows.
+   */
+  stream(sql: string, params: DuckDBValue[] | undefined, onChunk: (chunk: DuckDBDataChunk) => void): Promise<number> {
+    return this.enqueue(async () => {
+      const result = await this.conn.stream(sql, params);
+      let rows = 0;
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) return rows;
+        onChunk(chunk);
+        rows += chunk.rowCount;
+      }
     });
   }
 

@@ -7,16 +7,15 @@ import { readUri } from '../util/uri.js';
 import {
   DEFAULT_THRESHOLDS,
   KEEP_RULES,
-  clusterDuplicates,
-  keeperOrder,
+  clusterTable,
+  factsOrder,
   similarityOf,
   type Cluster,
   type ClusterMember,
-  type GeometricCheck,
-  type KeepRule,
-  type MatchItem,
+  type KeepFacts,
 } from './dedup-match.js';
-import { loadSignalItems } from './dedup-signals.js';
+import { fetchImageInfo, loadSignalTable, type ImageInfo } from './dedup-load.js';
+import type { GeometricResult } from '../image/geometric.js';
 import type { ReduceStep, StepContext, StepStats } from './types.js';
 
 const bits = (d: number) => z.number().int().min(0).max(64).default(d);
@@ -63,18 +62,18 @@ const CLUSTER_COLUMNS: Columns = {
   similarity: 'double', evidence: 'json', keep_reason: 'varchar', min_similarity: 'double',
 };
 
-/** ORB + RANSAC on the two images' files, with the step's acceptance figures. */
-function geometricCheck(params: DedupParams): GeometricCheck {
+/** The borderline pair's files laid one on the other (align) or matched by ORB + RANSAC, with the step's acceptance figures. */
+function geometricCheck(params: DedupParams): (a: string, b: string, mirrorSecond: boolean) => Promise<GeometricResult> {
   return async (a, b, mirrorSecond) => {
-    const [ba, bb] = await Promise.all([readUri((a as DedupItem).uri), readUri((b as DedupItem).uri)]);
+    const [ba, bb] = await Promise.all([readUri(a), readUri(b)]);
     if (params.verify === 'align') return alignCheck(ba, bb, mirrorSecond);
     return geometricMatch(ba, bb, { mirrorSecond, minInliers: params.min_inliers, minInlierRatio: params.min_inlier_ratio });
   };
 }
 
-interface DedupItem extends MatchItem {
-  uri: string;
-  split: string | null;
+/** An image of a cluster: who it is and what the keep rule looks at. */
+interface Member extends ImageInfo {
+  facts: KeepFacts;
 }
 
 /** A cluster after the split rule: its keeper, its same-split duplicates, and copies left to leaks. */
@@ -92,28 +91,28 @@ interface ArrangedCluster {
  * symmetric, so a swapped-out keeper takes the verdict of the member that replaced it; the other
  * members keep the evidence of their match with the cluster's first keeper.
  */
-function arrangeBySplit(c: Cluster, items: DedupItem[], params: DedupParams): ArrangedCluster {
+function arrangeBySplit(c: Cluster, items: (i: number) => Member, params: DedupParams): ArrangedCluster {
   const all = [{ index: c.keep, verdict: null }, ...c.members] as Array<{ index: number; verdict: ClusterMember['verdict'] | null }>;
-  const splits = new Set(all.map((m) => items[m.index].split));
+  const splits = new Set(all.map((m) => items(m.index).split));
   if (params.prefer_split === null || splits.size < 2 || splits.has(null)) {
     return { keep: c.keep, keepReason: c.keepReason, duplicates: c.members, crossSplit: [] };
   }
   let keep = c.keep;
   let keepReason = c.keepReason;
   let members = c.members;
-  const preferred = all.filter((m) => items[m.index].split === params.prefer_split).map((m) => m.index);
-  if (preferred.length && items[c.keep].split !== params.prefer_split) {
-    const cmp = keeperOrder(params.keep);
-    keep = preferred.sort((a, b) => cmp(items[a], items[b]))[0];
+  const preferred = all.filter((m) => items(m.index).split === params.prefer_split).map((m) => m.index);
+  if (preferred.length && items(c.keep).split !== params.prefer_split) {
+    const cmp = factsOrder(params.keep);
+    keep = preferred.sort((a, b) => cmp(items(a).facts, items(b).facts))[0];
     const replaced = c.members.find((m) => m.index === keep)!;
     members = [{ index: c.keep, verdict: replaced.verdict }, ...c.members.filter((m) => m.index !== keep)];
     keepReason = `in the preferred split '${params.prefer_split}' (prefer_split); then ${c.keepReason}`;
   }
-  const home = items[keep].split;
+  const home = items(keep).split;
   return {
     keep, keepReason,
-    duplicates: members.filter((m) => items[m.index].split === home),
-    crossSplit: members.filter((m) => items[m.index].split !== home),
+    duplicates: members.filter((m) => items(m.index).split === home),
+    crossSplit: members.filter((m) => items(m.index).split !== home),
   };
 }
 
@@ -128,25 +127,33 @@ export const dedupStep: ReduceStep<DedupParams> = {
   description: 'duplicate clusters (exact and near: resized, recompressed, edited, padded, cropped, mirrored) with a kept image each',
   params: DedupParamsSchema,
   async run(ctx: StepContext, params: DedupParams): Promise<StepStats> {
-    const { items: loaded, missing } = await loadSignalItems(ctx, 'dedup');
-    const items: DedupItem[] = loaded.map((it) => ({
-      id: it.sampleId, path: it.path, ord: it.ord, sha256: it.sha256, signals: it.signals, uri: it.uri, split: it.split,
-    }));
-    const progress = ctx.reporter.progress('dedup', items.length);
+    const { table, missing, withSplit } = await loadSignalTable(ctx, 'dedup');
+    // Who the images are, fetched only for those in an exact group or a candidate pair.
+    const known = new Map<number, Member>();
+    const items = (i: number) => known.get(i)!;
+    const progress = ctx.reporter.progress('dedup', table.size);
     let geometricErrors = 0;
-    const { clusters, stats } = await clusterDuplicates(items, {
+    const check = params.geometric ? geometricCheck(params) : undefined;
+    const { clusters, stats } = await clusterTable(table, {
       keep: params.keep,
       thresholds: {
         phashThreshold: params.phash_threshold, dhashThreshold: params.dhash_threshold, candidateRadius: params.candidate_radius,
         borderlineDhash: params.borderline_dhash, exactOnly: params.exact_only, extraRadius: params.extra_radius,
       },
-      geometric: params.geometric ? geometricCheck(params) : undefined,
+      paths: async (indices) => {
+        const info = await fetchImageInfo(ctx, indices);
+        indices.forEach((i, k) => known.set(i, {
+          ...info[k], facts: { path: info[k].path, ord: table.ord[i], width: table.width[i], height: table.height[i], bytes: table.bytes[i] },
+        }));
+        return info.map((m) => m.path);
+      },
+      geometric: check ? (a, b, mirror) => check(items(a).uri, items(b).uri, mirror) : undefined,
       onGeometricError: (a, b, err) => {
         geometricErrors++;
-        ctx.reporter.warn(`dedup: geometric check of ${a.path} and ${b.path} failed: ${errorMessage(err)}`);
+        ctx.reporter.warn(`dedup: geometric check of ${items(a).path} and ${items(b).path} failed: ${errorMessage(err)}`);
       },
     });
-    progress.tick(items.length);
+    progress.tick(table.size);
     progress.finish();
 
     const clusterRows: Record<string, unknown>[] = [];
@@ -155,14 +162,14 @@ export const dedupStep: ReduceStep<DedupParams> = {
     let crossSplit = 0;
     for (const c of clusters) {
       const a = arrangeBySplit(c, items, params);
-      const keep = items[a.keep];
+      const keep = items(a.keep);
       clusterRows.push({
         run_id: ctx.runId, cluster: c.id, sample_id: keep.id, kept: true, method: 'keep', distance: 0, similarity: 1,
         evidence: null, keep_reason: a.keepReason, min_similarity: c.minSimilarity,
       });
       const crossSet = new Set(a.crossSplit);
       for (const m of [...a.duplicates, ...a.crossSplit]) {
-        const it = items[m.index];
+        const it = items(m.index);
         const method = m.verdict.method!;
         const similarity = similarityOf(m.verdict);
         const cross = crossSet.has(m);
@@ -187,7 +194,7 @@ export const dedupStep: ReduceStep<DedupParams> = {
     await writeResults(ctx.catalog, ctx.runId, clusterRows, issueRows);
 
     const result: StepStats = {
-      'images compared': items.length,
+      'images compared': table.size,
       clusters: clusters.length,
       'duplicates flagged': issueRows.length,
       'candidate pairs': stats.candidatePairs,
@@ -199,7 +206,7 @@ export const dedupStep: ReduceStep<DedupParams> = {
       if (geometricErrors) result['geometric checks failed'] = geometricErrors;
     }
     if (crossSplit) result['cross-split copies left to leaks'] = crossSplit;
-    if (params.prefer_split !== null && clusters.length && items.every((it) => it.split === null)) {
+    if (params.prefer_split !== null && clusters.length && withSplit === 0) {
       // Without splits a train image and its evaluation copy look like plain duplicates.
       const note = "samples have no split yet, so copies across splits cannot be told from duplicates: put 'split' before 'dedup'";
       result['splits'] = note;
