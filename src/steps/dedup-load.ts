@@ -1,13 +1,14 @@
 /**
  * The dedup step's reads of the catalog, sized for millions of images: the signals streamed chunk by
- * chunk into a packed SignalTable (DuckDB parses the JSON and the hex codes, and numbers the
- * distinct sha256s), then ids, paths, splits and file locations for only the images the matching
- * asks about. Both read the rows in one order (ord, then id), so a table index names the same
+ * chunk into a packed SignalTable (DuckDB parses the JSON and the hex codes; exact-copy keys come
+ * from the digests' first 64 bits, checked in full where they coincide), then ids, paths, splits
+ * and file locations for only the images the matching asks about. Both read the rows in one order (ord, then id), so a table index names the same
  * sample in both.
  */
 import { ImgsiftError } from '../errors.js';
 import { EXTRA_VIEWS } from '../image/variants.js';
 import { signalRowsSql } from './dedup-signals.js';
+import { exactKeys } from './dedup-keys.js';
 import { SignalTableBuilder, VARIANT_NAMES, type SignalTable } from './dedup-table.js';
 import type { StepContext } from './types.js';
 
@@ -17,12 +18,17 @@ const SPEC = JSON.stringify({
   extra: ['VARCHAR'],
 });
 
-/** The two 32-bit halves of a 16-hex-digit code, as parseInt of its two halves gives them. */
+/** The first two 32-bit halves of a hex code (a whole 64-bit pHash; a sha256's first 64 bits), as parseInt gives them. */
 const halves = (expr: string, name: string) =>
-  `('0x' || substr(${expr}, 1, 8))::UINTEGER AS ${name}_hi, ('0x' || substr(${expr}, 9))::UINTEGER AS ${name}_lo`;
+  `('0x' || substr(${expr}, 1, 8))::UINTEGER AS ${name}_hi, ('0x' || substr(${expr}, 9, 8))::UINTEGER AS ${name}_lo`;
 
 const K = EXTRA_VIEWS.length;
 
+/**
+ * One row per image, in table order, every column a number: no sort or join over digests (at 10M
+ * images DuckDB's window ranks over them needed ~12 GB); the exact-copy keys come from the
+ * digests' first 64 bits (exactKeys).
+ */
 function tableSql(): string {
   const variantCols = VARIANT_NAMES.flatMap((v) => [halves(`j.variants.${v}.phash`, `${v}_p`), halves(`j.variants.${v}.dhash`, `${v}_d`)]);
   const extraCols = Array.from({ length: K }, (_, k) => halves(`j.extra[${k + 1}]`, `x${k}`));
@@ -30,8 +36,7 @@ function tableSql(): string {
       SELECT id, ord, split IS NOT NULL AS has_split, sha256, json_transform(result, '${SPEC}') AS j FROM (${signalRowsSql()}) r
     ), k AS (SELECT *, nullif(j.pixel_sha256, '') AS px FROM s)
     SELECT has_split, ord::DOUBLE AS ord, j.width, j.height, j.bytes,
-      (dense_rank() OVER (ORDER BY sha256))::INTEGER - 1 AS sha_key,
-      CASE WHEN px IS NULL THEN -1 ELSE (dense_rank() OVER (ORDER BY px))::INTEGER - 1 END AS pixel_key,
+      ${halves('sha256', 'sha')}, ${halves('px', 'px')},
       coalesce(len(j.extra), 0)::INTEGER AS extras,
       ${[...variantCols, ...extraCols].join(',\n      ')}
     FROM k ORDER BY ord, id`;
@@ -61,27 +66,41 @@ export async function loadSignalTable(ctx: StepContext, step: string): Promise<L
   await requireSignals(ctx, step);
   const expected = await ctx.catalog.scalar(`SELECT count(*) FROM (${signalRowsSql()}) r`, [ctx.runId]);
   const b = new SignalTableBuilder({ images: expected, variants: 3, extras: K });
+  const sha = { hi: new Uint32Array(expected), lo: new Uint32Array(expected) };
+  const px = { hi: new Uint32Array(expected), lo: new Uint32Array(expected), present: new Uint8Array(expected) };
   let withSplit = 0;
-  const variantCol = 8;
+  const variantCol = 10;
   const extraCol = variantCol + VARIANT_NAMES.length * 4;
   await ctx.catalog.stream(tableSql(), [ctx.runId], (chunk) => {
     const cols = Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnVector(c));
     for (let r = 0; r < chunk.rowCount; r++) {
       const at = (c: number) => cols[c].getItem(r) as number | null;
       if (cols[0].getItem(r)) withSplit++;
-      b.add({ ord: at(1)!, width: at(2)!, height: at(3)!, bytes: at(4)!, shaKey: at(5)!, pixelKey: at(6)! });
+      const i = b.add({ ord: at(1)!, width: at(2)!, height: at(3)!, bytes: at(4)!, shaKey: 0, pixelKey: -1 });
+      if (i >= expected) throw new Error(`${step}: the catalog changed while being read (more than ${expected} images)`);
+      sha.hi[i] = at(5)!;
+      sha.lo[i] = at(6)!;
+      const pxHi = at(7);
+      if (pxHi !== null) {
+        px.hi[i] = pxHi;
+        px.lo[i] = at(8)!;
+        px.present[i] = 1;
+      }
       for (let v = 0; v < VARIANT_NAMES.length; v++) {
         const c = variantCol + v * 4;
         const pHi = at(c);
         if (pHi === null) continue;
         b.variant(v, pHi, at(c + 1)!, at(c + 2)!, at(c + 3)!);
       }
-      const extras = at(7)!;
+      const extras = at(9)!;
       if (extras > K) throw new ImgsiftError(`${step}: a dedup_signals result has ${extras} extra views, this imgsift knows ${K}; run dedup_signals again`);
       for (let k = 0; k < extras; k++) b.extra(at(extraCol + 2 * k)!, at(extraCol + 2 * k + 1)!);
     }
   });
   const table = b.finish();
+  if (table.size !== expected) throw new Error(`${step}: the catalog changed while being read (${table.size} images, expected ${expected})`);
+  table.shaKey.set(await exactKeys(sha, (rows) => fetchColumn(ctx, rows, 'sha256')));
+  table.pixelKey.set(await exactKeys(px, (rows) => fetchColumn(ctx, rows, `json_extract_string(result, '$.pixel_sha256')`)));
   const active = await ctx.catalog.scalar(`SELECT count(*) FROM active`);
   return { table, missing: active - table.size, withSplit };
 }
@@ -96,18 +115,27 @@ export interface ImageInfo {
 
 /** Ids, paths, splits and file locations of the images at these table indices (ascending), in that order. */
 export async function fetchImageInfo(ctx: StepContext, indices: number[]): Promise<ImageInfo[]> {
+  const rows = await fetchAt<{ id: string; path: string | null; split: string | null; uri: string }>(ctx, indices, 'id, path, split, uri');
+  return rows.map((r) => ({ id: r.id, path: r.path ?? r.id, split: r.split, uri: r.uri }));
+}
+
+async function fetchColumn(ctx: StepContext, indices: number[], expr: string): Promise<string[]> {
+  return (await fetchAt<{ v: string }>(ctx, indices, `${expr} AS v`)).map((r) => r.v);
+}
+
+/** Columns of signalRowsSql's rows at these table indices (ascending), in that order. */
+async function fetchAt<T extends object>(ctx: StepContext, indices: number[], columns: string): Promise<T[]> {
   const pick = 'dedup_pick';
   await ctx.catalog.run(`CREATE OR REPLACE TEMP TABLE ${pick} (i INTEGER)`);
   try {
     await ctx.catalog.append(pick, { i: 'int' }, indices.map((i) => ({ i })));
-    const rows = await ctx.catalog.all<{ i: number; id: string; path: string | null; split: string | null; uri: string }>(
-      `SELECT p.i, s.id, s.path, s.split, s.uri
-       FROM (SELECT (row_number() OVER (ORDER BY ord, id) - 1)::INTEGER AS i, id, path, split, uri FROM (${signalRowsSql()}) r) s
+    const rows = await ctx.catalog.all<T>(
+      `SELECT s.* EXCLUDE (i) FROM (SELECT (row_number() OVER (ORDER BY ord, id) - 1)::INTEGER AS i, ${columns} FROM (${signalRowsSql()}) r) s
        JOIN ${pick} p ON p.i = s.i ORDER BY p.i`,
       [ctx.runId],
     );
     if (rows.length !== indices.length) throw new Error(`dedup: asked the catalog for ${indices.length} images, found ${rows.length} (did it change meanwhile?)`);
-    return rows.map((r) => ({ id: r.id, path: r.path ?? r.id, split: r.split, uri: r.uri }));
+    return rows;
   } finally {
     await ctx.catalog.run(`DROP TABLE IF EXISTS ${pick}`);
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HammingIndex, blockRadii, codesFromHex, hamming64 } from '../../src/index/hamming.js';
+import { HammingIndex, blockRadii, codesFromHex, hamming64, searchCost } from '../../src/index/hamming.js';
 import { hammingHex } from '../../src/image/hashes.js';
 import { uint32Rng } from '../../src/util/random.js';
 
@@ -45,29 +45,40 @@ test('hamming64 agrees with hammingHex', () => {
   for (let i = 1; i < 50; i++) assert.equal(hamming64(c.hi[i], c.lo[i], c.hi[i - 1], c.lo[i - 1]), hammingHex(hex(i), hex(i - 1)));
 });
 
-test('block radii cover every way r bits can fall into four blocks', () => {
+test('block radii cover every way r bits can fall into four or three blocks', () => {
   for (let r = 0; r <= 20; r++) {
-    const radii = blockRadii(r);
-    // Any split of r into four block distances has some block within its radius.
-    for (let a = 0; a <= r; a++) for (let b = 0; a + b <= r; b++) for (let c = 0; a + b + c <= r; c++) {
-      const d = r - a - b - c;
-      assert.ok(a <= radii[0] || b <= radii[1] || c <= radii[2] || d <= radii[3], `r=${r} split ${a},${b},${c},${d}`);
+    const four = blockRadii(r, 4);
+    const three = blockRadii(r, 3);
+    // Any split of r into the block distances has some block within its radius.
+    for (let a = 0; a <= r; a++) for (let b = 0; a + b <= r; b++) {
+      assert.ok(a <= three[0] || b <= three[1] || r - a - b <= three[2], `r=${r} split ${a},${b},${r - a - b} in three`);
+      for (let c = 0; a + b + c <= r; c++) {
+        const d = r - a - b - c;
+        assert.ok(a <= four[0] || b <= four[1] || c <= four[2] || d <= four[3], `r=${r} split ${a},${b},${c},${d}`);
+      }
     }
   }
+});
+
+test('the layout is chosen by size: four 16-bit blocks for small sets, three wider ones for millions', () => {
+  assert.ok(searchCost(100_000, 6, 4) < searchCost(100_000, 6, 3));
+  assert.ok(searchCost(30_000_000, 6, 3) * 4 < searchCost(30_000_000, 6, 4));
 });
 
 test('pairsWithin equals brute force on random and clustered codes, each pair once', () => {
   const c = codes(1500, 7);
   const index = new HammingIndex(c);
-  for (const r of [0, 1, 3, 5, 8, 10, 13]) {
-    const p = index.pairsWithin(r);
-    const got = Array.from({ length: p.count }, (_, k) => {
-      assert.ok(p.a[k] < p.b[k]);
-      return `${p.a[k]}-${p.b[k]}-${p.distance[k]}`;
-    }).sort();
+  for (const r of [0, 1, 3, 5, 6, 8, 10, 13]) {
     const want = brutePairs(c, r);
-    assert.deepEqual(got, want, `radius ${r}`);
     if (r >= 5) assert.ok(want.length > 50, `radius ${r} has pairs to find`);
+    for (const blocks of [4, 3] as const) {
+      const p = index.pairsWithin(r, { blocks });
+      const got = Array.from({ length: p.count }, (_, k) => {
+        assert.ok(p.a[k] < p.b[k]);
+        return `${p.a[k]}-${p.b[k]}-${p.distance[k]}`;
+      }).sort();
+      assert.deepEqual(got, want, `radius ${r}, ${blocks} blocks`);
+    }
   }
 });
 
@@ -85,8 +96,8 @@ test('query returns exactly the codes within r, nearest first', () => {
   for (let q = 0; q < 40; q++) {
     const hi = q % 2 ? c.hi[r() % 2000] ^ (1 << r() % 32) : r();
     const lo = q % 2 ? c.lo[r() % 2000] : r();
-    for (const radius of [2, 6, 11]) {
-      const got = index.query(hi >>> 0, lo >>> 0, radius);
+    for (const [radius, blocks] of [[2, 4], [6, 4], [11, 4], [2, 3], [6, 3], [11, 3]] as const) {
+      const got = index.query(hi >>> 0, lo >>> 0, radius, blocks);
       const want: Array<[number, number]> = [];
       for (let i = 0; i < 2000; i++) {
         const d = hamming64(hi >>> 0, lo >>> 0, c.hi[i], c.lo[i]);
