@@ -1,8 +1,10 @@
 import sharp from '../image/sharp.js';
 import type { KernelEnum, ResizeOptions as SharpResize, Sharp } from 'sharp';
 import { errorMessage } from '../errors.js';
+import { progressiveDcImage } from '../image/jpeg-dc.js';
 import { jpegHeader } from '../image/jpeg-header.js';
-import { openImage, readMetadata } from '../image/open.js';
+import { fromPixels, openImage, readMetadata } from '../image/open.js';
+import { cropPixels, orientPixels } from '../image/raw-geometry.js';
 import { probeImage, type FailOn } from '../image/probe.js';
 import type { EncodeFormat, Interpolation, ResizeMode } from './params.js';
 
@@ -25,6 +27,16 @@ import type { EncodeFormat, Interpolation, ResizeMode } from './params.js';
  * (triangle) kernel, the closest to a pixel-area average and the cheapest that does not alias.
  * Unlike img2dataset (OpenCV ignores EXIF), images are first turned upright by their EXIF orientation,
  * so what is stored looks the way the source shows it. Alpha is flattened onto white for JPEG.
+ *
+ * Progressive JPEGs reduced 8x or more take a DC path (src/image/jpeg-dc.ts): the same 1/8 image
+ * as libvips' shrink-on-load (luma exact, 4:2:0 chroma within a few levels), from the DC scans
+ * only, where libjpeg would entropy-decode every AC scan first. Its checks match failOn 'error'
+ * and 'truncated' (the whole marker structure walked to EOI, tables and scan headers as libjpeg
+ * checks them, DC data fully decoded) but not 'warning', which needs the AC data decoded (a bad
+ * Huffman code there is a libjpeg warning), so that level always decodes with libvips. Nor does
+ * it cover libvips' rule that 100 warnings make an error: a file whose AC data alone is corrupt,
+ * with intact structure and DC scans, is stored from its DC image instead of being refused.
+ * Files with an ICC profile keep the libvips path (its colour handling is not reproduced here).
  */
 
 export interface ResizeOptions {
@@ -118,7 +130,10 @@ export async function processImage(body: Buffer, o: ResizeOptions): Promise<Proc
     }
     // Only the first page/frame of an animation is kept; sequentialRead streams the decode.
     const out: ResizeOptions = keepable ? { ...o, format: format as EncodeFormat } : o;
-    let img: Sharp = openImage(body, { failOn: o.failOn, limitInputPixels: o.maxPixels, sequentialRead: true }).rotate();
+    const dc = format === 'jpeg' && dcPathApplies(originalWidth, originalHeight, o) ? progressiveDcImage(body) : null;
+    let img: Sharp = dc
+      ? fromPixels(...rawInput(orientPixels(cropPixels(dc, Math.floor(head.width / 8), Math.floor(head.height / 8)), head.orientation)))
+      : openImage(body, { failOn: o.failOn, limitInputPixels: o.maxPixels, sequentialRead: true }).rotate();
     if (out.format === 'jpeg') img = img.flatten({ background: '#ffffff' });
     if (target) img = img.resize(target);
     img = encode(img, out);
@@ -130,6 +145,27 @@ export async function processImage(body: Buffer, o: ResizeOptions): Promise<Proc
     const probe = await probeImage(body, '', { maxPixels: o.maxPixels, failOn: o.failOn });
     return { ok: false, error: !probe.decodes && probe.error ? probe.error : cleanMessage(err) };
   }
+}
+
+/**
+ * The reduction sharp's resize applies on both axes (its ResolveShrink): the larger ratio for
+ * fit contain/inside (border, keep_ratio_largest), the smaller for cover/outside. sharp loads a
+ * JPEG at 1/8 when this is >= 9 (at 8 to 9 it takes 1/4, "known libjpeg rounding errors"), and
+ * libvips then keeps floor(W/8) x floor(H/8) of libjpeg's ceil(W/8) x ceil(H/8) ("strict round
+ * down on shrink-on-load"): the DC path is taken in the same cases and cropped the same way.
+ */
+function shrinkFactor(w: number, h: number, o: ResizeOptions): number {
+  const ratio = (side: number) => side / o.size;
+  return o.mode === 'keep_ratio' || o.mode === 'center_crop' ? Math.min(ratio(w), ratio(h)) : Math.max(ratio(w), ratio(h));
+}
+
+/** Whether a progressive JPEG of this upright size is decoded from its DC scans under these options. */
+export function dcPathApplies(width: number, height: number, o: ResizeOptions): boolean {
+  return o.failOn !== 'warning' && plan(width, height, o) !== null && shrinkFactor(width, height, o) >= 9;
+}
+
+function rawInput(p: { width: number; height: number; channels: number; data: Buffer }): [Buffer, { width: number; height: number; channels: 1 | 3 }] {
+  return [p.data, { width: p.width, height: p.height, channels: p.channels as 1 | 3 }];
 }
 
 const KERNEL: Record<Interpolation, keyof KernelEnum> = { nearest: 'nearest', linear: 'linear', area: 'linear', cubic: 'cubic', lanczos: 'lanczos3' };
