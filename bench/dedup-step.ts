@@ -7,15 +7,17 @@
  * child process, and every planted copy must come out in its original's cluster.
  *
  *   node --import tsx bench/dedup-step.ts --n 1000000 [--radius 6] [--extra-radius -1]
- *        [--workdir DIR] [--heap-mb 16384] [--timeout-s 7200]
+ *        [--workdir DIR] [--heap-mb MB] [--timeout-s 7200]
  *
  * geometric: false (the files do not exist; a borderline pair would only cost a failed read).
  *
  * --radius sets phash_threshold and candidate_radius together (omit it: the step's defaults, 6 and
  * 10); --extra-radius the extra-view search (default: the step's 12; -1 off). The catalog is kept
  * in DIR (default /tmp/imgsift-dedup-step-N) and reused by later runs with the same N; filling it
- * is timed apart. Prints wall, CPU (user+sys) and peak RSS (maxRSS, DuckDB's memory included) of
- * the step's process, and the load average, since the machine is shared.
+ * is timed apart. --heap-mb raises the V8 heap limit of the fill and step processes (default: Node's
+ * own, as the CLI runs; the step's tables are typed arrays outside that heap). Prints wall, CPU
+ * (user+sys) and peak RSS (maxRSS, DuckDB's memory included) of the step's process, and the load
+ * average, since the machine is shared.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -144,9 +146,10 @@ async function runStep(workdir: string, n: number, params: Record<string, unknow
   process.stdout.write(JSON.stringify({ step_s: wall, cpu_s: cpu, max_rss_mb: rss, planted: n - originalsOf(n), missed, stats }) + '\n');
 }
 
-function spawnChild(args: string[], heapMb: number, timeoutS: number): Record<string, unknown> {
+function spawnChild(args: string[], heapMb: number | undefined, timeoutS: number): Record<string, unknown> {
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [`--max-old-space-size=${heapMb}`, '--import', 'tsx', self, ...args], {
+  const heap = heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`];
+  const r = spawnSync(process.execPath, [...heap, '--import', 'tsx', self, ...args], {
     encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 1 << 24,
   });
   const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -165,7 +168,7 @@ async function main(): Promise<void> {
   const params: Record<string, unknown> = { geometric: false };
   if (arg('--radius') !== undefined) params.phash_threshold = params.candidate_radius = Number(arg('--radius'));
   if (arg('--extra-radius') !== undefined) params.extra_radius = Number(arg('--extra-radius'));
-  const heapMb = Number(arg('--heap-mb') ?? 16384);
+  const heapMb = arg('--heap-mb') === undefined ? undefined : Number(arg('--heap-mb'));
   const timeoutS = Number(arg('--timeout-s') ?? 7200);
   const file = `${workdir}/catalog.duckdb`;
   if (!existsSync(`${workdir}/filled`)) {
