@@ -99,8 +99,8 @@ export async function loadSignalTable(ctx: StepContext, step: string): Promise<L
   });
   const table = b.finish();
   if (table.size !== expected) throw new Error(`${step}: the catalog changed while being read (${table.size} images, expected ${expected})`);
-  table.shaKey.set(await exactKeys(sha, (rows) => fetchColumn(ctx, rows, 'sha256')));
-  table.pixelKey.set(await exactKeys(px, (rows) => fetchColumn(ctx, rows, `json_extract_string(result, '$.pixel_sha256')`)));
+  table.shaKey.set(await exactKeys(sha, (rows) => fetchColumn(ctx, table, rows, 'sha256')));
+  table.pixelKey.set(await exactKeys(px, (rows) => fetchColumn(ctx, table, rows, `json_extract_string(result, '$.pixel_sha256')`)));
   const active = await ctx.catalog.scalar(`SELECT count(*) FROM active`);
   return { table, missing: active - table.size, withSplit };
 }
@@ -114,28 +114,50 @@ export interface ImageInfo {
 }
 
 /** Ids, paths, splits and file locations of the images at these table indices (ascending), in that order. */
-export async function fetchImageInfo(ctx: StepContext, indices: number[]): Promise<ImageInfo[]> {
-  const rows = await fetchAt<{ id: string; path: string | null; split: string | null; uri: string }>(ctx, indices, 'id, path, split, uri');
+export async function fetchImageInfo(ctx: StepContext, table: SignalTable, indices: number[]): Promise<ImageInfo[]> {
+  const rows = await fetchAt<{ id: string; path: string | null; split: string | null; uri: string }>(ctx, table, indices, 'id, path, split, uri');
   return rows.map((r) => ({ id: r.id, path: r.path ?? r.id, split: r.split, uri: r.uri }));
 }
 
-async function fetchColumn(ctx: StepContext, indices: number[], expr: string): Promise<string[]> {
-  return (await fetchAt<{ v: string }>(ctx, indices, `${expr} AS v`)).map((r) => r.v);
+async function fetchColumn(ctx: StepContext, table: SignalTable, indices: number[], expr: string): Promise<string[]> {
+  return (await fetchAt<{ v: string }>(ctx, table, indices, `${expr} AS v`)).map((r) => r.v);
 }
 
-/** Columns of signalRowsSql's rows at these table indices (ascending), in that order. */
-async function fetchAt<T extends object>(ctx: StepContext, indices: number[], columns: string): Promise<T[]> {
+/**
+ * Columns of signalRowsSql's rows at these table indices (ascending), in that order. The rows are
+ * found by their ingest order (`ord`), a hash join with the few asked for; rows sharing an `ord`
+ * come in id order, as in the table, so index i is the (i - first index with its ord)-th of them.
+ * (A row number over all rows would make DuckDB hold every row at once: past its memory limit at
+ * 10M images.)
+ */
+async function fetchAt<T extends object>(ctx: StepContext, table: SignalTable, indices: number[], columns: string): Promise<T[]> {
   const pick = 'dedup_pick';
-  await ctx.catalog.run(`CREATE OR REPLACE TEMP TABLE ${pick} (i INTEGER)`);
+  const ords = [...new Set(indices.map((i) => table.ord[i]))];
+  await ctx.catalog.run(`CREATE OR REPLACE TEMP TABLE ${pick} (o DOUBLE)`);
   try {
-    await ctx.catalog.append(pick, { i: 'int' }, indices.map((i) => ({ i })));
-    const rows = await ctx.catalog.all<T>(
-      `SELECT s.* EXCLUDE (i) FROM (SELECT (row_number() OVER (ORDER BY ord, id) - 1)::INTEGER AS i, ${columns} FROM (${signalRowsSql()}) r) s
-       JOIN ${pick} p ON p.i = s.i ORDER BY p.i`,
+    await ctx.catalog.append(pick, { o: 'double' }, ords.map((o) => ({ o })));
+    const rows = await ctx.catalog.all<T & { o: number }>(
+      `SELECT r.ord::DOUBLE AS o, ${columns} FROM (${signalRowsSql()}) r JOIN ${pick} p ON p.o = r.ord::DOUBLE ORDER BY r.ord, r.id`,
       [ctx.runId],
     );
-    if (rows.length !== indices.length) throw new Error(`dedup: asked the catalog for ${indices.length} images, found ${rows.length} (did it change meanwhile?)`);
-    return rows;
+    const firstRow = new Map<number, number>();
+    rows.forEach((r, k) => {
+      if (!firstRow.has(r.o)) firstRow.set(r.o, k);
+    });
+    // The table index of the first row with each ord (indices ascend, so the first asked is the lowest).
+    const firstIndex = new Map<number, number>();
+    return indices.map((i) => {
+      let first = firstIndex.get(table.ord[i]);
+      if (first === undefined) {
+        first = i;
+        while (first > 0 && table.ord[first - 1] === table.ord[i]) first--;
+        firstIndex.set(table.ord[i], first);
+      }
+      const r = rows[(firstRow.get(table.ord[i]) ?? NaN) + (i - first)];
+      if (!r || r.o !== table.ord[i]) throw new Error(`dedup: image ${i} of the table is no longer in the catalog (did it change meanwhile?)`);
+      const { o: _o, ...rest } = r;
+      return rest as unknown as T;
+    });
   } finally {
     await ctx.catalog.run(`DROP TABLE IF EXISTS ${pick}`);
   }

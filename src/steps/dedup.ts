@@ -141,7 +141,7 @@ export const dedupStep: ReduceStep<DedupParams> = {
         borderlineDhash: params.borderline_dhash, exactOnly: params.exact_only, extraRadius: params.extra_radius,
       },
       paths: async (indices) => {
-        const info = await fetchImageInfo(ctx, indices);
+        const info = await fetchImageInfo(ctx, table, indices);
         indices.forEach((i, k) => known.set(i, {
           ...info[k], facts: { path: info[k].path, ord: table.ord[i], width: table.width[i], height: table.height[i], bytes: table.bytes[i] },
         }));

@@ -145,9 +145,8 @@ test('the packed path gives the same clusters, verdicts, evidence and checks as 
   assert.deepEqual([...methods].sort(), ['geometric', 'phash', 'phash_centre', 'phash_mirrored', 'phash_trimmed', 'pixels', 'sha256']);
 });
 
-test('the dedup step, reading a catalog in chunks, writes the clusters the per-object path finds', async () => {
-  const items = variedItems(23, 200, 240);
-  const workdir = `${dir}/catalog`;
+/** The dedup step over these items in a fresh catalog gives the reference clusters, for every keep rule. */
+async function assertStepMatchesReference(items: MatchItem[], workdir: string): Promise<void> {
   const catalog = await Catalog.open(workdir);
   try {
     await writeSignalCatalog(catalog, items.map((it) => ({ ...it, split: null })), { batch: 97 });
@@ -178,4 +177,14 @@ test('the dedup step, reading a catalog in chunks, writes the clusters the per-o
   } finally {
     catalog.close();
   }
+}
+
+test('the dedup step, reading a catalog in chunks, writes the clusters the per-object path finds', async () => {
+  await assertStepMatchesReference(variedItems(23, 200, 240), `${dir}/catalog`);
+});
+
+test('images sharing an ingest order (ord) are still told apart when the step fetches who they are', async () => {
+  // Ids that sort as the items do, four images per ord: the table orders ties by id.
+  const items = variedItems(29, 120, 150).map((it, i) => ({ ...it, id: `s${String(i).padStart(4, '0')}`, ord: Math.floor(i / 4) }));
+  await assertStepMatchesReference(items, `${dir}/catalog-ties`);
 });
