@@ -10,7 +10,8 @@
  *
  * Cost: pair tests grow with n² × (buckets visited / buckets), bucket visits with n × (buckets
  * visited). Four 16-bit blocks suit up to a few million codes; past that their buckets fill up
- * (30M codes: ~460 per bucket, 3.6e11 tests at r = 6) and three wider blocks do ~6× less work.
+ * (30M codes: ~460 per bucket, 3.6e11 tests at r = 6) and three wider blocks cost less (at 10M
+ * codes and r = 6, 3.3x less CPU: bench/near-dup.ts --blocks).
  * The layout is chosen per search from that estimate; results do not depend on it.
  */
 

@@ -2,8 +2,8 @@
  * The dedup step's reads of the catalog, sized for millions of images: the signals streamed chunk by
  * chunk into a packed SignalTable (DuckDB parses the JSON and the hex codes; exact-copy keys come
  * from the digests' first 64 bits, checked in full where they coincide), then ids, paths, splits
- * and file locations for only the images the matching asks about. Both read the rows in one order (ord, then id), so a table index names the same
- * sample in both.
+ * and file locations for only the images the matching asks about. Both see the rows in one order
+ * (ord, then id), so a table index names the same sample in both.
  */
 import { ImgsiftError } from '../errors.js';
 import { EXTRA_VIEWS } from '../image/variants.js';
@@ -18,7 +18,7 @@ const SPEC = JSON.stringify({
   extra: ['VARCHAR'],
 });
 
-/** The first two 32-bit halves of a hex code (a whole 64-bit pHash; a sha256's first 64 bits), as parseInt gives them. */
+/** The first two 32-bit halves of a hex code (a whole 64-bit pHash, a sha256's first 64 bits), as parseInt gives them. */
 const halves = (expr: string, name: string) =>
   `('0x' || substr(${expr}, 1, 8))::UINTEGER AS ${name}_hi, ('0x' || substr(${expr}, 9, 8))::UINTEGER AS ${name}_lo`;
 
