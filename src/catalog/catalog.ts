@@ -46,6 +46,8 @@ export const CATALOG_FILE = 'catalog.duckdb';
 export class Catalog {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Queued operations not yet settled. */
+  private pending = 0;
   /** Shared mode: whether the file is attached now, and the timer that detaches it. */
   private shared: { attached: boolean; idleMs: number; lockWaitMs: number; timer?: NodeJS.Timeout } | null = null;
 
@@ -175,15 +177,26 @@ export class Catalog {
     return row ? Number(row.value) : 0;
   }
 
+  /**
+   * Refuse new work and close the connection — at once when nothing is queued, else as soon as
+   * the queued operations have settled. Closing a DuckDB connection while one of its queries runs
+   * on a worker thread destroys the query's context there: that thread deadlocks on the context's
+   * own lock or crashes (seen as a hung or SIGSEGV review server when a client's request was still
+   * being answered at close).
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.shared?.timer) clearTimeout(this.shared.timer);
-    try {
-      this.conn.closeSync();
-    } finally {
-      this.instance.closeSync();
-    }
+    const closeNow = () => {
+      try {
+        this.conn.closeSync();
+      } finally {
+        this.instance.closeSync();
+      }
+    };
+    if (this.pending === 0) closeNow();
+    else void this.queue.then(closeNow).catch(() => undefined);
   }
 
   private async migrate(): Promise<void> {
@@ -257,12 +270,13 @@ export class Catalog {
     if (sh.timer) clearTimeout(sh.timer);
     sh.timer = setTimeout(() => {
       sh.timer = undefined;
+      this.pending++;
       const next = this.queue.then(async () => {
         if (!sh.attached || sh.timer || this.closed) return;
         await this.conn.run('USE memory');
         await this.conn.run('DETACH cat');
         sh.attached = false;
-      });
+      }).finally(() => this.pending--);
       this.queue = next.catch(() => undefined);
     }, sh.idleMs);
     sh.timer.unref();
@@ -293,7 +307,8 @@ export class Catalog {
           }
         }
       : fn;
-    const next = this.queue.then(work, work);
+    this.pending++;
+    const next = this.queue.then(work, work).finally(() => this.pending--);
     this.queue = next.catch(() => undefined);
     return next;
   }

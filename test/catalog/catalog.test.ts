@@ -83,3 +83,22 @@ test('the active view holds the run\'s samples minus dropped ones', async () => 
   assert.deepEqual(ids, ['a']);
   c.close();
 });
+
+test('close() while queries are still running waits for them: they complete, later ones are refused, and the file is released', async () => {
+  const dir = await tempDir();
+  for (const shared of [false, true]) {
+    const catalog = await Catalog.open(dir, { shared });
+    // A query that takes a while on a DuckDB worker thread, and one queued behind it.
+    const slow = catalog.scalar(`SELECT count(*) FROM range(200000000) t(x) WHERE x % 7 = 3`);
+    const queued = catalog.scalar(`SELECT 42`);
+    catalog.close();
+    assert.equal(await slow, 28571429);
+    assert.equal(await queued, 42);
+    await assert.rejects(catalog.scalar('SELECT 1'), /is closed/);
+    // The connection is closed once they settle: the file opens again (exclusively) in this process.
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await Catalog.open(dir, { lockWaitMs: 2000 });
+    assert.equal(await again.scalar('SELECT 1'), 1);
+    again.close();
+  }
+});
