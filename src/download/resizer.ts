@@ -31,11 +31,12 @@ import type { EncodeFormat, Interpolation, ResizeMode } from './params.js';
  * Progressive JPEGs reduced 9x or more (when sharp loads a JPEG at 1/8) take a DC path
  * (src/image/jpeg-dc.ts): the same 1/8 image as libvips' shrink-on-load (luma exact, 4:2:0
  * chroma within a few levels), from the DC scans only, where libjpeg would entropy-decode every
- * AC scan first. Its checks match failOn 'error' and 'truncated' (the whole marker structure walked to EOI, tables and scan headers as libjpeg
- * checks them, DC data fully decoded) but not 'warning', which needs the AC data decoded (a bad
- * Huffman code there is a libjpeg warning), so that level always decodes with libvips. Nor does
- * it cover libvips' rule that 100 warnings make an error: a file whose AC data alone is corrupt,
- * with intact structure and DC scans, is stored from its DC image instead of being refused.
+ * AC scan first. Its checks match failOn 'error' and 'truncated' (the whole marker structure
+ * walked to EOI, tables and scan headers as libjpeg checks them, DC data fully decoded) but not
+ * 'warning', which needs the AC data decoded (a bad Huffman code there is a libjpeg warning), so
+ * that level always decodes with libvips. Nor does it cover libvips' rule that 100 warnings make
+ * an error: a file whose AC data alone is corrupt, with intact structure and DC scans, is stored
+ * from its DC image instead of being refused.
  * Files with an ICC profile keep the libvips path (its colour handling is not reproduced here).
  */
 

@@ -267,12 +267,13 @@ export class HammingIndex {
     const { hi, lo } = this.codes;
     const radius = radii[b];
     const buckets = 2 ** width;
+    const byWeight = Array.from({ length: radius + 1 }, (_, w) => masks(width, w));
     for (let v = 0; v < buckets; v++) {
       const s = offsets[v];
       const e = offsets[v + 1];
       if (s === e) continue;
       for (let w = 0; w <= radius; w++) {
-        const ms = masks(width, w);
+        const ms = byWeight[w];
         const budget = r - w;
         for (let mi = 0; mi < ms.length; mi++) {
           const u = (v ^ ms[mi]) >>> 0;
