@@ -172,19 +172,34 @@ export function safeSegment(text: string): string {
 
 /** `fn` over `items`, up to `concurrency` at once, results yielded in input order. */
 export async function* orderedMap<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, concurrency: number): AsyncGenerator<R> {
-  const inflight: Promise<R>[] = [];
-  let next = 0;
-  const fill = () => {
-    while (next < items.length && inflight.length < concurrency) {
-      const p = fn(items[next++]);
-      p.catch(() => undefined); // surfaced when awaited in order
-      inflight.push(p);
+  for (const results = new Lookahead(items, fn, concurrency); results.more(); ) yield await results.next();
+}
+
+/**
+ * `fn` over `items` in input order, started up to `concurrency` items ahead of the one taken. A
+ * result that is not a promise is handed back as it is, so work that is mostly synchronous (a
+ * plan per sample) costs no await per item.
+ */
+export class Lookahead<T, R> {
+  private readonly started: Array<R | Promise<R>> = [];
+  private at = 0;
+
+  constructor(
+    private readonly items: readonly T[],
+    private readonly fn: (item: T) => R | Promise<R>,
+    private readonly concurrency: number,
+  ) {}
+
+  more(): boolean {
+    return this.started.length > 0 || this.at < this.items.length;
+  }
+
+  next(): R | Promise<R> {
+    while (this.at < this.items.length && this.started.length < this.concurrency) {
+      const r = this.fn(this.items[this.at++]);
+      if (r instanceof Promise) r.catch(() => undefined); // surfaced when taken
+      this.started.push(r);
     }
-  };
-  fill();
-  while (inflight.length) {
-    const r = await inflight.shift()!;
-    fill();
-    yield r;
+    return this.started.shift()!;
   }
 }

@@ -1,10 +1,10 @@
-import type { PackReply, PackRequest, PackSample } from './tar-packer.js';
+import type { PackBatch, PackReply, PackRequest } from './tar-packer.js';
 
 /**
  * The tar packing thread (tar-packer.ts is its other side). It writes shards whose members it
  * reads itself: for each member a file path (read here) or bytes the main thread made (text
  * members, converted images), after the member's header, which the main thread made too, all in
- * one transferred buffer per message. Reading the files, padding, md5, writing and fsync happen
+ * one transferred buffer per message. Reading the files, padding, md5 and writing happen
  * here, in one 8 MB batch buffer per shard written with one write call when full, so no image
  * byte is copied between threads. A sample whose file cannot be read (or no longer has the size
  * its header says) is left out whole and reported; a failed write ends the shard with the
@@ -24,6 +24,8 @@ export function packWorkerMain(): void {
   const BLOCK = 512;
   /** Small enough that what was just read is still in the CPU cache when it is hashed and written. */
   const BATCH_BYTES = 256 << 10;
+  /** Numbers per member in a batch (tar-packer.ts MEMBER_FIELDS). */
+  const MEMBER_FIELDS = 4;
   const END_BYTES = 2 * BLOCK;
 
   interface Shard {
@@ -73,8 +75,8 @@ export function packWorkerMain(): void {
   /** `bytes` from `fill` into the batch, flushing it whenever it is full. */
   function append(s: Shard, bytes: number, fill: (at: number, n: number) => number): void {
     for (let left = bytes; left > 0; ) {
-      if (s.used === s.batch.length) flush(s);
-      const n = fill(s.used, Math.min(left, s.batch.length - s.used));
+      if (s.used === BATCH_BYTES) flush(s);
+      const n = fill(s.used, Math.min(left, BATCH_BYTES - s.used));
       s.used += n;
       left -= n;
     }
@@ -90,22 +92,36 @@ export function packWorkerMain(): void {
     });
   }
 
-  /** Append the file `path`, exactly `size` bytes as its header says. */
+  /**
+   * Append the file `path`, exactly `size` bytes as its header says. The last read asks for one
+   * byte more (the batch has a spare byte past its end): getting it means the file grew, without
+   * a stat per file.
+   */
   function appendFile(s: Shard, path: string, size: number): void {
     const fd = fs.openSync(path, 'r');
     try {
       let got = 0;
+      const changed = (now: string) => new Error(`${path} changed since it was catalogued (${size} bytes expected, ${now})`);
       append(s, size, (at, n) => {
-        const r = fs.readSync(fd, s.batch, at, n, got);
-        if (r === 0) throw new Error(`${path} changed since it was catalogued (${size} bytes expected, only ${got} read)`);
+        const last = got + n === size;
+        const r = fs.readSync(fd, s.batch, at, last ? n + 1 : n, got);
+        if (r === 0) throw changed(`only ${got} read`);
+        if (r > n) throw changed('more found');
         got += r;
         return r;
       });
-      const now = fs.fstatSync(fd).size;
-      if (now !== size) throw new Error(`${path} changed since it was catalogued (${size} bytes expected, ${now} now)`);
+      if (size === 0 && fs.readSync(fd, s.batch, s.used, 1, 0) > 0) throw changed('more found');
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /** A sample of a batch: its members are `members[first .. first + count)`, its files `paths[firstPath ..]`. */
+  interface SampleRef {
+    id: string;
+    first: number;
+    count: number;
+    firstPath: number;
   }
 
   /**
@@ -113,16 +129,21 @@ export function packWorkerMain(): void {
    * sample that fits the batch never reaches the file before it is complete; a larger one is
    * streamed through the batch, and on failure the file is truncated back and the md5 restored.
    */
-  function addSample(s: Shard, sample: PackSample, inline: Buffer): void {
-    const bytes = sample.members.reduce((t, m) => t + BLOCK + padded(m.size), 0);
-    if (s.used + bytes > s.batch.length) flush(s);
-    const start = { used: s.used, size: s.size, md5: bytes > s.batch.length ? s.md5.copy() : null };
+  function addSample(s: Shard, b: PackBatch, inline: Buffer, ref: SampleRef): void {
+    const m = b.members;
+    let bytes = 0;
+    for (let j = ref.first; j < ref.first + ref.count; j++) bytes += BLOCK + padded(m[j * MEMBER_FIELDS + 1]);
+    if (s.used + bytes > BATCH_BYTES) flush(s);
+    const start = { used: s.used, size: s.size, md5: bytes > BATCH_BYTES ? s.md5.copy() : null };
     try {
-      for (const m of sample.members) {
-        appendBytes(s, inline, m.header, BLOCK);
-        if (m.path !== undefined) appendFile(s, m.path, m.size);
-        else appendBytes(s, inline, m.data!, m.size);
-        append(s, padded(m.size) - m.size, (at, n) => (s.batch.fill(0, at, at + n), n));
+      for (let j = ref.first, p = ref.firstPath; j < ref.first + ref.count; j++) {
+        const header = m[j * MEMBER_FIELDS];
+        const size = m[j * MEMBER_FIELDS + 1];
+        const data = m[j * MEMBER_FIELDS + 2];
+        appendBytes(s, inline, header, BLOCK);
+        if (data < 0) appendFile(s, b.paths[p++], size);
+        else appendBytes(s, inline, data, size);
+        append(s, padded(size) - size, (at, n) => (s.batch.fill(0, at, at + n), n));
       }
     } catch (err) {
       if (err instanceof WriteError) throw err;
@@ -134,14 +155,18 @@ export function packWorkerMain(): void {
       } else {
         s.used = start.used;
       }
-      s.skipped.push({ id: sample.id, error: (err as Error).message });
+      s.skipped.push({ id: ref.id, error: (err as Error).message });
       return;
     }
     if (s.devDir) {
-      for (const m of sample.members) {
-        const file = join(s.devDir, m.name);
-        if (m.path !== undefined) writing(file, () => fs.copyFileSync(m.path!, file));
-        else writing(file, () => fs.writeFileSync(file, inline.subarray(m.data!, m.data! + m.size)));
+      for (let j = ref.first, p = ref.firstPath; j < ref.first + ref.count; j++) {
+        const file = join(s.devDir, b.names![j]);
+        const size = m[j * MEMBER_FIELDS + 1];
+        const data = m[j * MEMBER_FIELDS + 2];
+        if (data < 0) {
+          const path = b.paths[p++];
+          writing(file, () => fs.copyFileSync(path, file));
+        } else writing(file, () => fs.writeFileSync(file, inline.subarray(data, data + size)));
       }
     }
     s.nsamples++;
@@ -171,7 +196,7 @@ export function packWorkerMain(): void {
       case 'open': {
         const fd = writing(m.file, () => fs.openSync(m.file, 'w'));
         shards.set(m.id, {
-          fd, file: m.file, devDir: m.devDir, md5: createHash('md5'), batch: Buffer.allocUnsafe(BATCH_BYTES),
+          fd, file: m.file, devDir: m.devDir, md5: createHash('md5'), batch: Buffer.allocUnsafe(BATCH_BYTES + 1),
           used: 0, size: 0, nsamples: 0, skipped: [],
         });
         return null;
@@ -179,24 +204,25 @@ export function packWorkerMain(): void {
       case 'add': {
         const s = shards.get(m.id)!;
         const inline = Buffer.from(m.inline);
-        for (const sample of m.samples) addSample(s, sample, inline);
-        return { op: 'ack', id: m.id };
+        const ref: SampleRef = { id: '', first: 0, count: 0, firstPath: 0 };
+        for (let i = 0; i < m.ids.length; i++) {
+          ref.id = m.ids[i];
+          ref.count = m.counts[i];
+          addSample(s, m, inline, ref);
+          for (let j = ref.first; j < ref.first + ref.count; j++) if (m.members[j * MEMBER_FIELDS + 2] < 0) ref.firstPath++;
+          ref.first += ref.count;
+        }
+        return { op: 'ack', id: m.id, inline: m.inline }; // the buffer goes back for reuse
       }
       case 'finish': {
         const s = shards.get(m.id)!;
         append(s, END_BYTES, (at, n) => (s.batch.fill(0, at, at + n), n));
         flush(s);
         shards.delete(m.id);
-        // fsync in the thread pool: this thread goes on packing other shards meanwhile.
-        fs.fsync(s.fd, (err) => {
-          fs.close(s.fd, () => undefined);
-          port.postMessage(
-            err
-              ? ({ op: 'error', id: m.id, message: err.message, code: err.code, path: s.file } satisfies PackReply)
-              : ({ op: 'done', id: m.id, size: s.size, md5: s.md5.digest('hex'), nsamples: s.nsamples, skipped: s.skipped } satisfies PackReply),
-          );
-        });
-        return null;
+        // No fsync here: the sink syncs the file before it renames it into place (a wait this
+        // thread need not make before packing the next shard).
+        writing(s.file, () => fs.closeSync(s.fd));
+        return { op: 'done', id: m.id, size: s.size, md5: s.md5.digest('hex'), nsamples: s.nsamples, skipped: s.skipped };
       }
       case 'abort':
         drop(m.id);
@@ -215,7 +241,7 @@ export function packWorkerMain(): void {
     }
     try {
       const reply = handle(m);
-      if (reply) port.postMessage(reply);
+      if (reply) port.postMessage(reply, reply.op === 'ack' ? [reply.inline] : []);
     } catch (err) {
       const e = err instanceof WriteError ? err.errno : (err as NodeJS.ErrnoException);
       const reply: PackReply = { op: 'error', id: m.id, message: e.message, code: e.code, path: err instanceof WriteError ? err.path : undefined };

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { asStorageError } from '../errors.js';
 import { packWorkerSource } from './tar-pack-worker.js';
-import { ustarHeader } from './tar.js';
+import { writeUstarHeader } from './tar.js';
 
 /**
  * Tar shards packed on worker threads (tar-pack-worker.ts): the main thread only says which
@@ -13,32 +13,32 @@ import { ustarHeader } from './tar.js';
  */
 
 /**
- * A member as the thread receives it: its header at `header` in the message's inline buffer, then
- * `size` bytes from the file `path` or at `data` in the inline buffer.
+ * A batch of samples as the thread receives it, in columns (cheap to pass between threads):
+ * sample i has `counts[i]` members; member j is described by `members[4j..4j+3]` = [its header's
+ * offset in `inline`, its size, -1 for a file (the next of `paths`) or the offset of its bytes in
+ * `inline`, unused]. `names` (the members' names) only when the shard is also extracted (--dev).
  */
-export interface PackMember {
-  name: string;
-  header: number;
-  size: number;
-  path?: string;
-  data?: number;
+export interface PackBatch {
+  ids: string[];
+  counts: Int32Array;
+  members: Float64Array;
+  paths: string[];
+  names: string[] | null;
+  inline: ArrayBuffer;
 }
 
-export interface PackSample {
-  /** The sample's id, to report it when it has to be left out. */
-  id: string;
-  members: PackMember[];
-}
+/** Numbers per member in PackBatch.members. */
+export const MEMBER_FIELDS = 4;
 
 export type PackRequest =
   | { op: 'open'; id: number; file: string; devDir: string | null }
-  | { op: 'add'; id: number; samples: PackSample[]; inline: ArrayBuffer }
+  | ({ op: 'add'; id: number } & PackBatch)
   | { op: 'finish'; id: number }
   | { op: 'abort'; id: number }
   | { op: 'md5'; id: number; file: string };
 
 export type PackReply =
-  | { op: 'ack'; id: number }
+  | { op: 'ack'; id: number; inline: ArrayBuffer }
   | { op: 'done'; id: number; size: number; md5: string; nsamples: number; skipped: Array<{ id: string; error: string }> }
   | { op: 'aborted'; id: number }
   | { op: 'md5'; id: number; size: number; md5: string }
@@ -56,8 +56,10 @@ export interface PackedShardResult {
 }
 
 /** Samples per message, and inline bytes that end a message early. */
-const BATCH_SAMPLES = 64;
+const BATCH_SAMPLES = 256;
 const BATCH_INLINE_BYTES = 1 << 20;
+const BLOCK = 512;
+const INLINE_START_BYTES = BATCH_SAMPLES * 2 * BLOCK; // a header and a small text member per sample
 /**
  * What a shard may have queued for its thread before `add` waits: enough that the main thread
  * plans a whole shard and goes on to the next (on another thread) while this one is packed —
@@ -65,6 +67,8 @@ const BATCH_INLINE_BYTES = 1 << 20;
  * time. Paths cost little; bytes made on the main thread (converted images) are bounded.
  */
 const MAX_UNACKED = 256;
+/** Inline buffers kept for reuse. */
+const MAX_POOLED = 64;
 const MAX_UNACKED_BYTES = 64 << 20;
 
 interface Pending {
@@ -87,6 +91,11 @@ function replyError(r: Extract<PackReply, { op: 'error' }>): unknown {
 
 export class TarPacker {
   private readonly threads: Thread[] = [];
+  /**
+   * Inline buffers the threads gave back with their acks: new memory costs a page fault per 4 KB
+   * on first touch (a few microseconds each on a virtual machine), reused memory does not.
+   */
+  private readonly buffers: Buffer[] = [];
   private nextId = 1;
   get size(): number {
     return this.threads.length;
@@ -103,6 +112,9 @@ export class TarPacker {
     const worker = new Worker(packWorkerSource, { eval: true, execArgv: [] });
     const t: Thread = { worker, waiting: new Map(), queued: 0 };
     worker.on('message', (r: PackReply) => {
+      if (r.op === 'ack' && r.inline.byteLength === INLINE_START_BYTES && this.buffers.length < MAX_POOLED) {
+        this.buffers.push(Buffer.from(r.inline));
+      }
       const queue = t.waiting.get(r.id);
       const p = queue?.shift();
       if (queue && queue.length === 0) t.waiting.delete(r.id);
@@ -131,6 +143,11 @@ export class TarPacker {
     });
   }
 
+  /** A buffer for a batch's inline bytes: one given back by a thread, or a new one. */
+  inlineBuffer(): Buffer {
+    return this.buffers.pop() ?? Buffer.allocUnsafeSlow(INLINE_START_BYTES);
+  }
+
   /** Start a shard written to the local file `file` (created); `devDir`: also write each member there. */
   open(file: string, devDir: string | null): PackedShard {
     // The least loaded thread; ties go round, so equal shards alternate.
@@ -154,8 +171,13 @@ export class TarPacker {
 }
 
 export class PackedShard {
-  private samples: PackSample[] = [];
-  private inline: Uint8Array[] = [];
+  private ids: string[] = [];
+  private counts: number[] = [];
+  private members: number[] = [];
+  private paths: string[] = [];
+  private names: string[] | null;
+  /** Headers and bytes made here, written in place; grown (copied) when a batch needs more. */
+  private inline: Buffer;
   private inlineBytes = 0;
   private unacked: Array<{ reply: Promise<PackReply>; bytes: number }> = [];
   private unackedBytes = 0;
@@ -168,46 +190,85 @@ export class PackedShard {
     file: string,
     devDir: string | null,
   ) {
+    this.names = devDir === null ? null : [];
+    this.inline = packer.inlineBuffer();
     // 'open' has no reply of its own: its failure comes back as the reply to the first later request.
     thread.worker.postMessage({ op: 'open', id, file, devDir } satisfies PackRequest);
   }
 
-  /** Queue a sample; throws (before anything is queued) when a member name does not fit USTAR. */
-  async add(id: string, members: MemberInput[]): Promise<void> {
-    const headers = members.map((m) => ustarHeader(m.name, 'path' in m ? m.size : m.data.byteLength));
-    const put = (bytes: Uint8Array) => {
-      this.inline.push(bytes);
-      this.inlineBytes += bytes.byteLength;
-      return this.inlineBytes - bytes.byteLength;
-    };
-    this.samples.push({
-      id,
-      members: members.map((m, i): PackMember => {
-        const header = put(headers[i]);
-        if ('path' in m) return { name: m.name, header, size: m.size, path: m.path };
-        return { name: m.name, header, size: m.data.byteLength, data: put(m.data) };
-      }),
-    });
-    if (this.samples.length >= BATCH_SAMPLES || this.inlineBytes >= BATCH_INLINE_BYTES) await this.send();
+  /** Room for `n` more inline bytes; returns where they go. */
+  private reserve(n: number): number {
+    const at = this.inlineBytes;
+    if (at + n > this.inline.byteLength) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.inline.byteLength, at + n));
+      this.inline.copy(grown, 0, 0, at);
+      this.inline = grown;
+    }
+    this.inlineBytes += n;
+    return at;
   }
 
-  private async send(): Promise<void> {
-    if (this.samples.length === 0) return;
-    const inline = new Uint8Array(this.inlineBytes);
-    let at = 0;
-    for (const c of this.inline) {
-      inline.set(c, at);
-      at += c.byteLength;
+  /**
+   * Queue a sample; throws (before anything is queued) when a member name does not fit USTAR.
+   * A promise only when the thread has too much queued: wait for it before adding more.
+   */
+  add(id: string, members: MemberInput[]): Promise<void> | undefined {
+    const start = this.inlineBytes;
+    try {
+      for (const m of members) {
+        const size = 'path' in m ? m.size : m.data.byteLength;
+        const at = this.reserve(BLOCK); // before reading this.inline: it may grow the buffer
+        writeUstarHeader(this.inline, at, m.name, size);
+      }
+    } catch (err) {
+      this.inlineBytes = start;
+      throw err;
     }
-    const reply = this.packer.request(this.thread, { op: 'add', id: this.id, samples: this.samples, inline: inline.buffer }, [inline.buffer]);
-    const n = this.samples.length;
+    let header = start;
+    for (const m of members) {
+      let data = -1;
+      if ('path' in m) this.paths.push(m.path);
+      else {
+        data = this.reserve(m.data.byteLength);
+        this.inline.set(m.data, data);
+      }
+      this.members.push(header, 'path' in m ? m.size : m.data.byteLength, data, 0);
+      this.names?.push(m.name);
+      header += BLOCK;
+    }
+    this.ids.push(id);
+    this.counts.push(members.length);
+    if (this.ids.length >= BATCH_SAMPLES || this.inlineBytes >= BATCH_INLINE_BYTES) return this.send();
+    return undefined;
+  }
+
+  /** Post the batch; a promise when the thread's queue is over its bounds, settled when it is not. */
+  private send(): Promise<void> | undefined {
+    if (this.ids.length === 0) return undefined;
+    // The buffer goes to the thread as it is (transferred, not copied); the next batch gets a new one.
+    const inline = this.inline.buffer as ArrayBuffer;
+    const bytes = this.inlineBytes;
+    const batch: PackBatch = {
+      ids: this.ids, counts: Int32Array.from(this.counts), members: Float64Array.from(this.members),
+      paths: this.paths, names: this.names, inline,
+    };
+    const n = this.ids.length;
+    const reply = this.packer.request(this.thread, { op: 'add', id: this.id, ...batch }, [inline, batch.counts.buffer as ArrayBuffer, batch.members.buffer as ArrayBuffer]);
     this.thread.queued += n;
     reply.then(() => (this.thread.queued -= n), () => (this.thread.queued -= n));
-    this.unacked.push({ reply, bytes: inline.byteLength });
-    this.unackedBytes += inline.byteLength;
-    this.samples = [];
-    this.inline = [];
+    this.unacked.push({ reply, bytes });
+    this.unackedBytes += bytes;
+    this.ids = [];
+    this.counts = [];
+    this.members = [];
+    this.paths = [];
+    if (this.names) this.names = [];
+    this.inline = this.packer.inlineBuffer();
     this.inlineBytes = 0;
+    return this.unacked.length > MAX_UNACKED || this.unackedBytes > MAX_UNACKED_BYTES ? this.drain() : undefined;
+  }
+
+  private async drain(): Promise<void> {
     while (this.unacked.length > MAX_UNACKED || this.unackedBytes > MAX_UNACKED_BYTES) {
       const oldest = this.unacked.shift()!;
       this.unackedBytes -= oldest.bytes;
@@ -215,12 +276,19 @@ export class PackedShard {
     }
   }
 
-  /** Write the end of the archive, fsync and close the file. */
+  /**
+   * Write the end of the archive and close the file (not synced: the sink syncs it before it
+   * commits it). The request goes out at once, right
+   * behind the shard's last samples: the thread finishes the shard before it turns to shards
+   * queued after it.
+   */
   async finish(): Promise<PackedShardResult> {
     try {
       await this.send();
+      const done = this.packer.request(this.thread, { op: 'finish', id: this.id });
+      done.catch(() => undefined); // an earlier failure rejects it too: surfaced below
       await Promise.all(this.unacked.map((u) => u.reply));
-      const r = await this.packer.request(this.thread, { op: 'finish', id: this.id });
+      const r = await done;
       if (r.op !== 'done') throw new Error(`unexpected reply ${r.op}`);
       return { size: r.size, md5: r.md5, nsamples: r.nsamples, skipped: r.skipped };
     } finally {

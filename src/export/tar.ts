@@ -14,8 +14,12 @@ const BLOCK = 512;
 /** Bytes of the end-of-archive marker (two zero blocks). */
 export const TAR_END_BYTES = 2 * BLOCK;
 
+const SIMPLE_NAME = /^[\w.-]+$/;
+
 /** Why `name` cannot be a USTAR member name, or null when it can. */
 export function ustarNameProblem(name: string): string | null {
+  // The common case (a webdataset member `<key>.<ext>`): one short path segment of safe characters.
+  if (name.length <= 100 && SIMPLE_NAME.test(name) && name !== '..') return null;
   if (name.length === 0) return 'tar member name is empty';
   if (!/^[\x20-\x7e]+$/.test(name)) return `tar member name ${JSON.stringify(name)} must be printable ASCII`;
   if (name.startsWith('/') || name.split('/').includes('..')) {
@@ -73,6 +77,13 @@ const TEMPLATE_SUM = TEMPLATE.reduce((s, b, i) => (i >= 148 && i < 156 ? s : s +
  * compares the two). Throws when the name does not fit USTAR.
  */
 export function ustarHeader(name: string, size: number): Buffer {
+  const h = Buffer.allocUnsafe(BLOCK);
+  writeUstarHeader(h, 0, name, size);
+  return h;
+}
+
+/** ustarHeader written into `buf` at `at` (512 bytes), for callers that pack many headers into one buffer. */
+export function writeUstarHeader(buf: Buffer, at: number, name: string, size: number): void {
   const problem = ustarNameProblem(name);
   if (problem) throw new Error(problem);
   let rest = name;
@@ -82,18 +93,28 @@ export function ustarHeader(name: string, size: number): Buffer {
     prefix += (prefix ? '/' : '') + rest.slice(0, i);
     rest = rest.slice(i + 1);
   }
-  const h = Buffer.allocUnsafe(BLOCK);
-  TEMPLATE.copy(h);
-  h.write(rest, 0, 'latin1');
-  writeOctal(h, 124, size, 11);
-  if (prefix) h.write(prefix, 345, 'latin1');
-  // Only the name, prefix and size differ from the template.
+  buf.set(TEMPLATE, at);
+  // Byte by byte in JS (names are ASCII): a native Buffer#write per field costs more than the loop.
   let sum = TEMPLATE_SUM;
-  for (let i = 0; i < rest.length; i++) sum += h[i];
-  for (let i = 124; i < 136; i++) sum += h[i];
-  for (let i = 0; i < prefix.length; i++) sum += h[345 + i];
-  writeOctal(h, 148, sum, 6);
-  return h;
+  for (let i = 0; i < rest.length; i++) sum += buf[at + i] = rest.charCodeAt(i);
+  for (let i = 0; i < prefix.length; i++) sum += buf[at + 345 + i] = prefix.charCodeAt(i);
+  sum += putOctal(buf, at + 124, size, 11); // the template's size field is zeros: it adds nothing
+
+  putOctal(buf, at + 148, sum, 6);
+}
+
+/** writeOctal without making a string; returns the sum of the bytes written. */
+function putOctal(buf: Buffer, offset: number, value: number, digits: number): number {
+  if (value >= 8 ** digits) throw new Error(`tar header: ${value} does not fit ${digits} octal digits`);
+  let sum = 0x20;
+  for (let i = digits - 1; i >= 0; i--) {
+    const b = 0x30 + (value % 8);
+    buf[offset + i] = b;
+    sum += b;
+    value = Math.floor(value / 8);
+  }
+  buf[offset + digits] = 0x20;
+  return sum;
 }
 
 /** Zeros for padding a member to a whole block, and for the end-of-archive marker. */

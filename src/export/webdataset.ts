@@ -9,12 +9,12 @@ import { tempPathFor } from '../util/fs.js';
 import { md5Hex, stableStringify } from '../util/hash.js';
 import { readUri } from '../util/uri.js';
 import { encodeAs, formatOf, formatOfExtension, isMaskRole } from './convert.js';
-import { orderedMap } from './file-export.js';
+import { Lookahead } from './file-export.js';
 import { lookup } from './path-template.js';
 import { DEV_DIR, LocalSink, S3Options, isS3Url, sinkFor, type Sink, type SinkWriter } from './sink.js';
 import { RELABELED_ACTIVE } from './labels.js';
 import { TAR_END_BYTES, tarEntryBytes } from './tar.js';
-import { TarPacker, type MemberInput, type PackedShard } from './tar-packer.js';
+import { TarPacker, type MemberInput, type PackedShard, type PackedShardResult } from './tar-packer.js';
 import type { Exporter, ExportContext, ExportStats } from './types.js';
 
 /**
@@ -172,16 +172,14 @@ export function indexPath(split: string): string {
  * every key is unique and decided by the ids alone. The json member records key → id.
  */
 export function sampleKeys(ids: string[]): Map<string, string> {
-  const clean = (id: string) => id.replace(/[^A-Za-z0-9_-]/g, '_');
+  const cleaned = ids.map((id) => id.replace(/[^A-Za-z0-9_-]/g, '_'));
   const byClean = new Map<string, number>();
-  for (const id of ids) {
-    const c = clean(id);
-    byClean.set(c, (byClean.get(c) ?? 0) + 1);
-  }
+  for (const c of cleaned) byClean.set(c, (byClean.get(c) ?? 0) + 1);
   const keys = new Map<string, string>();
   const used = new Set<string>();
-  for (const id of ids) {
-    const c = clean(id);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    const c = cleaned[i];
     let key = c;
     if (c.length > MAX_KEY || byClean.get(c)! > 1 || c.length === 0) {
       key = `${c.slice(0, MAX_KEY - 9)}_${md5Hex(id).slice(0, 8)}`;
@@ -308,19 +306,19 @@ function pathMember(name: string, f: FileRow): { name: string; path: string; siz
   return { name, path: f.uri, size: st.size };
 }
 
-async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, FileRow>): Promise<LoadedSample> {
+/**
+ * A sample's members in field order. Synchronous when every member is a copied file or made from
+ * sample fields (the common case: nothing to wait for); a promise when a file must be read and
+ * converted here.
+ */
+function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, FileRow>): LoadedSample | Promise<LoadedSample> {
   const key = plan.keys.get(row.id)!;
-  const members: MemberInput[] = [];
-  let tarBytes = 0;
-  let reencoded = 0;
+  const slots: Array<MemberInput | Promise<Converted>> = [];
+  let pending = 0;
   const meta = plan.needsMeta ? parseMeta(row.meta) : null;
-  const push = (member: MemberInput, size: number) => {
-    members.push(member);
-    tarBytes += tarEntryBytes(size);
-  };
+  const text = (name: string, v: string) => slots.push({ name, data: Buffer.from(v, 'utf8') });
   for (const { ext, source } of plan.fields) {
-    let name = `${key}.${ext}`;
-    let data: Buffer | null = null;
+    const name = `${key}.${ext}`;
     switch (source.kind) {
       case 'file': {
         const f = files.get(source.role);
@@ -330,18 +328,12 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
         }
         const reencode = source.role === 'image' ? plan.reencode : undefined;
         const copyExt = reencode ? undefined : f.format === null ? null : COPY_FORMATS[f.format];
-        if (copyExt !== undefined) {
-          const copied = pathMember(copyExt ? `${key}.${replaceLastExt(ext, copyExt)}` : name, f);
-          if (copied) {
-            push(copied, copied.size);
-            continue;
-          }
+        const copied = copyExt !== undefined && pathMember(copyExt ? `${key}.${replaceLastExt(ext, copyExt)}` : name, f);
+        if (copied) slots.push(copied);
+        else {
+          slots.push(convertFile(f, reencode, (outExt) => (outExt ? `${key}.${replaceLastExt(ext, outExt)}` : name)));
+          pending++;
         }
-        const bytes = await readSource(f.uri);
-        const out = await encodeFile(bytes, f.format, reencode);
-        data = out.data;
-        if (out.ext) name = `${key}.${replaceLastExt(ext, out.ext)}`;
-        if (out.reencoded) reencoded++;
         break;
       }
       case 'member': {
@@ -350,56 +342,74 @@ async function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, F
           if (source.role === 'image') throw new Error(`sample has no 'image' file`);
           continue;
         }
-        if (f.format === source.format) {
-          const copied = pathMember(name, f);
-          if (copied) {
-            push(copied, copied.size);
-            continue;
-          }
+        const copied = f.format === source.format && pathMember(name, f);
+        if (copied) slots.push(copied);
+        else {
+          slots.push(convertMember(f, source, name));
+          pending++;
         }
-        const bytes = await readSource(f.uri);
-        const stored = await formatOf(bytes, f.format);
-        if (stored === null) throw new Error(`${f.uri} is not a readable image`);
-        const out = await encodeAs(bytes, stored, source.format, { quality: source.quality, mask: isMaskRole(source.role) });
-        data = out.data;
-        if (out.converted) reencoded++;
         break;
       }
       case 'text': {
         const v = textColumn(row, source.column);
         if (v === null) continue;
-        if (source.column === 'label' && lastExt(ext) === 'cls') data = Buffer.from(String(labelCode(plan.labels, v)));
-        else data = Buffer.from(v, 'utf8');
+        text(name, source.column === 'label' && lastExt(ext) === 'cls' ? String(labelCode(plan.labels, v)) : v);
         break;
       }
       case 'record':
-        data = Buffer.from(
-          stableStringify(dropNulls({
-            id: row.id, key, path: row.path, label: row.label, group: row.group_key, split: row.split,
-            source_split: row.source_split, meta,
-          })),
-          'utf8',
-        );
+        text(name, stableStringify(dropNulls({
+          id: row.id, key, path: row.path, label: row.label, group: row.group_key, split: row.split,
+          source_split: row.source_split, meta,
+        })));
         break;
       case 'metaField': {
         const v = meta && typeof meta === 'object' ? (meta as Record<string, unknown>)[source.field] : undefined;
         if (v === undefined || v === null) continue;
-        data = Buffer.from(typeof v === 'string' ? v : stableStringify(v), 'utf8');
+        text(name, typeof v === 'string' ? v : stableStringify(v));
         break;
       }
     }
-    push({ name, data }, data.byteLength);
   }
-  const names = new Set<string>();
+  if (pending === 0) return loadedSample(row.id, key, slots as MemberInput[], 0);
+  for (const p of slots) if (p instanceof Promise) p.catch(() => undefined); // surfaced by Promise.all
+  return Promise.all(slots).then((done) => {
+    const members = done.map((m) => ('member' in m ? m.member : m));
+    return loadedSample(row.id, key, members, done.filter((m) => 'member' in m && m.reencoded).length);
+  });
+}
+
+/** A member made by reading and converting a file here; `reencoded` when its pixels were encoded again. */
+interface Converted {
+  member: MemberInput;
+  reencoded: boolean;
+}
+
+async function convertFile(f: FileRow, reencode: WebDatasetOptions['reencode'], name: (ext?: string) => string): Promise<Converted> {
+  const out = await encodeFile(await readSource(f.uri), f.format, reencode);
+  return { member: { name: name(out.ext), data: out.data }, reencoded: out.reencoded };
+}
+
+async function convertMember(f: FileRow, source: Extract<FieldSource, { kind: 'member' }>, name: string): Promise<Converted> {
+  const bytes = await readSource(f.uri);
+  const stored = await formatOf(bytes, f.format);
+  if (stored === null) throw new Error(`${f.uri} is not a readable image`);
+  const out = await encodeAs(bytes, stored, source.format, { quality: source.quality, mask: isMaskRole(source.role) });
+  return { member: { name, data: out.data }, reencoded: out.converted };
+}
+
+function loadedSample(id: string, key: string, members: MemberInput[], reencoded: number): LoadedSample {
+  let tarBytes = 0;
+  const names = members.length > 1 ? new Set<string>() : null;
   for (const m of members) {
-    if (names.has(m.name)) {
+    if (names?.has(m.name)) {
       throw new ImgsiftError(
         `webdataset: two fields both produce member '${m.name}' (file extensions follow the stored format); give them distinct names such as 'input.jpg' and 'mask.png'`,
       );
     }
-    names.add(m.name);
+    names?.add(m.name);
+    tarBytes += tarEntryBytes('path' in m ? m.size : m.data.byteLength);
   }
-  return { id: row.id, key, members, tarBytes, reencoded };
+  return { id, key, members, tarBytes, reencoded };
 }
 
 async function encodeFile(
@@ -507,18 +517,29 @@ class ShardWriter {
     return new ShardWriter(sink, packer, packer.open(file, devTmp), file, url, devDir, devTmp);
   }
 
-  async add(sample: LoadedSample): Promise<void> {
-    await this.pack.add(sample.id, sample.members);
+  /** Queue a sample; a promise only when the packing thread's queue is full. */
+  add(sample: LoadedSample): Promise<void> | undefined {
+    const waiting = this.pack.add(sample.id, sample.members);
     this.nsamples++;
     this.planned += sample.tarBytes;
+    return waiting;
   }
 
-  /** Finish the tar and commit it, unless an identical object is already there. */
-  async close(): Promise<ShardResult> {
+  /**
+   * Finish the tar and commit it, unless an identical object is already there: `packed` settles
+   * (never rejects) once the packing thread has written the shard, `committed` once it is in place.
+   */
+  close(): { packed: Promise<unknown>; committed: Promise<ShardResult> } {
+    const finished = this.pack.finish();
+    const packed = finished.catch(() => undefined); // the failure surfaces from `committed`
+    return { packed, committed: this.commit(finished) };
+  }
+
+  private async commit(finished: Promise<PackedShardResult>): Promise<ShardResult> {
     let packed;
     let committed;
     try {
-      packed = await this.pack.finish();
+      packed = await finished;
       // The sink takes the file over from here, whether or not the commit succeeds.
       committed = await this.sink.putFile(this.url, this.file, { known: packed, hashFile: (f) => this.packer.md5(f) });
       if (this.devDir && this.devTmp) {
@@ -561,98 +582,159 @@ export const webdatasetExporter: Exporter<WebDatasetOptions> = {
 
 
 async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptions): Promise<ExportStats> {
-  const { catalog, reporter } = ctx;
+  const { reporter } = ctx;
   const extractRoot = ctx.dev ? devExtractRoot(sink, options.to) : null;
-
-  const rows = await catalog.all<SampleRow>(
-    `SELECT id, path, text, label, group_key, coalesce(split, 'all') AS split, source_split, meta::VARCHAR AS meta
-     FROM ${RELABELED_ACTIVE} ORDER BY split, id`,
-  );
-  const plan = await makePlan(ctx, options, rows);
-  const bySplit = new Map<string, SampleRow[]>();
-  for (const r of rows) {
-    checkSplitName(r.split);
-    if (!bySplit.has(r.split)) bySplit.set(r.split, []);
-    bySplit.get(r.split)!.push(r);
+  // The packing threads start while the catalog is read.
+  const packer = new TarPacker();
+  const T0 = performance.now(); (globalThis as any).T = (m: string) => process.env.DEBUG_T && console.error(`${(performance.now() - T0).toFixed(0)}ms ${m}`);
+  try {
+    const { plan, rows, files } = await makePlan(ctx, options);
+    (globalThis as any).T('plan');
+    const bySplit = new Map<string, SampleRow[]>();
+    for (const r of rows) {
+      checkSplitName(r.split);
+      if (!bySplit.has(r.split)) bySplit.set(r.split, []);
+      bySplit.get(r.split)!.push(r);
+    }
+    const swept = await sink.sweep();
+    if (swept) reporter.info(`webdataset: removed ${swept} leftover(s) of an interrupted export from ${sink.location}`);
+    const progress = reporter.progress('webdataset', rows.length);
+    try {
+      const splits = await packSplits(sink, packer, ctx, options, plan, bySplit, files, extractRoot, () => progress.tick());
+      return await finishSplits(sink, splits, plan, extractRoot, reporter);
+    } finally {
+      progress.finish();
+    }
+  } finally {
+    await packer.close();
   }
-  const swept = await sink.sweep();
-  if (swept) reporter.info(`webdataset: removed ${swept} leftover(s) of an interrupted export from ${sink.location}`);
+}
 
+/** A split's shards, being packed and committed in order. */
+interface SplitShards {
+  split: string;
+  closing: Promise<ShardResult>[];
+  /** Samples left out before packing (a file missing, a conversion failed). */
+  skipped: Array<{ id: string; error: string }>;
+  /** Files converted on the way. */
+  reencoded: number;
+}
+
+/**
+ * Plan every split's shards, one after the other, while the packing threads write them: a split
+ * does not wait for the previous one's shards to be written, so the threads stay busy from the
+ * first shard to the last. A few shards (two per thread) may be packing or committing at once.
+ */
+async function packSplits(
+  sink: Sink,
+  packer: TarPacker,
+  ctx: ExportContext,
+  options: WebDatasetOptions,
+  plan: ExportPlan,
+  bySplit: Map<string, SampleRow[]>,
+  files: Map<string, Map<string, FileRow>>,
+  extractRoot: string | null,
+  tick: () => void,
+): Promise<SplitShards[]> {
+  const splits: SplitShards[] = [];
+  // Shards the threads are packing (settled once written): planning runs ahead of them by at most
+  // four per thread. Their commits (a sync and a rename, or an upload) go on meanwhile, up to
+  // eight per thread: each holds a written file (an upload's spool) until it is done.
+  const packing: Promise<unknown>[] = [];
+  const committing: Promise<unknown>[] = [];
+  let packed = 0;
+  let committed = 0;
+  const maxPacking = 4 * packer.size;
+  const maxCommitting = 8 * packer.size;
+  let shard = null as ShardWriter | null; // assigned in closures: no narrowing
+  try {
+    for (const [split, samples] of bySplit) {
+      const job: SplitShards = { split, closing: [], skipped: [], reencoded: 0 };
+      splits.push(job);
+      const closeShard = async (w: ShardWriter) => {
+        const closed = w.close();
+        closed.committed.catch(() => undefined); // surfaces when awaited
+        job.closing.push(closed.committed);
+        packing.push(closed.packed);
+        committing.push(closed.committed.catch(() => undefined));
+        while (packing.length - packed > maxPacking) await packing[packed++];
+        while (committing.length - committed > maxCommitting) await committing[committed++];
+      };
+      const full = (w: ShardWriter, s: LoadedSample) =>
+        w.nsamples >= options.samples_per_shard ||
+        (options.max_shard_bytes !== undefined && w.planned + s.tarBytes + TAR_END_BYTES > options.max_shard_bytes);
+      const nextShard = async (s: LoadedSample): Promise<void> => {
+        if (shard) {
+          const done = shard;
+          shard = null;
+          await closeShard(done);
+        }
+        const rel = shardPath(options.pattern, split, job.closing.length);
+        const devDir = extractRoot ? join(extractRoot, split, basename(rel, '.tar')) : null;
+        (globalThis as any).T('open ' + rel); shard = await ShardWriter.open(sink, packer, rel, devDir);
+        await shard.add(s);
+      };
+      const load = (row: SampleRow): LoadedSample | { error: string; id: string } | Promise<LoadedSample | { error: string; id: string }> => {
+        const failed = (err: unknown) => {
+          if (err instanceof ImgsiftError) throw err;
+          return { error: errorMessage(err), id: row.id };
+        };
+        try {
+          const r = loadSample(plan, row, files.get(row.id) ?? new Map());
+          return r instanceof Promise ? r.catch(failed) : r;
+        } catch (err) {
+          return failed(err);
+        }
+      };
+      for (const loaded = new Lookahead(samples, load, 16); loaded.more(); ) {
+        let s = loaded.next();
+        if (s instanceof Promise) s = await s;
+        if (ctx.signal?.aborted) throw new ImgsiftError('webdataset: export interrupted');
+        if ('error' in s) job.skipped.push(s);
+        else {
+          job.reencoded += s.reencoded;
+          // Only opening or closing a shard, or a thread's full queue, makes this wait.
+          const waiting = shard && !full(shard, s) ? shard.add(s) : nextShard(s);
+          if (waiting) await waiting;
+        }
+        tick();
+      }
+      if (shard) {
+        const last = shard;
+        shard = null;
+        await closeShard(last);
+      }
+    }
+    (globalThis as any).T('planned all'); return splits;
+  } catch (err) {
+    if (shard) await shard.discard();
+    await Promise.allSettled(splits.flatMap((s) => s.closing));
+    throw err;
+  }
+}
+
+/** Wait for each split's shards, write its index, and count what was written. */
+async function finishSplits(
+  sink: Sink,
+  splits: SplitShards[],
+  plan: ExportPlan,
+  extractRoot: string | null,
+  reporter: ExportContext['reporter'],
+): Promise<ExportStats> {
   const stats: ExportStats = {};
   let bytes = 0;
   let unchanged = 0;
   let skipped = 0;
-  let reencoded = 0;
   const skip = (id: string, error: string) => {
     skipped++;
     if (skipped <= 5) reporter.warn(`webdataset: skipped sample ${id}: ${error}`);
   };
-  const progress = reporter.progress('webdataset', rows.length);
-  const packer = new TarPacker();
-  // Shards being packed or committed (an upload, for S3) while the next ones are planned: two per packing thread.
-  const maxClosing = 2 * packer.size;
   try {
-    for (const [split, samples] of bySplit) {
-      const files = await splitFiles(ctx, split);
-      // Closing shards in order; a few commits overlap with building the next shard.
-      const closing: Promise<ShardResult>[] = [];
-      let settled = 0;
-      const closeShard = async (w: ShardWriter) => {
-        const p = w.close();
-        p.catch(() => undefined); // surfaces when awaited below
-        closing.push(p);
-        while (closing.length - settled > maxClosing) await closing[settled++];
-      };
-      let shard: ShardWriter | null = null;
-      const openShard = (n: number) => {
-        const rel = shardPath(options.pattern, split, n);
-        const devDir = extractRoot ? join(extractRoot, split, basename(rel, '.tar')) : null;
-        return ShardWriter.open(sink, packer, rel, devDir);
-      };
-      let shards: ShardResult[];
-      try {
-        const load = async (row: SampleRow): Promise<LoadedSample | { error: string; id: string }> => {
-          try {
-            return await loadSample(plan, row, files.get(row.id) ?? new Map());
-          } catch (err) {
-            if (err instanceof ImgsiftError) throw err;
-            return { error: errorMessage(err), id: row.id };
-          }
-        };
-        for await (const s of orderedMap(samples, load, 16)) {
-          if (ctx.signal?.aborted) throw new ImgsiftError('webdataset: export interrupted');
-          if ('error' in s) {
-            skip(s.id, s.error);
-            progress.tick(1, 1);
-            continue;
-          }
-          if (
-            shard &&
-            (shard.nsamples >= options.samples_per_shard ||
-              (options.max_shard_bytes !== undefined &&
-                shard.planned + s.tarBytes + TAR_END_BYTES > options.max_shard_bytes))
-          ) {
-            const full = shard;
-            shard = null;
-            await closeShard(full);
-          }
-          shard ??= await openShard(closing.length);
-          await shard.add(s);
-          reencoded += s.reencoded;
-          progress.tick();
-        }
-        if (shard) {
-          const last = shard;
-          shard = null;
-          await closeShard(last);
-        }
-        shards = await Promise.all(closing);
-      } finally {
-        if (shard) await shard.discard();
-        await Promise.allSettled(closing);
-      }
+    for (const { split, closing, skipped: before } of splits) {
+      const shards = await Promise.all(closing);
       await writeIndex(sink, split, shards, plan.labels);
       if (extractRoot) await removeStaleExtracted(join(extractRoot, split), shards);
+      for (const k of before) skip(k.id, k.error);
       for (const s of shards) {
         for (const k of s.skipped) skip(k.id, k.error);
         if (s.written) bytes += s.filesize;
@@ -662,12 +744,12 @@ async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptio
       stats[`shards ${split}`] = shards.length;
     }
   } finally {
-    progress.finish();
-    await packer.close();
+    await Promise.allSettled(splits.flatMap((s) => s.closing));
   }
   stats['bytes written'] = bytes;
   stats['shards unchanged'] = unchanged;
   if (skipped) stats['samples skipped'] = skipped;
+  const reencoded = splits.reduce((n, s) => n + s.reencoded, 0);
   if (reencoded) stats['files re-encoded'] = reencoded;
   return stats;
 }
@@ -690,54 +772,93 @@ function checkSplitName(split: string): void {
   }
 }
 
-async function makePlan(ctx: ExportContext, options: WebDatasetOptions, rows: SampleRow[]): Promise<ExportPlan> {
-  const roles = new Set(
-    (await ctx.catalog.all<{ role: string }>(`SELECT DISTINCT f.role FROM files f JOIN active a ON a.id = f.sample_id`)).map((r) => r.role),
-  );
+/**
+ * Read what the export needs from the catalog (each sample's columns that a field or the key
+ * uses, and the files of the roles the fields name) and decide keys, fields and label coding.
+ */
+async function makePlan(
+  ctx: ExportContext,
+  options: WebDatasetOptions,
+): Promise<{ plan: ExportPlan; rows: SampleRow[]; files: Map<string, Map<string, FileRow>> }> {
   const aliases = await loadRoleAliases(ctx.catalog);
   const fields = Object.entries(options.fields).map(([ext, src]) => {
     const parsed = parseSource(src, ext);
     // The recipe's name of the main role (`input`) is the catalog's `image`.
-    const source = 'role' in parsed ? { ...parsed, role: resolveRole(parsed.role, aliases) } : parsed;
-    if (source.kind === 'member' && !roles.has(source.role) && rows.length > 0) {
-      throw new ImgsiftError(
-        `webdataset: fields.${ext}: role '${source.role}' is not a file role of these samples (${[...roles].sort().join(', ') || 'none'})`,
-      );
-    }
-    if (source.kind === 'file' && !roles.has(source.role) && rows.length > 0) {
-      throw new ImgsiftError(
-        `webdataset: fields.${ext}: '${src}' is neither a sample field (${[...TEXT_SOURCES, 'meta', 'meta.<field>'].join(', ')}) nor a file role of these samples (${[...roles].sort().join(', ') || 'none'})`,
-      );
-    }
-    return { ext, source };
+    return { ext, source: 'role' in parsed ? { ...parsed, role: resolveRole(parsed.role, aliases) } : parsed };
   });
-  const labels = (await ctx.catalog.all<{ label: string }>(
-    `SELECT DISTINCT label FROM ${RELABELED_ACTIVE} WHERE label IS NOT NULL ORDER BY label`,
-  )).map((r) => r.label);
+  const needsMeta = fields.some((f) => f.source.kind === 'record' || f.source.kind === 'metaField');
+  (globalThis as any).T('aliases'); const rows = await sampleRows(ctx, fields, needsMeta || !!options.key);
+  (globalThis as any).T('rows');
+  const roles = [...new Set(fields.flatMap((f) => ('role' in f.source ? [f.source.role] : [])))];
+  const files = await sampleFiles(ctx, roles);
+  (globalThis as any).T('files');
+  const seen = new Set<string>();
+  for (const byRole of files.values()) for (const role of byRole.keys()) seen.add(role);
+  const missing = fields.find((f) => 'role' in f.source && !seen.has(f.source.role));
+  if (missing && rows.length > 0) throw await missingRole(ctx, missing, options.fields[missing.ext]);
+  const labels = distinctLabels(rows);
   const numeric = labels.every((l) => /^-?\d+$/.test(l));
-  return {
+  const plan: ExportPlan = {
     fields,
-    needsMeta: fields.some((f) => f.source.kind === 'record' || f.source.kind === 'metaField'),
+    needsMeta,
     keys: options.key ? fieldKeys(rows, options.key) : sampleKeys(rows.map((r) => r.id)),
     labels: { classes: numeric ? null : labels, index: new Map(labels.map((l, i) => [l, i])) },
     reencode: options.reencode,
   };
+  return { plan, rows, files };
 }
 
-/** The split's files by sample and role, with the stored format of each. */
-async function splitFiles(ctx: ExportContext, split: string): Promise<Map<string, Map<string, FileRow>>> {
+/** The error for a field naming a role no sample has, listing the roles there are. */
+async function missingRole(ctx: ExportContext, f: ExportPlan['fields'][number], src: unknown): Promise<ImgsiftError> {
+  const roles = (await ctx.catalog.all<{ role: string }>(`SELECT DISTINCT f.role FROM files f JOIN active a ON a.id = f.sample_id ORDER BY 1`))
+    .map((r) => r.role);
+  const list = roles.join(', ') || 'none';
+  if (f.source.kind === 'member') {
+    return new ImgsiftError(`webdataset: fields.${f.ext}: role '${f.source.role}' is not a file role of these samples (${list})`);
+  }
+  return new ImgsiftError(
+    `webdataset: fields.${f.ext}: '${src}' is neither a sample field (${[...TEXT_SOURCES, 'meta', 'meta.<field>'].join(', ')}) nor a file role of these samples (${list})`,
+  );
+}
+
+/**
+ * The samples to export, ordered by split and id, with the columns a field or the key reads
+ * (labels always: the index lists classes). Labels and metadata are after people's relabel decisions.
+ */
+async function sampleRows(ctx: ExportContext, fields: ExportPlan['fields'], allColumns: boolean): Promise<SampleRow[]> {
+  const used = new Set<string>(fields.flatMap((f) =>
+    f.source.kind === 'text' ? [f.source.column === 'group' ? 'group_key' : f.source.column] : f.source.kind === 'record' ? ['path', 'group_key', 'source_split'] : []));
+  const column = (name: string, sql = name) => (allColumns || used.has(name) ? `${sql} AS ${name}` : `NULL AS ${name}`);
+  return ctx.catalog.all<SampleRow>(
+    `SELECT id, ${column('path')}, ${column('text')}, label, ${column('group_key')}, coalesce(split, 'all') AS split,
+       ${column('source_split')}, ${allColumns ? 'meta::VARCHAR' : 'NULL'} AS meta
+     FROM ${RELABELED_ACTIVE} ORDER BY split, id`,
+  );
+}
+
+/** Labels in the order DuckDB sorts them (by UTF-8 bytes), as the index's class list. */
+function distinctLabels(rows: SampleRow[]): string[] {
+  const labels = new Set<string>();
+  for (const r of rows) if (r.label !== null) labels.add(r.label);
+  return [...labels].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** The files of `roles` by sample and role, with each one's stored format and catalogued size. */
+async function sampleFiles(ctx: ExportContext, roles: string[]): Promise<Map<string, Map<string, FileRow>>> {
+  const out = new Map<string, Map<string, FileRow>>();
+  if (roles.length === 0) return out;
   const rows = await ctx.catalog.all<FileRow>(
     `SELECT f.sample_id, f.role, f.uri, s.format, s.bytes::DOUBLE AS bytes
      FROM files f JOIN active a ON a.id = f.sample_id
      LEFT JOIN file_status fs ON fs.uri = f.uri
      LEFT JOIN assets s ON s.sha256 = fs.sha256
-     WHERE coalesce(a.split, 'all') = $1`,
-    [split],
+     WHERE f.role IN (${roles.map(() => '?').join(', ')})`,
+    roles,
   );
-  const out = new Map<string, Map<string, FileRow>>();
   for (const r of rows) {
-    if (!out.has(r.sample_id)) out.set(r.sample_id, new Map());
-    out.get(r.sample_id)!.set(r.role, r);
+    let byRole = out.get(r.sample_id);
+    if (!byRole) out.set(r.sample_id, (byRole = new Map()));
+    byRole.set(r.role, r);
   }
   return out;
 }

@@ -82,10 +82,19 @@ test('a sample whose file is gone or changed is left out whole and reported; the
     const shrunk = join(dir, 'shrunk.bin');
     await writeFile(shrunk, Buffer.alloc(3 << 20, 1));
     await shard.add('e', [{ name: 'e.txt', data: Buffer.from('e') }, { name: 'e.bin', path: shrunk, size: 4 << 20 }]);
+    // Growth is seen without a stat: by the last read getting more than asked, also for an empty
+    // file and for one streamed through the batch.
+    const wasEmpty = join(dir, 'was-empty.bin');
+    await writeFile(wasEmpty, 'x');
+    await shard.add('f', [{ name: 'f.bin', path: wasEmpty, size: 0 }]);
+    const bigGrown = join(dir, 'big-grown.bin');
+    await writeFile(bigGrown, Buffer.alloc((3 << 20) + 1, 2));
+    await shard.add('g', [{ name: 'g.txt', data: Buffer.from('g') }, { name: 'g.bin', path: bigGrown, size: 3 << 20 }]);
     await shard.add('d', sample('d', good));
     const r = await shard.finish();
     assert.equal(r.nsamples, 2);
-    assert.deepEqual(r.skipped.map((s) => s.id), ['b', 'c', 'e']);
+    assert.deepEqual(r.skipped.map((s) => s.id), ['b', 'c', 'e', 'f', 'g']);
+    for (const k of [3, 4]) assert.match(r.skipped[k].error, /changed since it was catalogued \(\d+ bytes expected, more found\)/);
     assert.match(r.skipped[0].error, /ENOENT.*gone\.jpg/);
     assert.match(r.skipped[1].error, /grown\.jpg changed since it was catalogued/);
     assert.match(r.skipped[2].error, /shrunk\.bin changed since it was catalogued/);
@@ -111,7 +120,7 @@ test('a shard that cannot be written fails with its path; member names are check
     await full.add('a', [{ name: 'a.txt', data: Buffer.from('a') }]);
     await assert.rejects(full.finish(), (err: unknown) => err instanceof StorageError && err.code === 'ENOSPC' && err.path === '/dev/full');
     const ok = packer.open(join(dir, 'ok.tar'), null);
-    await assert.rejects(ok.add('x', [{ name: 'x'.repeat(300), data: Buffer.from('x') }]), /USTAR allows at most 255/);
+    assert.throws(() => ok.add('x', [{ name: 'x'.repeat(300), data: Buffer.from('x') }]), /USTAR allows at most 255/);
     assert.equal((await ok.finish()).nsamples, 0);
   } finally {
     await packer.close();
