@@ -80,9 +80,12 @@ interface Thread {
   worker: Worker;
   /** Per request id: replies expected, in order. */
   waiting: Map<number, Pending[]>;
-  /** Samples sent and not yet packed: a new shard goes to the thread with the least work left. */
-  queued: number;
+  /** Shards given to the thread and not finished: it takes another when it has fewer than two. */
+  shards: number;
 }
+
+/** Shards a thread holds at once: the one it packs and the next, so it never waits between them. */
+const SHARDS_PER_THREAD = 2;
 
 function replyError(r: Extract<PackReply, { op: 'error' }>): unknown {
   const err = Object.assign(new Error(r.message), { code: r.code });
@@ -96,6 +99,8 @@ export class TarPacker {
    * on first touch (a few microseconds each on a virtual machine), reused memory does not.
    */
   private readonly buffers: Buffer[] = [];
+  /** Shards opened and not yet given to a thread, oldest first. */
+  private readonly waitingShards: PackedShard[] = [];
   private nextId = 1;
   get size(): number {
     return this.threads.length;
@@ -110,7 +115,7 @@ export class TarPacker {
   private start(): Thread {
     // Plain CommonJS in a clean thread: no inherited flags (a loader such as tsx, --input-type=module).
     const worker = new Worker(packWorkerSource, { eval: true, execArgv: [] });
-    const t: Thread = { worker, waiting: new Map(), queued: 0 };
+    const t: Thread = { worker, waiting: new Map(), shards: 0 };
     worker.on('message', (r: PackReply) => {
       if (r.op === 'ack' && r.inline.byteLength === INLINE_START_BYTES && this.buffers.length < MAX_POOLED) {
         this.buffers.push(Buffer.from(r.inline));
@@ -148,12 +153,38 @@ export class TarPacker {
     return this.buffers.pop() ?? Buffer.allocUnsafeSlow(INLINE_START_BYTES);
   }
 
-  /** Start a shard written to the local file `file` (created); `devDir`: also write each member there. */
+  /**
+   * Start a shard written to the local file `file` (created); `devDir`: also write each member
+   * there. A thread takes it when it has room (assign): shards go to threads as they free up, not
+   * when they are planned, so threads given shards of different sizes still finish together.
+   */
   open(file: string, devDir: string | null): PackedShard {
-    // The least loaded thread; ties go round, so equal shards alternate.
-    let t = this.threads[this.nextId % this.threads.length];
-    for (const c of this.threads) if (c.queued < t.queued) t = c;
-    return new PackedShard(this, t, this.nextId++, file, devDir);
+    const shard = new PackedShard(this, this.nextId++, file, devDir);
+    this.waitingShards.push(shard);
+    this.assign();
+    return shard;
+  }
+
+  /** Give waiting shards, oldest first, to the threads holding the fewest. */
+  private assign(): void {
+    while (this.waitingShards.length > 0) {
+      let t: Thread | undefined;
+      for (const c of this.threads) if (c.shards < SHARDS_PER_THREAD && (!t || c.shards < t.shards)) t = c;
+      if (!t) return;
+      t.shards++;
+      this.waitingShards.shift()!.start(t);
+    }
+  }
+
+  /** A shard is finished or dropped: its thread has room for another; a waiting one is dropped. */
+  release(shard: PackedShard, t: Thread | null): void {
+    if (t) {
+      t.shards--;
+      this.assign();
+    } else {
+      const i = this.waitingShards.indexOf(shard);
+      if (i >= 0) this.waitingShards.splice(i, 1);
+    }
   }
 
   /** Size and md5 of a local file, read on a packing thread. */
@@ -182,18 +213,32 @@ export class PackedShard {
   private unacked: Array<{ reply: Promise<PackReply>; bytes: number }> = [];
   private unackedBytes = 0;
   private ended = false;
+  /** The thread packing the shard, once it has one; requests made before wait in `held`. */
+  private thread: Thread | null = null;
+  private held: Array<{ m: PackRequest; transfer: ArrayBuffer[]; resolve: (r: PackReply) => void; reject: (e: unknown) => void }> = [];
 
   constructor(
     private readonly packer: TarPacker,
-    private readonly thread: Thread,
     private readonly id: number,
-    file: string,
-    devDir: string | null,
+    private readonly file: string,
+    private readonly devDir: string | null,
   ) {
     this.names = devDir === null ? null : [];
     this.inline = packer.inlineBuffer();
+  }
+
+  /** The shard's thread is `t`: open the file there and send what was held. */
+  start(t: Thread): void {
+    this.thread = t;
     // 'open' has no reply of its own: its failure comes back as the reply to the first later request.
-    thread.worker.postMessage({ op: 'open', id, file, devDir } satisfies PackRequest);
+    t.worker.postMessage({ op: 'open', id: this.id, file: this.file, devDir: this.devDir } satisfies PackRequest);
+    for (const h of this.held) this.packer.request(t, h.m, h.transfer).then(h.resolve, h.reject);
+    this.held = [];
+  }
+
+  private request(m: PackRequest, transfer: ArrayBuffer[] = []): Promise<PackReply> {
+    if (this.thread) return this.packer.request(this.thread, m, transfer);
+    return new Promise((resolve, reject) => this.held.push({ m, transfer, resolve, reject }));
   }
 
   /** Room for `n` more inline bytes; returns where they go. */
@@ -252,10 +297,8 @@ export class PackedShard {
       ids: this.ids, counts: Int32Array.from(this.counts), members: Float64Array.from(this.members),
       paths: this.paths, names: this.names, inline,
     };
-    const n = this.ids.length;
-    const reply = this.packer.request(this.thread, { op: 'add', id: this.id, ...batch }, [inline, batch.counts.buffer as ArrayBuffer, batch.members.buffer as ArrayBuffer]);
-    this.thread.queued += n;
-    reply.then(() => (this.thread.queued -= n), () => (this.thread.queued -= n));
+    const reply = this.request({ op: 'add', id: this.id, ...batch }, [inline, batch.counts.buffer as ArrayBuffer, batch.members.buffer as ArrayBuffer]);
+    reply.catch(() => undefined); // a failure surfaces from finish() (or drain)
     this.unacked.push({ reply, bytes });
     this.unackedBytes += bytes;
     this.ids = [];
@@ -285,7 +328,7 @@ export class PackedShard {
   async finish(): Promise<PackedShardResult> {
     try {
       await this.send();
-      const done = this.packer.request(this.thread, { op: 'finish', id: this.id });
+      const done = this.request({ op: 'finish', id: this.id });
       done.catch(() => undefined); // an earlier failure rejects it too: surfaced below
       await Promise.all(this.unacked.map((u) => u.reply));
       const r = await done;
@@ -299,12 +342,19 @@ export class PackedShard {
   /** Stop writing the shard (the caller removes the file). */
   async abort(): Promise<void> {
     if (this.ended) return;
-    await Promise.allSettled(this.unacked.map((u) => u.reply));
-    await this.packer.request(this.thread, { op: 'abort', id: this.id }).catch(() => undefined);
+    if (this.thread) {
+      await Promise.allSettled(this.unacked.map((u) => u.reply));
+      await this.request({ op: 'abort', id: this.id }).catch(() => undefined);
+    } else {
+      for (const h of this.held) h.reject(new Error('shard aborted'));
+      this.held = [];
+    }
     this.end();
   }
 
   private end(): void {
+    if (this.ended) return;
     this.ended = true;
+    this.packer.release(this, this.thread);
   }
 }

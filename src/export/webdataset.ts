@@ -233,11 +233,11 @@ interface SampleRow {
   split: string;
   source_split: string | null;
   meta: unknown;
+  /** The sample's file of each role the fields name (ExportPlan.roles), or null when it has none. */
+  files: Array<FileRow | null>;
 }
 
 interface FileRow {
-  sample_id: string;
-  role: string;
   uri: string;
   format: string | null;
   /** Size of the content the catalog holds for this file (null when it was never read). */
@@ -255,18 +255,18 @@ interface LoadedSample {
 }
 
 type FieldSource =
-  | { kind: 'file'; role: string }
-  | { kind: 'member'; role: string; format: string; quality: number }
+  | { kind: 'file'; role: string; slot: number }
+  | { kind: 'member'; role: string; slot: number; format: string; quality: number }
   | { kind: 'text'; column: (typeof TEXT_SOURCES)[number] }
   | { kind: 'record' }
   | { kind: 'metaField'; field: string };
 
 function parseSource(source: string | z.infer<typeof RoleMember>, ext: string): FieldSource {
-  if (typeof source === 'object') return { kind: 'member', role: source.role, format: formatOfExtension(lastExt(ext))!, quality: source.quality };
+  if (typeof source === 'object') return { kind: 'member', role: source.role, slot: -1, format: formatOfExtension(lastExt(ext))!, quality: source.quality };
   if ((TEXT_SOURCES as readonly string[]).includes(source)) return { kind: 'text', column: source as (typeof TEXT_SOURCES)[number] };
   if (source === 'meta') return { kind: 'record' };
   if (source.startsWith('meta.')) return { kind: 'metaField', field: source.slice(5) };
-  return { kind: 'file', role: source };
+  return { kind: 'file', role: source, slot: -1 };
 }
 
 /** Labels as `cls` members: integers as they are, otherwise the index in the sorted label list. */
@@ -311,7 +311,7 @@ function pathMember(name: string, f: FileRow): { name: string; path: string; siz
  * sample fields (the common case: nothing to wait for); a promise when a file must be read and
  * converted here.
  */
-function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, FileRow>): LoadedSample | Promise<LoadedSample> {
+function loadSample(plan: ExportPlan, row: SampleRow): LoadedSample | Promise<LoadedSample> {
   const key = plan.keys.get(row.id)!;
   const slots: Array<MemberInput | Promise<Converted>> = [];
   let pending = 0;
@@ -321,7 +321,7 @@ function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, FileRow
     const name = `${key}.${ext}`;
     switch (source.kind) {
       case 'file': {
-        const f = files.get(source.role);
+        const f = row.files[source.slot];
         if (!f) {
           if (source.role === 'image') throw new Error(`sample has no 'image' file`);
           continue; // optional roles may be missing on some samples
@@ -337,7 +337,7 @@ function loadSample(plan: ExportPlan, row: SampleRow, files: Map<string, FileRow
         break;
       }
       case 'member': {
-        const f = files.get(source.role);
+        const f = row.files[source.slot];
         if (!f) {
           if (source.role === 'image') throw new Error(`sample has no 'image' file`);
           continue;
@@ -586,10 +586,8 @@ async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptio
   const extractRoot = ctx.dev ? devExtractRoot(sink, options.to) : null;
   // The packing threads start while the catalog is read.
   const packer = new TarPacker();
-  const T0 = performance.now(); (globalThis as any).T = (m: string) => process.env.DEBUG_T && console.error(`${(performance.now() - T0).toFixed(0)}ms ${m}`);
   try {
-    const { plan, rows, files } = await makePlan(ctx, options);
-    (globalThis as any).T('plan');
+    const { plan, rows } = await makePlan(ctx, options);
     const bySplit = new Map<string, SampleRow[]>();
     for (const r of rows) {
       checkSplitName(r.split);
@@ -600,7 +598,7 @@ async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptio
     if (swept) reporter.info(`webdataset: removed ${swept} leftover(s) of an interrupted export from ${sink.location}`);
     const progress = reporter.progress('webdataset', rows.length);
     try {
-      const splits = await packSplits(sink, packer, ctx, options, plan, bySplit, files, extractRoot, () => progress.tick());
+      const splits = await packSplits(sink, packer, ctx, options, plan, bySplit, extractRoot, () => progress.tick());
       return await finishSplits(sink, splits, plan, extractRoot, reporter);
     } finally {
       progress.finish();
@@ -632,7 +630,6 @@ async function packSplits(
   options: WebDatasetOptions,
   plan: ExportPlan,
   bySplit: Map<string, SampleRow[]>,
-  files: Map<string, Map<string, FileRow>>,
   extractRoot: string | null,
   tick: () => void,
 ): Promise<SplitShards[]> {
@@ -671,7 +668,7 @@ async function packSplits(
         }
         const rel = shardPath(options.pattern, split, job.closing.length);
         const devDir = extractRoot ? join(extractRoot, split, basename(rel, '.tar')) : null;
-        (globalThis as any).T('open ' + rel); shard = await ShardWriter.open(sink, packer, rel, devDir);
+        shard = await ShardWriter.open(sink, packer, rel, devDir);
         await shard.add(s);
       };
       const load = (row: SampleRow): LoadedSample | { error: string; id: string } | Promise<LoadedSample | { error: string; id: string }> => {
@@ -680,7 +677,7 @@ async function packSplits(
           return { error: errorMessage(err), id: row.id };
         };
         try {
-          const r = loadSample(plan, row, files.get(row.id) ?? new Map());
+          const r = loadSample(plan, row);
           return r instanceof Promise ? r.catch(failed) : r;
         } catch (err) {
           return failed(err);
@@ -705,7 +702,7 @@ async function packSplits(
         await closeShard(last);
       }
     }
-    (globalThis as any).T('planned all'); return splits;
+    return splits;
   } catch (err) {
     if (shard) await shard.discard();
     await Promise.allSettled(splits.flatMap((s) => s.closing));
@@ -774,27 +771,24 @@ function checkSplitName(split: string): void {
 
 /**
  * Read what the export needs from the catalog (each sample's columns that a field or the key
- * uses, and the files of the roles the fields name) and decide keys, fields and label coding.
+ * uses, and its files of the roles the fields name) and decide keys, fields and label coding.
  */
-async function makePlan(
-  ctx: ExportContext,
-  options: WebDatasetOptions,
-): Promise<{ plan: ExportPlan; rows: SampleRow[]; files: Map<string, Map<string, FileRow>> }> {
+async function makePlan(ctx: ExportContext, options: WebDatasetOptions): Promise<{ plan: ExportPlan; rows: SampleRow[] }> {
   const aliases = await loadRoleAliases(ctx.catalog);
+  const roles: string[] = [];
   const fields = Object.entries(options.fields).map(([ext, src]) => {
-    const parsed = parseSource(src, ext);
-    // The recipe's name of the main role (`input`) is the catalog's `image`.
-    return { ext, source: 'role' in parsed ? { ...parsed, role: resolveRole(parsed.role, aliases) } : parsed };
+    const source = parseSource(src, ext);
+    if (source.kind === 'file' || source.kind === 'member') {
+      // The recipe's name of the main role (`input`) is the catalog's `image`.
+      source.role = resolveRole(source.role, aliases);
+      if (!roles.includes(source.role)) roles.push(source.role);
+      source.slot = roles.indexOf(source.role);
+    }
+    return { ext, source };
   });
   const needsMeta = fields.some((f) => f.source.kind === 'record' || f.source.kind === 'metaField');
-  (globalThis as any).T('aliases'); const rows = await sampleRows(ctx, fields, needsMeta || !!options.key);
-  (globalThis as any).T('rows');
-  const roles = [...new Set(fields.flatMap((f) => ('role' in f.source ? [f.source.role] : [])))];
-  const files = await sampleFiles(ctx, roles);
-  (globalThis as any).T('files');
-  const seen = new Set<string>();
-  for (const byRole of files.values()) for (const role of byRole.keys()) seen.add(role);
-  const missing = fields.find((f) => 'role' in f.source && !seen.has(f.source.role));
+  const rows = await sampleRows(ctx, fields, roles, needsMeta || !!options.key);
+  const missing = fields.find((f) => 'slot' in f.source && !rows.some((r) => r.files[(f.source as { slot: number }).slot] !== null));
   if (missing && rows.length > 0) throw await missingRole(ctx, missing, options.fields[missing.ext]);
   const labels = distinctLabels(rows);
   const numeric = labels.every((l) => /^-?\d+$/.test(l));
@@ -805,7 +799,7 @@ async function makePlan(
     labels: { classes: numeric ? null : labels, index: new Map(labels.map((l, i) => [l, i])) },
     reencode: options.reencode,
   };
-  return { plan, rows, files };
+  return { plan, rows };
 }
 
 /** The error for a field naming a role no sample has, listing the roles there are. */
@@ -821,19 +815,40 @@ async function missingRole(ctx: ExportContext, f: ExportPlan['fields'][number], 
   );
 }
 
+/** Sample columns a text field may read, by the field's name for them. */
+const TEXT_COLUMNS = { id: 'id', path: 'path', text: 'text', label: 'label', group: 'group_key', split: 'split', source_split: 'source_split' } as const;
+
 /**
  * The samples to export, ordered by split and id, with the columns a field or the key reads
- * (labels always: the index lists classes). Labels and metadata are after people's relabel decisions.
+ * (labels always: the index lists classes) and their files of `roles`, each with its stored
+ * format and catalogued size. Labels and metadata are after people's relabel decisions. One
+ * query, read as JSON (Catalog.jsonRows): most of an export's set-up is reading these rows.
  */
-async function sampleRows(ctx: ExportContext, fields: ExportPlan['fields'], allColumns: boolean): Promise<SampleRow[]> {
+async function sampleRows(ctx: ExportContext, fields: ExportPlan['fields'], roles: string[], allColumns: boolean): Promise<SampleRow[]> {
   const used = new Set<string>(fields.flatMap((f) =>
-    f.source.kind === 'text' ? [f.source.column === 'group' ? 'group_key' : f.source.column] : f.source.kind === 'record' ? ['path', 'group_key', 'source_split'] : []));
-  const column = (name: string, sql = name) => (allColumns || used.has(name) ? `${sql} AS ${name}` : `NULL AS ${name}`);
-  return ctx.catalog.all<SampleRow>(
-    `SELECT id, ${column('path')}, ${column('text')}, label, ${column('group_key')}, coalesce(split, 'all') AS split,
-       ${column('source_split')}, ${allColumns ? 'meta::VARCHAR' : 'NULL'} AS meta
-     FROM ${RELABELED_ACTIVE} ORDER BY split, id`,
-  );
+    f.source.kind === 'text' ? [TEXT_COLUMNS[f.source.column]] : f.source.kind === 'record' ? ['path', 'group_key', 'source_split'] : []));
+  const optional = ['path', 'text', 'group_key', 'source_split'].filter((c) => allColumns || used.has(c));
+  const columns = ['a.id', 'a.label', `coalesce(a.split, 'all')`, ...optional.map((c) => `a.${c}`), ...(allColumns ? ['a.meta::VARCHAR'] : [])];
+  let from = `${RELABELED_ACTIVE} a`;
+  roles.forEach((_, k) => {
+    columns.push(`f${k}.uri`, `s${k}.format`, `s${k}.bytes::DOUBLE`);
+    from += ` LEFT JOIN files f${k} ON f${k}.sample_id = a.id AND f${k}.role = ?
+      LEFT JOIN file_status fs${k} ON fs${k}.uri = f${k}.uri LEFT JOIN assets s${k} ON s${k}.sha256 = fs${k}.sha256`;
+  });
+  const raw = await ctx.catalog.jsonRows(columns, from, `coalesce(a.split, 'all'), a.id`, roles);
+  const at = (column: string) => (optional.includes(column) ? 3 + optional.indexOf(column) : -1);
+  const [path, text, group, sourceSplit] = ['path', 'text', 'group_key', 'source_split'].map(at);
+  const meta = allColumns ? 3 + optional.length : -1;
+  const firstFile = 3 + optional.length + (allColumns ? 1 : 0);
+  const cell = (v: unknown[], i: number) => (i < 0 ? null : v[i]) as string | null;
+  return raw.map((v) => ({
+    id: v[0] as string, label: cell(v, 1), split: v[2] as string, path: cell(v, path), text: cell(v, text),
+    group_key: cell(v, group), source_split: cell(v, sourceSplit), meta: cell(v, meta),
+    files: roles.map((_, k) => {
+      const f = firstFile + 3 * k;
+      return v[f] === null ? null : { uri: v[f] as string, format: v[f + 1] as string | null, bytes: v[f + 2] as number | null };
+    }),
+  }));
 }
 
 /** Labels in the order DuckDB sorts them (by UTF-8 bytes), as the index's class list. */
@@ -841,26 +856,6 @@ function distinctLabels(rows: SampleRow[]): string[] {
   const labels = new Set<string>();
   for (const r of rows) if (r.label !== null) labels.add(r.label);
   return [...labels].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-}
-
-/** The files of `roles` by sample and role, with each one's stored format and catalogued size. */
-async function sampleFiles(ctx: ExportContext, roles: string[]): Promise<Map<string, Map<string, FileRow>>> {
-  const out = new Map<string, Map<string, FileRow>>();
-  if (roles.length === 0) return out;
-  const rows = await ctx.catalog.all<FileRow>(
-    `SELECT f.sample_id, f.role, f.uri, s.format, s.bytes::DOUBLE AS bytes
-     FROM files f JOIN active a ON a.id = f.sample_id
-     LEFT JOIN file_status fs ON fs.uri = f.uri
-     LEFT JOIN assets s ON s.sha256 = fs.sha256
-     WHERE f.role IN (${roles.map(() => '?').join(', ')})`,
-    roles,
-  );
-  for (const r of rows) {
-    let byRole = out.get(r.sample_id);
-    if (!byRole) out.set(r.sample_id, (byRole = new Map()));
-    byRole.set(r.role, r);
-  }
-  return out;
 }
 
 /** The wids index of one split; shards the previous index listed but this one does not are removed. */
