@@ -621,7 +621,7 @@ interface SplitShards {
 /**
  * Plan every split's shards, one after the other, while the packing threads write them: a split
  * does not wait for the previous one's shards to be written, so the threads stay busy from the
- * first shard to the last. A few shards (two per thread) may be packing or committing at once.
+ * first shard to the last.
  */
 async function packSplits(
   sink: Sink,
