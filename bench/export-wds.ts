@@ -10,8 +10,10 @@
  *   - webdataset export with only the image member (the like-for-like comparison with tar);
  *   - webdataset export with the default fields (jpg, txt, json, cls);
  *   - `tar -chf` of the same symlinked files (dereferenced, so it reads the same bytes), the baseline;
- *   - then `md5sum` of that archive: GNU tools' cost of the md5 the shard index carries (wids
- *     verifies shards by it), which the export computes while it writes.
+ *   - then `sync` of that archive: what making it durable costs, which the export does for every
+ *     shard before renaming it into place;
+ *   - then `md5sum` of that archive: GNU tools' cost of the md5 the shard index carries (as
+ *     widsindex writes it), which the export computes while it writes.
  * The export packs shards on threads (src/export/tar-packer.ts); its CPU counts every thread.
  */
 import { execFileSync } from 'node:child_process';
@@ -111,6 +113,12 @@ async function main(): Promise<void> {
     execFileSync('tar', ['--hard-dereference', '-chf', tarOut, '-C', dataDir, '.']);
     const tarSecs = (performance.now() - t) / 1000;
     record('GNU tar -ch --hard-dereference', tarSecs, childCpu() - childCpu0, (await stat(tarOut)).size);
+    // The export syncs each shard before renaming it into place (a shard is complete or absent,
+    // even after a power loss); tar leaves its archive to the kernel's writeback.
+    t = performance.now();
+    const syncCpu0 = childCpu();
+    execFileSync('sync', [tarOut]);
+    record('  then sync of the archive', (performance.now() - t) / 1000, childCpu() - syncCpu0, 0);
     t = performance.now();
     const md5Cpu0 = childCpu();
     execFileSync('md5sum', [tarOut]);

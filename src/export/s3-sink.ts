@@ -184,7 +184,7 @@ export class S3Sink implements Sink {
 
   async putFile(path: string, file: string, options: PutFileOptions = {}): Promise<Committed> {
     try {
-      const { size, md5 } = options.known ?? (await (options.hashFile ?? fileMd5)(file));
+      const { size, md5 } = options.known ?? (await fileMd5(file));
       return await this.commitFile(path, file, size, md5, new Cancel());
     } finally {
       await rm(file, { force: true });

@@ -172,19 +172,6 @@ export function packWorkerMain(): void {
     s.nsamples++;
   }
 
-  function fileMd5(path: string): { size: number; md5: string } {
-    const fd = fs.openSync(path, 'r');
-    try {
-      const h = createHash('md5');
-      const buf = Buffer.allocUnsafe(BATCH_BYTES);
-      let size = 0;
-      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; size += n) h.update(buf.subarray(0, n));
-      return { size, md5: h.digest('hex') };
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-
   function drop(id: number): void {
     const s = shards.get(id);
     shards.delete(id);
@@ -227,8 +214,6 @@ export function packWorkerMain(): void {
       case 'abort':
         drop(m.id);
         return { op: 'aborted', id: m.id };
-      case 'md5':
-        return { op: 'md5', id: m.id, ...fileMd5(m.file) };
     }
   }
 
@@ -245,10 +230,8 @@ export function packWorkerMain(): void {
     } catch (err) {
       const e = err instanceof WriteError ? err.errno : (err as NodeJS.ErrnoException);
       const reply: PackReply = { op: 'error', id: m.id, message: e.message, code: e.code, path: err instanceof WriteError ? err.path : undefined };
-      if (m.op !== 'md5') {
-        drop(m.id);
-        if (m.op !== 'finish') failed.set(m.id, reply);
-      }
+      drop(m.id);
+      if (m.op !== 'finish') failed.set(m.id, reply);
       if (m.op !== 'open') port.postMessage(reply);
     }
   });

@@ -34,14 +34,12 @@ export type PackRequest =
   | { op: 'open'; id: number; file: string; devDir: string | null }
   | ({ op: 'add'; id: number } & PackBatch)
   | { op: 'finish'; id: number }
-  | { op: 'abort'; id: number }
-  | { op: 'md5'; id: number; file: string };
+  | { op: 'abort'; id: number };
 
 export type PackReply =
   | { op: 'ack'; id: number; inline: ArrayBuffer }
   | { op: 'done'; id: number; size: number; md5: string; nsamples: number; skipped: Array<{ id: string; error: string }> }
   | { op: 'aborted'; id: number }
-  | { op: 'md5'; id: number; size: number; md5: string }
   | { op: 'error'; id: number; message: string; code?: string; path?: string };
 
 /** A member to pack: a local file of `size` bytes (read by the packing thread), or bytes. */
@@ -185,14 +183,6 @@ export class TarPacker {
       const i = this.waitingShards.indexOf(shard);
       if (i >= 0) this.waitingShards.splice(i, 1);
     }
-  }
-
-  /** Size and md5 of a local file, read on a packing thread. */
-  async md5(file: string): Promise<{ size: number; md5: string }> {
-    const t = this.threads[this.nextId % this.threads.length];
-    const r = await this.request(t, { op: 'md5', id: this.nextId++, file });
-    if (r.op !== 'md5') throw new Error(`unexpected reply ${r.op}`);
-    return { size: r.size, md5: r.md5 };
   }
 
   async close(): Promise<void> {

@@ -31,12 +31,12 @@ import type { Exporter, ExportContext, ExportStats } from './types.js';
  * With --dev and an s3:// `to`, nothing is uploaded: everything goes to `<recipe dir>/dev_extracted/`
  * instead (tars, indexes, and each shard extracted beside its tar: dev_extracted/<split>/shard-000000/).
  *
- * Reruns: each shard is streamed into a sink writer (a temporary file, or a spool file for S3)
- * while its md5 is computed; if the destination already holds an object of the same size and md5
- * (read back from disk, or from the object's md5 metadata in S3 — never trusted from the old index)
- * nothing is renamed or uploaded, otherwise the new shard is committed over it. Writing then
- * comparing costs one extra read of unchanged local shards, but needs no second pass over the
- * sources to predict the bytes, and a shard is always complete or absent.
+ * Reruns: each shard is written to a scratch file (beside the shard, or a spool file for S3) while
+ * its md5 is computed; if the destination already holds the same bytes (compared with the file on
+ * disk, or by size and the object's md5 metadata in S3 — never trusted from the old index) nothing
+ * is renamed or uploaded, otherwise the new shard is committed over it. Writing then comparing
+ * costs one extra read of unchanged local shards, but needs no second pass over the sources to
+ * predict the bytes, and a shard is always complete or absent.
  */
 
 /** Sample fields a member can carry (anything else names a file role, e.g. 'image', 'mask'). */
@@ -495,7 +495,6 @@ class ShardWriter {
 
   private constructor(
     private readonly sink: Sink,
-    private readonly packer: TarPacker,
     private readonly pack: PackedShard,
     private readonly file: string,
     readonly url: string,
@@ -514,7 +513,7 @@ class ShardWriter {
       devTmp = tempPathFor(devDir);
       await mkdir(devTmp);
     }
-    return new ShardWriter(sink, packer, packer.open(file, devTmp), file, url, devDir, devTmp);
+    return new ShardWriter(sink, packer.open(file, devTmp), file, url, devDir, devTmp);
   }
 
   /** Queue a sample; a promise only when the packing thread's queue is full. */
@@ -541,7 +540,7 @@ class ShardWriter {
     try {
       packed = await finished;
       // The sink takes the file over from here, whether or not the commit succeeds.
-      committed = await this.sink.putFile(this.url, this.file, { known: packed, hashFile: (f) => this.packer.md5(f) });
+      committed = await this.sink.putFile(this.url, this.file, { known: packed });
       if (this.devDir && this.devTmp) {
         await rm(this.devDir, { recursive: true, force: true });
         await rename(this.devTmp, this.devDir);

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LocalSink, createSink, splitFileTarget } from '../../src/export/sink.js';
+import { LocalSink, createSink, sameBytes, splitFileTarget } from '../../src/export/sink.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('hex');
@@ -61,6 +61,25 @@ test('LocalSink.putFile renames a scratch file into place, copies one from elsew
   assert.equal(await readFile(join(dir, 'out', 'm', 'manifest.jsonl'), 'utf8'), '{"id":2}\n');
   await assert.rejects(stat(elsewhere), /ENOENT/);
   assert.deepEqual(await readdir(join(dir, 'out', 'm')), ['manifest.jsonl'], 'no temporary file left');
+});
+
+test('sameBytes tells files apart by any byte, past the first MiB too, and by length', async () => {
+  const dir = await tempDir('imgsift-sink-');
+  const a = join(dir, 'a');
+  const b = join(dir, 'b');
+  const big = Buffer.alloc((3 << 20) + 5, 7);
+  await writeFile(a, big);
+  await writeFile(b, big);
+  assert.equal(await sameBytes(a, b), true);
+  const changed = Buffer.from(big);
+  changed[(2 << 20) + 3] = 8;
+  await writeFile(b, changed);
+  assert.equal(await sameBytes(a, b), false);
+  await writeFile(b, big.subarray(0, big.length - 1));
+  assert.equal(await sameBytes(a, b), false);
+  await writeFile(a, '');
+  await writeFile(b, '');
+  assert.equal(await sameBytes(a, b), true);
 });
 
 test('LocalSink.sweep removes temporary files of processes that are gone, not of live ones', async () => {

@@ -50,7 +50,6 @@ test('shards packed on two threads at once are byte for byte the in-memory tar o
       const written = await readFile(s.file);
       assert.ok(written.equals(expected), `shard ${n} equals the reference archive`);
       assert.deepEqual(results[n], { size: expected.length, md5: md5(expected), nsamples: s.samples.length, skipped: [] });
-      assert.deepEqual(await packer.md5(s.file), { size: expected.length, md5: md5(expected) });
     }
   } finally {
     await packer.close();
