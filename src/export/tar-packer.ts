@@ -53,11 +53,14 @@ export interface PackedShardResult {
   skipped: Array<{ id: string; error: string }>;
 }
 
-/** Samples per message, and inline bytes that end a message early. */
+/** Samples per message (fewer when their inline bytes fill INLINE_BYTES first). */
 const BATCH_SAMPLES = 256;
-const BATCH_INLINE_BYTES = 1 << 20;
 const BLOCK = 512;
-const INLINE_START_BYTES = BATCH_SAMPLES * 2 * BLOCK; // a header and a small text member per sample
+/**
+ * A batch's inline buffer (headers, and bytes made here): a batch is sent when the next sample
+ * does not fit, so every buffer has this size and can be reused (a larger sample gets one of its own).
+ */
+const INLINE_BYTES = 256 << 10;
 /**
  * What a shard may have queued for its thread before `add` waits: enough that the main thread
  * plans a whole shard and goes on to the next (on another thread) while this one is packed —
@@ -115,7 +118,7 @@ export class TarPacker {
     const worker = new Worker(packWorkerSource, { eval: true, execArgv: [] });
     const t: Thread = { worker, waiting: new Map(), shards: 0 };
     worker.on('message', (r: PackReply) => {
-      if (r.op === 'ack' && r.inline.byteLength === INLINE_START_BYTES && this.buffers.length < MAX_POOLED) {
+      if (r.op === 'ack' && r.inline.byteLength === INLINE_BYTES && this.buffers.length < MAX_POOLED) {
         this.buffers.push(Buffer.from(r.inline));
       }
       const queue = t.waiting.get(r.id);
@@ -148,7 +151,7 @@ export class TarPacker {
 
   /** A buffer for a batch's inline bytes: one given back by a thread, or a new one. */
   inlineBuffer(): Buffer {
-    return this.buffers.pop() ?? Buffer.allocUnsafeSlow(INLINE_START_BYTES);
+    return this.buffers.pop() ?? Buffer.allocUnsafeSlow(INLINE_BYTES);
   }
 
   /**
@@ -197,7 +200,7 @@ export class PackedShard {
   private members: number[] = [];
   private paths: string[] = [];
   private names: string[] | null;
-  /** Headers and bytes made here, written in place; grown (copied) when a batch needs more. */
+  /** Headers and bytes made here, written in place. */
   private inline: Buffer;
   private inlineBytes = 0;
   private unacked: Array<{ reply: Promise<PackReply>; bytes: number }> = [];
@@ -231,32 +234,25 @@ export class PackedShard {
     return new Promise((resolve, reject) => this.held.push({ m, transfer, resolve, reject }));
   }
 
-  /** Room for `n` more inline bytes; returns where they go. */
-  private reserve(n: number): number {
-    const at = this.inlineBytes;
-    if (at + n > this.inline.byteLength) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.inline.byteLength, at + n));
-      this.inline.copy(grown, 0, 0, at);
-      this.inline = grown;
-    }
-    this.inlineBytes += n;
-    return at;
-  }
-
   /**
-   * Queue a sample; throws (before anything is queued) when a member name does not fit USTAR.
-   * A promise only when the thread has too much queued: wait for it before adding more.
+   * Queue a sample; throws (before anything of it is queued) when a member name does not fit
+   * USTAR. A promise only when the thread has too much queued: wait for it before adding more.
    */
   add(id: string, members: MemberInput[]): Promise<void> | undefined {
+    let need = 0;
+    for (const m of members) need += BLOCK + ('path' in m ? 0 : m.data.byteLength);
+    // A full batch goes first; a sample larger than a whole buffer gets one of its own.
+    const waiting = this.inlineBytes + need > this.inline.byteLength ? this.send() : undefined;
+    if (need > this.inline.byteLength) this.inline = Buffer.allocUnsafeSlow(need);
     const start = this.inlineBytes;
+    let at = start;
     try {
       for (const m of members) {
-        const size = 'path' in m ? m.size : m.data.byteLength;
-        const at = this.reserve(BLOCK); // before reading this.inline: it may grow the buffer
-        writeUstarHeader(this.inline, at, m.name, size);
+        writeUstarHeader(this.inline, at, m.name, 'path' in m ? m.size : m.data.byteLength);
+        at += BLOCK;
       }
     } catch (err) {
-      this.inlineBytes = start;
+      waiting?.catch(() => undefined); // the batch before this sample went; nothing of this one did
       throw err;
     }
     let header = start;
@@ -264,17 +260,19 @@ export class PackedShard {
       let data = -1;
       if ('path' in m) this.paths.push(m.path);
       else {
-        data = this.reserve(m.data.byteLength);
-        this.inline.set(m.data, data);
+        data = at;
+        this.inline.set(m.data, at);
+        at += m.data.byteLength;
       }
       this.members.push(header, 'path' in m ? m.size : m.data.byteLength, data, 0);
       this.names?.push(m.name);
       header += BLOCK;
     }
+    this.inlineBytes = at;
     this.ids.push(id);
     this.counts.push(members.length);
-    if (this.ids.length >= BATCH_SAMPLES || this.inlineBytes >= BATCH_INLINE_BYTES) return this.send();
-    return undefined;
+    const more = this.ids.length >= BATCH_SAMPLES ? this.send() : undefined;
+    return waiting && more ? Promise.all([waiting, more]).then(() => undefined) : (waiting ?? more);
   }
 
   /** Post the batch; a promise when the thread's queue is over its bounds, settled when it is not. */

@@ -466,7 +466,9 @@ function parseMeta(meta: unknown): unknown {
 }
 
 function dropNulls(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
+  const out: Record<string, unknown> = {};
+  for (const k in o) if (o[k] !== null && o[k] !== undefined) out[k] = o[k];
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ test('shards packed on two threads at once are byte for byte the in-memory tar o
           { name: `k${i}.txt`, data: Buffer.from(`caption ${i}`) },
           { name: `k${i}.json`, data: Buffer.from(JSON.stringify({ i })) },
         ];
+        // Bytes made here, larger than a batch's inline buffer (256 KB): the sample gets its own.
+        if (i % 50 === 7) members.push({ name: `k${i}.png`, data: Buffer.alloc(600 << 10, i) });
         return { id: `s${i}`, members };
       }),
     );
