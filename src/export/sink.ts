@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { tempPathFor } from '../util/fs.js';
 import { resolveInside } from '../util/paths.js';
@@ -235,8 +235,17 @@ export class LocalSink implements Sink {
     return out.sort();
   }
 
+  /** Remove an object; folders it leaves empty go too, up to the root (as prefixes do in a bucket). */
   async remove(path: string): Promise<void> {
-    await rm(this.full(path), { force: true });
+    const full = this.full(path);
+    await rm(full, { force: true });
+    for (let dir = dirname(full); dir.startsWith(this.root + sep); dir = dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return; // not empty: what is above is not either
+      }
+    }
   }
 
   async sweep(): Promise<number> {

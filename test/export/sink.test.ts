@@ -39,8 +39,14 @@ test('LocalSink: complete or absent, identical content left untouched, temporary
   assert.equal(await sink.stat('a/none'), undefined);
   assert.equal((await sink.get('a/shard.tar'))!.toString(), 'changed');
   assert.equal(await sink.get('a/none'), undefined);
+  await sink.put('a/b/c/deep.txt', 'x');
+  await sink.put('a/b/kept.txt', 'y');
+  await sink.remove('a/b/c/deep.txt');
+  assert.deepEqual(await readdir(join(dir, 'out', 'a', 'b')), ['kept.txt'], 'the emptied folder c is gone, b (not empty) stays');
+  await sink.remove('a/b/kept.txt');
   await sink.remove('a/shard.tar');
   assert.deepEqual(await sink.list(), []);
+  assert.deepEqual(await readdir(join(dir, 'out')), [], 'folders left empty by removals are gone; the root stays');
   await assert.rejects(sink.put('../escape.txt', 'x'), /escapes out/);
 });
 
