@@ -3,12 +3,12 @@ import type { PackBatch, PackReply, PackRequest } from './tar-packer.js';
 /**
  * The tar packing thread (tar-packer.ts is its other side). It writes shards whose members it
  * reads itself: for each member a file path (read here) or bytes the main thread made (text
- * members, converted images), after the member's header, which the main thread made too, all in
- * one transferred buffer per message. Reading the files, padding, md5 and writing happen
- * here, in one 8 MB batch buffer per shard written with one write call when full, so no image
- * byte is copied between threads. A sample whose file cannot be read (or no longer has the size
- * its header says) is left out whole and reported; a failed write ends the shard with the
- * error's code and path.
+ * members, converted images), after the member's header, which the main thread made too, in
+ * one transferred buffer per message (given back with the ack, for reuse). Reading the files,
+ * padding, md5 and writing happen here, through one 256 KB batch buffer per shard written with
+ * one write call when full, so no image byte is copied between threads. A sample whose file
+ * cannot be read (or no longer has the size its header says) is left out whole and reported; a
+ * failed write ends the shard with the error's code and path.
  *
  * The thread runs this function's source (`packWorkerSource`), so it must be self-contained:
  * only `require`d built-ins, no imports — the same code then runs from `dist/` and under tsx
@@ -25,7 +25,7 @@ export function packWorkerMain(): void {
   /** Small enough that what was just read is still in the CPU cache when it is hashed and written. */
   const BATCH_BYTES = 256 << 10;
   /** Numbers per member in a batch (tar-packer.ts MEMBER_FIELDS). */
-  const MEMBER_FIELDS = 4;
+  const MEMBER_FIELDS = 3;
   const END_BYTES = 2 * BLOCK;
 
   interface Shard {

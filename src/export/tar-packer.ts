@@ -5,18 +5,18 @@ import { packWorkerSource } from './tar-pack-worker.js';
 import { writeUstarHeader } from './tar.js';
 
 /**
- * Tar shards packed on worker threads (tar-pack-worker.ts): the main thread only says which
- * members go in, in order — a file's path, or bytes it made — and each shard's thread reads the
- * files, writes headers and padding, hashes and writes the shard. Shards are spread over the
- * threads, so a multi-core machine writes several at once; the output is the same bytes
- * whatever the number of threads, since one shard is always one thread's, in order.
+ * Tar shards packed on worker threads (tar-pack-worker.ts): the main thread says which members go
+ * in, in order — each one's header, then a file's path or bytes it made — and the shard's thread
+ * reads the files, pads, hashes and writes the shard. Shards go to threads as they free up, so a
+ * multi-core machine writes several at once; the output is the same bytes whatever the number of
+ * threads, since one shard is always one thread's, in order.
  */
 
 /**
  * A batch of samples as the thread receives it, in columns (cheap to pass between threads):
- * sample i has `counts[i]` members; member j is described by `members[4j..4j+3]` = [its header's
+ * sample i has `counts[i]` members; member j is described by `members[3j..3j+2]` = [its header's
  * offset in `inline`, its size, -1 for a file (the next of `paths`) or the offset of its bytes in
- * `inline`, unused]. `names` (the members' names) only when the shard is also extracted (--dev).
+ * `inline`]. `names` (the members' names) only when the shard is also extracted (--dev).
  */
 export interface PackBatch {
   ids: string[];
@@ -28,7 +28,7 @@ export interface PackBatch {
 }
 
 /** Numbers per member in PackBatch.members. */
-export const MEMBER_FIELDS = 4;
+export const MEMBER_FIELDS = 3;
 
 export type PackRequest =
   | { op: 'open'; id: number; file: string; devDir: string | null }
@@ -68,9 +68,9 @@ const INLINE_BYTES = 256 << 10;
  * time. Paths cost little; bytes made on the main thread (converted images) are bounded.
  */
 const MAX_UNACKED = 256;
+const MAX_UNACKED_BYTES = 64 << 20;
 /** Inline buffers kept for reuse. */
 const MAX_POOLED = 64;
-const MAX_UNACKED_BYTES = 64 << 20;
 
 interface Pending {
   resolve: (reply: PackReply) => void;
@@ -264,7 +264,7 @@ export class PackedShard {
         this.inline.set(m.data, at);
         at += m.data.byteLength;
       }
-      this.members.push(header, 'path' in m ? m.size : m.data.byteLength, data, 0);
+      this.members.push(header, 'path' in m ? m.size : m.data.byteLength, data);
       this.names?.push(m.name);
       header += BLOCK;
     }
