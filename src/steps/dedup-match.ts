@@ -207,7 +207,10 @@ export interface KeepFacts {
   bytes: number;
 }
 
-const factsOf = (i: MatchItem): KeepFacts => ({ path: i.path, ord: i.ord, width: i.signals.width, height: i.signals.height, bytes: i.signals.bytes });
+/** The keep facts of image `i` of a signal table, whose path was fetched. */
+export function tableFacts(table: SignalTable, i: number, path: string): KeepFacts {
+  return { path, ord: table.ord[i], width: table.width[i], height: table.height[i], bytes: table.bytes[i] };
+}
 
 /** Orders images best-first for keeping, over their keep facts. */
 export function factsOrder(rule: KeepRule): (a: KeepFacts, b: KeepFacts) => number {
@@ -220,12 +223,6 @@ export function factsOrder(rule: KeepRule): (a: KeepFacts, b: KeepFacts) => numb
     case 'largest':
       return (a, b) => b.width * b.height - a.width * a.height || b.bytes - a.bytes || byPath(a, b);
   }
-}
-
-/** Orders images best-first for keeping; returns a comparator over items. */
-export function keeperOrder(rule: KeepRule): (a: MatchItem, b: MatchItem) => number {
-  const cmp = factsOrder(rule);
-  return (a, b) => cmp(factsOf(a), factsOf(b));
 }
 
 /** Why `keep` was kept over the other members, in words. */
@@ -490,7 +487,7 @@ export async function clusterTable(table: SignalTable, options: TableClusterOpti
   const paths = involved.length ? await options.paths(involved) : [];
   if (paths.length !== involved.length) throw new Error(`clusterTable: asked for ${involved.length} paths, got ${paths.length}`);
   const facts = new Map<number, KeepFacts>();
-  involved.forEach((i, k) => facts.set(i, { path: paths[k], ord: table.ord[i], width: table.width[i], height: table.height[i], bytes: table.bytes[i] }));
+  involved.forEach((i, k) => facts.set(i, tableFacts(table, i, paths[k])));
   const factsAt = (i: number) => facts.get(i)!;
   const cmpFacts = factsOrder(options.keep);
   const cmp = (a: number, b: number) => cmpFacts(factsAt(a), factsAt(b));

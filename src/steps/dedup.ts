@@ -9,6 +9,7 @@ import {
   KEEP_RULES,
   clusterTable,
   factsOrder,
+  tableFacts,
   similarityOf,
   type Cluster,
   type ClusterMember,
@@ -142,9 +143,7 @@ export const dedupStep: ReduceStep<DedupParams> = {
       },
       paths: async (indices) => {
         const info = await fetchImageInfo(ctx, table, indices);
-        indices.forEach((i, k) => known.set(i, {
-          ...info[k], facts: { path: info[k].path, ord: table.ord[i], width: table.width[i], height: table.height[i], bytes: table.bytes[i] },
-        }));
+        indices.forEach((i, k) => known.set(i, { ...info[k], facts: tableFacts(table, i, info[k].path) }));
         return info.map((m) => m.path);
       },
       geometric: check ? (a, b, mirror) => check(items(a).uri, items(b).uri, mirror) : undefined,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_THRESHOLDS, clusterDuplicates, judgePair, keeperOrder, type MatchItem } from '../../src/steps/dedup-match.js';
+import { DEFAULT_THRESHOLDS, clusterDuplicates, factsOrder, judgePair, type MatchItem } from '../../src/steps/dedup-match.js';
 import type { DedupSignalsResult } from '../../src/steps/dedup-signals.js';
 import { hammingHex } from '../../src/image/hashes.js';
 
@@ -109,7 +109,8 @@ test('keeper rule: largest resolution, then file size, then path; first; path â€
   assert.deepEqual(await run('path'), { keep: 'small', reason: 'first path in sort order (keep: path)' });
   const items = mk();
   items[1].signals.width = 300;
-  assert.equal(keeperOrder('largest')(items[1], items[2]) < 0, true);
+  const facts = (i: MatchItem) => ({ path: i.path, ord: i.ord, width: i.signals.width, height: i.signals.height, bytes: i.signals.bytes });
+  assert.equal(factsOrder('largest')(facts(items[1]), facts(items[2])) < 0, true);
   const { clusters } = await clusterDuplicates(items, { thresholds: DEFAULT_THRESHOLDS, keep: 'largest' });
   assert.equal(clusters[0].keepReason, 'largest resolution (300x200)');
 });
