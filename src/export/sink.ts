@@ -16,8 +16,8 @@ import { StreamMd5 } from './md5-thread.js';
  * or a spool file then an upload that only becomes visible once complete) and commit at the end.
  *
  * Writes are idempotent: committing the bytes already under that name (compared with the file
- * on disk, or by size and md5 in S3) leaves the old object untouched and reports `written: false`, so a rerun rewrites
- * and re-uploads nothing that has not changed.
+ * on disk, or by size and md5 in S3) leaves the old object untouched and reports `written:
+ * false`, so a rerun rewrites and re-uploads nothing that has not changed.
  */
 export interface Sink {
   /** The destination as the user wrote it, for messages (never includes credentials). */

@@ -24,7 +24,7 @@ export function packWorkerMain(): void {
   const BLOCK = 512;
   /** Small enough that what was just read is still in the CPU cache when it is hashed and written. */
   const BATCH_BYTES = 256 << 10;
-  /** Numbers per member in a batch (tar-packer.ts MEMBER_FIELDS). */
+  /** Numbers per member in a batch (PackBatch.members in tar-packer.ts). */
   const MEMBER_FIELDS = 3;
   const END_BYTES = 2 * BLOCK;
 

@@ -27,9 +27,6 @@ export interface PackBatch {
   inline: ArrayBuffer;
 }
 
-/** Numbers per member in PackBatch.members. */
-export const MEMBER_FIELDS = 3;
-
 export type PackRequest =
   | { op: 'open'; id: number; file: string; devDir: string | null }
   | ({ op: 'add'; id: number } & PackBatch)
@@ -309,9 +306,8 @@ export class PackedShard {
 
   /**
    * Write the end of the archive and close the file (not synced: the sink syncs it before it
-   * commits it). The request goes out at once, right
-   * behind the shard's last samples: the thread finishes the shard before it turns to shards
-   * queued after it.
+   * commits it). The request goes out at once, right behind the shard's last samples: the thread
+   * finishes the shard before it turns to shards queued after it.
    */
   async finish(): Promise<PackedShardResult> {
     try {

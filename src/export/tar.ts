@@ -48,24 +48,17 @@ export function tarEntryBytes(size: number): number {
 }
 
 
-/** `value` in octal, zero-padded to `digits`, then a space (tar-stream's and GNU tar's layout). */
-function writeOctal(buf: Buffer, offset: number, value: number, digits: number): void {
-  const s = value.toString(8);
-  if (s.length > digits) throw new Error(`tar header: ${value} does not fit ${digits} octal digits`);
-  buf.write('0'.repeat(digits - s.length) + s + ' ', offset, 'latin1');
-}
-
 /** Our fixed header fields (mode, owner, mtime, type, magic, device numbers); name, size and checksum vary. */
 const TEMPLATE = (() => {
   const h = Buffer.alloc(BLOCK);
-  writeOctal(h, 100, TAR_MODE, 6);
-  writeOctal(h, 108, 0, 6); // uid
-  writeOctal(h, 116, 0, 6); // gid
-  writeOctal(h, 136, Math.floor(TAR_MTIME.getTime() / 1000), 11);
+  putOctal(h, 100, TAR_MODE, 6);
+  putOctal(h, 108, 0, 6); // uid
+  putOctal(h, 116, 0, 6); // gid
+  putOctal(h, 136, Math.floor(TAR_MTIME.getTime() / 1000), 11);
   h[156] = 0x30; // '0': regular file
   h.write('ustar\x0000', 257, 'latin1'); // magic "ustar\0", version "00"
-  writeOctal(h, 329, 0, 6); // devmajor
-  writeOctal(h, 337, 0, 6); // devminor
+  putOctal(h, 329, 0, 6); // devmajor
+  putOctal(h, 337, 0, 6); // devminor
   return h;
 })();
 /** The template's checksum contribution, with the checksum field counted as eight spaces. */
@@ -99,11 +92,13 @@ export function writeUstarHeader(buf: Buffer, at: number, name: string, size: nu
   for (let i = 0; i < rest.length; i++) sum += buf[at + i] = rest.charCodeAt(i);
   for (let i = 0; i < prefix.length; i++) sum += buf[at + 345 + i] = prefix.charCodeAt(i);
   sum += putOctal(buf, at + 124, size, 11); // the template's size field is zeros: it adds nothing
-
   putOctal(buf, at + 148, sum, 6);
 }
 
-/** writeOctal without making a string; returns the sum of the bytes written. */
+/**
+ * `value` in octal, zero-padded to `digits`, then a space (tar-stream's and GNU tar's layout),
+ * written byte by byte; returns the sum of the bytes written (for the header checksum).
+ */
 function putOctal(buf: Buffer, offset: number, value: number, digits: number): number {
   if (value >= 8 ** digits) throw new Error(`tar header: ${value} does not fit ${digits} octal digits`);
   let sum = 0x20;

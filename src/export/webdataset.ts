@@ -41,6 +41,10 @@ import type { Exporter, ExportContext, ExportStats } from './types.js';
 
 /** Sample fields a member can carry (anything else names a file role, e.g. 'image', 'mask'). */
 const TEXT_SOURCES = ['id', 'path', 'text', 'label', 'group', 'split', 'source_split'] as const;
+/** The sample column each text source reads. */
+const TEXT_COLUMNS = {
+  id: 'id', path: 'path', text: 'text', label: 'label', group: 'group_key', split: 'split', source_split: 'source_split',
+} as const satisfies Record<(typeof TEXT_SOURCES)[number], string>;
 const FIELD_EXT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const MAX_FIELD_EXT = 19; // keeps `<key ≤ 80>.<ext>` within USTAR's 100-byte name field
 const MAX_KEY = 80;
@@ -441,15 +445,7 @@ function replaceLastExt(ext: string, to: string): string {
 }
 
 function textColumn(row: SampleRow, column: (typeof TEXT_SOURCES)[number]): string | null {
-  switch (column) {
-    case 'id': return row.id;
-    case 'path': return row.path;
-    case 'text': return row.text;
-    case 'label': return row.label;
-    case 'group': return row.group_key;
-    case 'split': return row.split;
-    case 'source_split': return row.source_split;
-  }
+  return row[TEXT_COLUMNS[column]];
 }
 
 function labelCode(coding: LabelCoding, label: string): string | number {
@@ -651,8 +647,7 @@ async function packSplits(
       splits.push(job);
       const closeShard = async (w: ShardWriter) => {
         const closed = w.close();
-        closed.committed.catch(() => undefined); // surfaces when awaited
-        job.closing.push(closed.committed);
+        job.closing.push(closed.committed); // a failure surfaces when finishSplits awaits it
         packing.push(closed.packed);
         committing.push(closed.committed.catch(() => undefined));
         while (packing.length - packed > maxPacking) await packing[packed++];
@@ -816,8 +811,8 @@ async function missingRole(ctx: ExportContext, f: ExportPlan['fields'][number], 
   );
 }
 
-/** Sample columns a text field may read, by the field's name for them. */
-const TEXT_COLUMNS = { id: 'id', path: 'path', text: 'text', label: 'label', group: 'group_key', split: 'split', source_split: 'source_split' } as const;
+/** Columns read only when a field or the key uses them (id, label and split always are). */
+const OPTIONAL_COLUMNS = ['path', 'text', 'group_key', 'source_split'] as const;
 
 /**
  * The samples to export, ordered by split and id, with the columns a field or the key reads
@@ -828,7 +823,7 @@ const TEXT_COLUMNS = { id: 'id', path: 'path', text: 'text', label: 'label', gro
 async function sampleRows(ctx: ExportContext, fields: ExportPlan['fields'], roles: string[], allColumns: boolean): Promise<SampleRow[]> {
   const used = new Set<string>(fields.flatMap((f) =>
     f.source.kind === 'text' ? [TEXT_COLUMNS[f.source.column]] : f.source.kind === 'record' ? ['path', 'group_key', 'source_split'] : []));
-  const optional = ['path', 'text', 'group_key', 'source_split'].filter((c) => allColumns || used.has(c));
+  const optional = OPTIONAL_COLUMNS.filter((c) => allColumns || used.has(c));
   const columns = ['a.id', 'a.label', `coalesce(a.split, 'all')`, ...optional.map((c) => `a.${c}`), ...(allColumns ? ['a.meta::VARCHAR'] : [])];
   let from = `${RELABELED_ACTIVE} a`;
   roles.forEach((_, k) => {
@@ -837,8 +832,7 @@ async function sampleRows(ctx: ExportContext, fields: ExportPlan['fields'], role
       LEFT JOIN file_status fs${k} ON fs${k}.uri = f${k}.uri LEFT JOIN assets s${k} ON s${k}.sha256 = fs${k}.sha256`;
   });
   const raw = await ctx.catalog.jsonRows(columns, from, `coalesce(a.split, 'all'), a.id`, roles);
-  const at = (column: string) => (optional.includes(column) ? 3 + optional.indexOf(column) : -1);
-  const [path, text, group, sourceSplit] = ['path', 'text', 'group_key', 'source_split'].map(at);
+  const [path, text, group, sourceSplit] = OPTIONAL_COLUMNS.map((c) => (optional.includes(c) ? 3 + optional.indexOf(c) : -1));
   const meta = allColumns ? 3 + optional.length : -1;
   const firstFile = 3 + optional.length + (allColumns ? 1 : 0);
   const cell = (v: unknown[], i: number) => (i < 0 ? null : v[i]) as string | null;
