@@ -97,10 +97,19 @@ export async function startReviewServer(options: ReviewServerOptions): Promise<R
     const samples = await buildGridIndex(catalog, runId);
     log(`indexed ${samples} samples of run ${runId} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const ctx = new ReviewContext(catalog, runId, new Thumbnailer(catalog, workdir), await loadTaxonomy(catalog), reviewer);
-    const follow = options.runId === undefined ? { workdir, log } : null;
+    const follow = options.runId === undefined;
+    // One look for a newer run at a time. A build that starts meanwhile takes the catalog's writer
+    // lock and the look waits for it, so the status answer waits at most FOLLOW_WAIT_MS: the page
+    // polls again only after an answer, and must still learn that the build is running.
+    let following: Promise<void> | undefined;
     statusOf.set(ctx, async () => {
+      if (follow && !runningBuild(workdir)) {
+        following ??= followNewRun(ctx, log)
+          .catch((err) => log(`looking for a newer run failed: ${errorMessage(err)}`))
+          .finally(() => (following = undefined));
+        await Promise.race([following, new Promise((r) => setTimeout(r, FOLLOW_WAIT_MS).unref())]);
+      }
       const build = runningBuild(workdir);
-      if (!build && follow) await followNewRun(ctx, follow.log);
       return { building: build ? { pid: build.pid, started: build.started } : null, runId: ctx.runId };
     });
 
@@ -131,6 +140,9 @@ export async function startReviewServer(options: ReviewServerOptions): Promise<R
     throw err;
   }
 }
+
+/** How long a status answer waits for the look for a newer run (see startReviewServer). */
+const FOLLOW_WAIT_MS = 1000;
 
 const statusOf = new WeakMap<ReviewContext, () => Promise<{ building: unknown; runId: number }>>();
 
