@@ -1,7 +1,7 @@
 import { imageFormat, openImage } from '../image/open.js';
 import { z } from 'zod';
 import { ImgsiftError } from '../errors.js';
-import { md5Hex } from '../util/hash.js';
+import { md5Hex, sha256Hex } from '../util/hash.js';
 import { readUri, uriBasename } from '../util/uri.js';
 import { OWNED_DIR, listOwned } from './owned-files.js';
 import { RELABELED_ACTIVE } from './labels.js';
@@ -107,7 +107,7 @@ export async function imageFile(
 }
 
 /**
- * Writes files through a sink, counting what changed. A file whose size and md5 already match is
+ * Writes files through a sink, counting what changed. A file whose size and sha256 already match is
  * left untouched (reruns rewrite nothing); every path put is remembered, so `removeStale` can
  * delete what an earlier export left that this one did not write.
  */
@@ -124,7 +124,7 @@ export class TrackedWriter {
     this.written.add(path);
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const old = await this.sink.stat(path);
-    if (old && old.size === bytes.byteLength && old.md5 === md5Hex(bytes)) {
+    if (old && old.size === bytes.byteLength && old.sha256 === sha256Hex(bytes)) {
       this.filesUnchanged++;
       return;
     }

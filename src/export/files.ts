@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ImgsiftError, UsageError, errorMessage } from '../errors.js';
-import { md5Hex } from '../util/hash.js';
+import { sha256Hex } from '../util/hash.js';
 import { readUri } from '../util/uri.js';
 import { encodeAs, extensionOfFormat, formatOf, formatOfExtension, isMaskRole } from './convert.js';
 import { extensionOf, orderedMap } from './file-export.js';
@@ -209,11 +209,11 @@ async function exportFiles(ctx: ExportContext, sink: Sink, options: FilesOptions
         return { p, error: errorMessage(err) };
       }
       // Failing to write is not the sample's fault: it stops the export.
-      const md5 = md5Hex(out.data);
+      const sha256 = sha256Hex(out.data);
       const old = await sink.stat(p.path);
-      const same = !!old && old.size === out.data.byteLength && old.md5 === md5;
+      const same = !!old && old.size === out.data.byteLength && old.sha256 === sha256;
       if (!same) await sink.put(p.path, out.data);
-      return { p, md5, same, size: out.data.byteLength, converted: out.converted };
+      return { p, sha256, same, size: out.data.byteLength, converted: out.converted };
     };
     for await (const r of orderedMap(planned, exportOne, 8)) {
       if (ctx.signal?.aborted) throw new ImgsiftError('files: export interrupted');
@@ -228,7 +228,7 @@ async function exportFiles(ctx: ExportContext, sink: Sink, options: FilesOptions
         bytes += r.size;
       }
       if (r.converted) converted++;
-      written.push({ path: r.p.path, md5: r.md5, sample: r.p.sample.id });
+      written.push({ path: r.p.path, sha256: r.sha256, sample: r.p.sample.id });
       progress.tick();
     }
   } finally {

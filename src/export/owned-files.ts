@@ -7,15 +7,15 @@ import { LocalSink, type Sink } from './sink.js';
  * An export's own record of the files it wrote into a destination folder, so several exports can
  * share one folder: a rerun removes only files that this export wrote before and no longer
  * produces, never another export's files. Kept in the folder itself, at `.imgsift/<key>.json`,
- * with each file's md5: a file that has changed since (another export or a person wrote it) is
- * left alone.
+ * with each file's sha256: a file that has changed since (another export or a person wrote it)
+ * is left alone.
  */
 
 export const OWNED_DIR = '.imgsift';
 
 export interface OwnedFile {
   path: string;
-  md5: string;
+  sha256: string;
   /** The sample the file was written for (absent for per-split files). */
   sample?: string;
 }
@@ -52,7 +52,9 @@ async function readIndexAt(sink: Sink, path: string): Promise<OwnedIndex | undef
     const doc = JSON.parse(raw.toString('utf8')) as Partial<OwnedIndex>;
     if (doc.kind !== 'imgsift-owned-files-v1' || typeof doc.key !== 'string') return undefined;
     const files = Array.isArray(doc.files)
-      ? doc.files.filter((f): f is OwnedFile => !!f && typeof f.path === 'string' && typeof f.md5 === 'string')
+      // Records imgsift wrote before it hashed with sha256 carry an md5 instead: their files cannot
+      // be checked, so they are not counted as owned (a rerun leaves them where they are).
+      ? doc.files.filter((f): f is OwnedFile => !!f && typeof f.path === 'string' && typeof f.sha256 === 'string')
       : [];
     const about = doc.about && typeof doc.about === 'object' ? doc.about : {};
     return { kind: doc.kind, key: doc.key, about, files };
@@ -89,7 +91,7 @@ export async function commitOwned(
     if (now.has(old.path)) continue;
     if (old.path.startsWith('/') || old.path.split('/').some((s) => s === '..' || s === '') || old.path.startsWith(`${OWNED_DIR}/`)) continue;
     const st = await sink.stat(old.path).catch(() => undefined);
-    if (!st || (st.md5 !== undefined && st.md5 !== old.md5)) continue; // gone, or no longer ours
+    if (!st || (st.sha256 !== undefined && st.sha256 !== old.sha256)) continue; // gone, or no longer ours
     await sink.remove(old.path);
     removed++;
   }

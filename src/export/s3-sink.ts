@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
-import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -16,22 +16,23 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { EXIT, ImgsiftError, UsageError } from '../errors.js';
-import { fileMd5, processAlive, type Committed, type PutFileOptions, type ObjectInfo, type Sink, type SinkWriter } from './sink.js';
+import { fileSha256, processAlive, type Committed, type PutFileOptions, type ObjectInfo, type Sink, type SinkWriter } from './sink.js';
 
 /**
  * An S3 bucket prefix (AWS, or an S3-compatible store through an endpoint override) as a Sink.
  *
- * Complete or absent: a writer spools the object to a local file while its md5 is computed, and
+ * Complete or absent: a writer spools the object to a local file while its sha256 is computed, and
  * only then uploads it — a single PutObject (atomic) up to one part size, otherwise a multipart
  * upload, which S3 shows under its key only once CompleteMultipartUpload succeeds; on failure or
  * abort the upload is aborted (parts dropped). A process killed mid-upload leaves at most an
  * unfinished multipart upload, which is invisible as an object and is aborted by the next
- * export's `sweep()`. Spooling first also means an unchanged object is never re-sent: the md5 is
+ * export's `sweep()`. Spooling first also means an unchanged object is never re-sent: the hash is
  * known before anything goes over the network.
  *
- * Same content: every object carries its md5 as metadata (`x-amz-meta-md5`), because a multipart
- * ETag is not an md5 of the content (and under SSE-KMS not even a single-part one is); objects
- * without it fall back to an md5-shaped ETag.
+ * Same content: every object carries its sha256 as metadata (`x-amz-meta-sha256`), the content
+ * hash of every sink (sink.ts); an object without it (written by another tool, or by imgsift
+ * before it hashed with sha256) counts as different and is uploaded again. A single PutObject
+ * also carries Content-MD5, which every S3-compatible store checks on arrival.
  *
  * Credentials come from the SDK's default provider chain (environment, AWS_PROFILE and the shared
  * config/credentials files, SSO, container and instance roles). They are never logged: messages
@@ -59,7 +60,7 @@ export interface S3SinkOptions {
 
 const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
-const MD5_HEX = /^[0-9a-f]{32}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 const SPOOL_NAME = /^(\d+)-[0-9a-f]{16}\.spool$/;
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -170,10 +171,10 @@ export class S3Sink implements Sink {
   async put(path: string, data: Uint8Array | string): Promise<Committed> {
     const key = this.key(path);
     const body = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const md5 = createHash('md5').update(body).digest('hex');
-    if (await this.same(path, body.length, md5)) return { size: body.length, md5, written: false };
-    await this.upload(key, body, body.length, md5);
-    return { size: body.length, md5, written: true };
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    if (await this.same(path, body.length, sha256)) return { size: body.length, sha256, written: false };
+    await this.upload(key, body, body.length, sha256);
+    return { size: body.length, sha256, written: true };
   }
 
   async scratchFile(path: string): Promise<string> {
@@ -184,8 +185,8 @@ export class S3Sink implements Sink {
 
   async putFile(path: string, file: string, options: PutFileOptions = {}): Promise<Committed> {
     try {
-      const { size, md5 } = options.known ?? (await fileMd5(file));
-      return await this.commitFile(path, file, size, md5, new Cancel());
+      const { size, sha256 } = options.known ?? (await fileSha256(file));
+      return await this.commitFile(path, file, size, sha256, new Cancel());
     } finally {
       await rm(file, { force: true });
     }
@@ -194,7 +195,7 @@ export class S3Sink implements Sink {
   async create(path: string): Promise<SinkWriter> {
     const file = await this.scratchFile(path);
     const fh: FileHandle = await open(file, 'w');
-    const hash = createHash('md5');
+    const hash = createHash('sha256');
     const cancel = new Cancel();
     let size = 0;
     let state: 'writing' | 'committing' | 'done' = 'writing';
@@ -238,24 +239,30 @@ export class S3Sink implements Sink {
   }
 
   /** Upload a spooled file unless an identical object is there. */
-  private async commitFile(path: string, file: string, size: number, md5: string, cancel: Cancel): Promise<Committed> {
+  private async commitFile(path: string, file: string, size: number, sha256: string, cancel: Cancel): Promise<Committed> {
     const key = this.key(path);
-    if (await this.same(path, size, md5)) return { size, md5, written: false };
+    if (await this.same(path, size, sha256)) return { size, sha256, written: false };
     if (cancel.cancelled) throw new S3SinkError(`s3://${this.bucket}/${key}: upload aborted`, undefined, EXIT.attention);
+    // A single PutObject's body is read whole (at most a part size) for its Content-MD5.
+    if (size <= this.partSize) {
+      await this.upload(key, await readFile(file), size, sha256);
+      return { size, sha256, written: true };
+    }
     const body = createReadStream(file, { highWaterMark: MiB });
     // Failing the body (rather than Upload.abort(), whose promise settles before the cleanup
     // request is sent) makes Upload finish the parts in flight, abort the multipart upload, and
     // only then reject — so after abort() returns nothing is left half-done.
     cancel.onCancel(() => body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' })));
     try {
-      await this.upload(key, body, size, md5);
+      await this.upload(key, body, size, sha256);
     } finally {
       body.destroy();
     }
-    return { size, md5, written: true };
+    return { size, sha256, written: true };
   }
 
-  private async upload(key: string, body: Buffer | NodeJS.ReadableStream, size: number, md5: string): Promise<void> {
+  /** Upload `body`: a Buffer when it fits a single PutObject (`size` at most a part), else a stream. */
+  private async upload(key: string, body: Buffer | NodeJS.ReadableStream, size: number, sha256: string): Promise<void> {
     const single = size <= this.partSize;
     const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
     const upload = new Upload({
@@ -266,9 +273,9 @@ export class S3Sink implements Sink {
         Body: body as Buffer,
         ContentLength: size,
         ContentType: CONTENT_TYPES[ext] ?? 'application/octet-stream',
-        Metadata: { md5 },
+        Metadata: { sha256 },
         // The whole object's md5 only fits a single PutObject (Upload copies params into every part).
-        ...(single ? { ContentMD5: Buffer.from(md5, 'hex').toString('base64') } : {}),
+        ...(single ? { ContentMD5: createHash('md5').update(body as Buffer).digest('base64') } : {}),
       },
       partSize: this.partSize,
       queueSize: this.queueSize,
@@ -284,19 +291,17 @@ export class S3Sink implements Sink {
   // -------------------------------------------------------------------------------------------
   // Reading
 
-  private async same(path: string, size: number, md5: string): Promise<boolean> {
+  private async same(path: string, size: number, sha256: string): Promise<boolean> {
     const old = await this.stat(path);
-    return old !== undefined && old.size === size && old.md5 === md5;
+    return old !== undefined && old.size === size && old.sha256 === sha256;
   }
 
   async stat(path: string): Promise<ObjectInfo | undefined> {
     const key = this.key(path);
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      const meta = head.Metadata?.md5;
-      const etag = head.ETag?.replace(/"/g, '');
-      const md5 = meta && MD5_HEX.test(meta) ? meta : etag && MD5_HEX.test(etag) ? etag : undefined;
-      return { size: head.ContentLength ?? 0, ...(md5 ? { md5 } : {}) };
+      const sha256 = head.Metadata?.sha256;
+      return { size: head.ContentLength ?? 0, ...(sha256 && SHA256_HEX.test(sha256) ? { sha256 } : {}) };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw await this.error('HeadObject', key, err);

@@ -5,7 +5,7 @@ import type { PackBatch, PackReply, PackRequest } from './tar-packer.js';
  * reads itself: for each member a file path (read here) or bytes the main thread made (text
  * members, converted images), after the member's header, which the main thread made too, in
  * one transferred buffer per message (given back with the ack, for reuse). Reading the files,
- * padding, md5 and writing happen here, through one 256 KB batch buffer per shard written with
+ * padding, hashing and writing happen here, through one 256 KB batch buffer per shard written with
  * one write call when full, so no image byte is copied between threads. A sample whose file
  * cannot be read (or no longer has the size its header says) is left out whole and reported; a
  * failed write ends the shard with the error's code and path.
@@ -32,7 +32,9 @@ export function packWorkerMain(): void {
     fd: number;
     file: string;
     devDir: string | null;
-    md5: import('node:crypto').Hash;
+    sha256: import('node:crypto').Hash;
+    /** Only when the index lists md5s too (the export's `index_md5`). */
+    md5: import('node:crypto').Hash | null;
     batch: Buffer;
     used: number;
     size: number;
@@ -63,7 +65,8 @@ export function packWorkerMain(): void {
   function flush(s: Shard): void {
     if (s.used === 0) return;
     const chunk = s.batch.subarray(0, s.used);
-    s.md5.update(chunk);
+    s.sha256.update(chunk);
+    s.md5?.update(chunk);
     writing(s.file, () => {
       let off = 0;
       while (off < chunk.length) off += fs.writeSync(s.fd, chunk, off, chunk.length - off, s.size + off);
@@ -127,14 +130,14 @@ export function packWorkerMain(): void {
   /**
    * Add one sample whole, or leave it out (and say why) when one of its files cannot be read. A
    * sample that fits the batch never reaches the file before it is complete; a larger one is
-   * streamed through the batch, and on failure the file is truncated back and the md5 restored.
+   * streamed through the batch, and on failure the file is truncated back and the hashes restored.
    */
   function addSample(s: Shard, b: PackBatch, inline: Buffer, ref: SampleRef): void {
     const m = b.members;
     let bytes = 0;
     for (let j = ref.first; j < ref.first + ref.count; j++) bytes += BLOCK + padded(m[j * MEMBER_FIELDS + 1]);
     if (s.used + bytes > BATCH_BYTES) flush(s);
-    const start = { used: s.used, size: s.size, md5: bytes > BATCH_BYTES ? s.md5.copy() : null };
+    const start = { used: s.used, size: s.size, hashes: bytes > BATCH_BYTES ? { sha256: s.sha256.copy(), md5: s.md5?.copy() ?? null } : null };
     try {
       for (let j = ref.first, p = ref.firstPath; j < ref.first + ref.count; j++) {
         const header = m[j * MEMBER_FIELDS];
@@ -147,9 +150,9 @@ export function packWorkerMain(): void {
       }
     } catch (err) {
       if (err instanceof WriteError) throw err;
-      if (start.md5) {
+      if (start.hashes) {
         writing(s.file, () => fs.ftruncateSync(s.fd, start.size));
-        s.md5 = start.md5;
+        Object.assign(s, start.hashes);
         s.size = start.size;
         s.used = 0;
       } else {
@@ -183,7 +186,8 @@ export function packWorkerMain(): void {
       case 'open': {
         const fd = writing(m.file, () => fs.openSync(m.file, 'w'));
         shards.set(m.id, {
-          fd, file: m.file, devDir: m.devDir, md5: createHash('md5'), batch: Buffer.allocUnsafe(BATCH_BYTES + 1),
+          fd, file: m.file, devDir: m.devDir, sha256: createHash('sha256'), md5: m.md5 ? createHash('md5') : null,
+          batch: Buffer.allocUnsafe(BATCH_BYTES + 1),
           used: 0, size: 0, nsamples: 0, skipped: [],
         });
         return null;
@@ -209,7 +213,10 @@ export function packWorkerMain(): void {
         // No fsync here: the sink syncs the file before it renames it into place (a wait this
         // thread need not make before packing the next shard).
         writing(s.file, () => fs.closeSync(s.fd));
-        return { op: 'done', id: m.id, size: s.size, md5: s.md5.digest('hex'), nsamples: s.nsamples, skipped: s.skipped };
+        return {
+          op: 'done', id: m.id, size: s.size, sha256: s.sha256.digest('hex'), md5: s.md5?.digest('hex') ?? null,
+          nsamples: s.nsamples, skipped: s.skipped,
+        };
       }
       case 'abort':
         drop(m.id);

@@ -28,14 +28,14 @@ export interface PackBatch {
 }
 
 export type PackRequest =
-  | { op: 'open'; id: number; file: string; devDir: string | null }
+  | { op: 'open'; id: number; file: string; devDir: string | null; md5: boolean }
   | ({ op: 'add'; id: number } & PackBatch)
   | { op: 'finish'; id: number }
   | { op: 'abort'; id: number };
 
 export type PackReply =
   | { op: 'ack'; id: number; inline: ArrayBuffer }
-  | { op: 'done'; id: number; size: number; md5: string; nsamples: number; skipped: Array<{ id: string; error: string }> }
+  | { op: 'done'; id: number; size: number; sha256: string; md5: string | null; nsamples: number; skipped: Array<{ id: string; error: string }> }
   | { op: 'aborted'; id: number }
   | { op: 'error'; id: number; message: string; code?: string; path?: string };
 
@@ -44,7 +44,9 @@ export type MemberInput = { name: string; path: string; size: number } | { name:
 
 export interface PackedShardResult {
   size: number;
-  md5: string;
+  sha256: string;
+  /** When the shard was opened with `md5`. */
+  md5: string | null;
   nsamples: number;
   /** Samples left out because one of their files could not be read when packed. */
   skipped: Array<{ id: string; error: string }>;
@@ -153,11 +155,12 @@ export class TarPacker {
 
   /**
    * Start a shard written to the local file `file` (created); `devDir`: also write each member
-   * there. A thread takes it when it has room (assign): shards go to threads as they free up, not
-   * when they are planned, so threads given shards of different sizes still finish together.
+   * there; `md5`: hash it with md5 too (sha256 always). A thread takes it when it has room
+   * (assign): shards go to threads as they free up, not when they are planned, so threads given
+   * shards of different sizes still finish together.
    */
-  open(file: string, devDir: string | null): PackedShard {
-    const shard = new PackedShard(this, this.nextId++, file, devDir);
+  open(file: string, devDir: string | null, md5 = false): PackedShard {
+    const shard = new PackedShard(this, this.nextId++, file, devDir, md5);
     this.waitingShards.push(shard);
     this.assign();
     return shard;
@@ -212,6 +215,7 @@ export class PackedShard {
     private readonly id: number,
     private readonly file: string,
     private readonly devDir: string | null,
+    private readonly md5: boolean,
   ) {
     this.names = devDir === null ? null : [];
     this.inline = packer.inlineBuffer();
@@ -221,7 +225,7 @@ export class PackedShard {
   start(t: Thread): void {
     this.thread = t;
     // 'open' has no reply of its own: its failure comes back as the reply to the first later request.
-    t.worker.postMessage({ op: 'open', id: this.id, file: this.file, devDir: this.devDir } satisfies PackRequest);
+    t.worker.postMessage({ op: 'open', id: this.id, file: this.file, devDir: this.devDir, md5: this.md5 } satisfies PackRequest);
     for (const h of this.held) this.packer.request(t, h.m, h.transfer).then(h.resolve, h.reject);
     this.held = [];
   }
@@ -317,7 +321,7 @@ export class PackedShard {
       await Promise.all(this.unacked.map((u) => u.reply));
       const r = await done;
       if (r.op !== 'done') throw new Error(`unexpected reply ${r.op}`);
-      return { size: r.size, md5: r.md5, nsamples: r.nsamples, skipped: r.skipped };
+      return { size: r.size, sha256: r.sha256, md5: r.md5, nsamples: r.nsamples, skipped: r.skipped };
     } finally {
       this.end();
     }

@@ -10,6 +10,7 @@ import { TarPacker, type MemberInput } from '../../src/export/tar-packer.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 test('shards packed on two threads at once are byte for byte the in-memory tar of the same members', async () => {
   const dir = await tempDir('imgsift-packer-');
@@ -51,7 +52,7 @@ test('shards packed on two threads at once are byte for byte the in-memory tar o
       );
       const written = await readFile(s.file);
       assert.ok(written.equals(expected), `shard ${n} equals the reference archive`);
-      assert.deepEqual(results[n], { size: expected.length, md5: md5(expected), nsamples: s.samples.length, skipped: [] });
+      assert.deepEqual(results[n], { size: expected.length, sha256: sha256(expected), md5: null, nsamples: s.samples.length, skipped: [] });
     }
   } finally {
     await packer.close();
@@ -70,7 +71,7 @@ test('a sample whose file is gone or changed is left out whole and reported; the
     const size = photo.length;
     await unlink(gone); // after planning, before packing
     await writeFile(grown, Buffer.concat([photo, Buffer.from('more')]));
-    const shard = packer.open(join(dir, 'out.tar'), null);
+    const shard = packer.open(join(dir, 'out.tar'), null, true); // md5 too: both hashes are rolled back
     const sample = (k: string, path: string) => [
       { name: `${k}.txt`, data: Buffer.from(k) },
       { name: `${k}.jpg`, path, size },
@@ -79,7 +80,7 @@ test('a sample whose file is gone or changed is left out whole and reported; the
     await shard.add('b', sample('b', gone));
     await shard.add('c', sample('c', grown));
     // A sample larger than the packing batch is streamed to the file: a file found shorter than
-    // planned midway is cut back out of the shard (and out of its md5).
+    // planned midway is cut back out of the shard (and out of its hashes).
     const shrunk = join(dir, 'shrunk.bin');
     await writeFile(shrunk, Buffer.alloc(3 << 20, 1));
     await shard.add('e', [{ name: 'e.txt', data: Buffer.from('e') }, { name: 'e.bin', path: shrunk, size: 4 << 20 }]);
@@ -102,6 +103,7 @@ test('a sample whose file is gone or changed is left out whole and reported; the
     const expected = await tarBuffer([...sample('a', good), ...sample('d', good)].map((m) => ({ name: m.name, data: 'data' in m ? m.data! : photo })));
     const written = await readFile(join(dir, 'out.tar'));
     assert.ok(written.equals(expected), 'only a and d, whole');
+    assert.equal(r.sha256, sha256(expected));
     assert.equal(r.md5, md5(expected));
     assert.equal(r.size, expected.length);
   } finally {

@@ -2,15 +2,15 @@ import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 /**
- * md5 of a large stream computed on a worker thread, so hashing a shard (about 500 MB/s, the
- * largest part of writing one) overlaps with reading and packing the next members instead of
+ * sha256 (the content hash of everything an export writes, sink.ts) of a large stream computed
+ * on a worker thread, so hashing a big object overlaps with making its next chunks instead of
  * adding to the main thread. Chunks are copied to the worker (structured clone), so the caller
  * may reuse or write them at once. Streams under OFF_THREAD_BYTES are hashed in place at
  * `digest`: for them a message round trip costs more than the hash.
  */
 const OFF_THREAD_BYTES = 1 << 20;
 
-/** The worker: one md5 per stream id, fed in message order. */
+/** The worker: one hash per stream id, fed in message order. */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
@@ -18,19 +18,19 @@ const hashes = new Map();
 parentPort.on('message', (m) => {
   if (m.op === 'update') {
     let h = hashes.get(m.id);
-    if (!h) hashes.set(m.id, (h = createHash('md5')));
+    if (!h) hashes.set(m.id, (h = createHash('sha256')));
     for (const c of m.chunks) h.update(c);
   } else if (m.op === 'digest') {
-    const h = hashes.get(m.id) || createHash('md5');
+    const h = hashes.get(m.id) || createHash('sha256');
     hashes.delete(m.id);
-    parentPort.postMessage({ id: m.id, md5: h.digest('hex') });
+    parentPort.postMessage({ id: m.id, hex: h.digest('hex') });
   } else {
     hashes.delete(m.id);
   }
 });`;
 
 interface Waiter {
-  resolve: (md5: string) => void;
+  resolve: (hex: string) => void;
   reject: (err: Error) => void;
 }
 
@@ -38,15 +38,15 @@ let worker: Worker | undefined;
 let nextId = 1;
 const waiting = new Map<number, Waiter>();
 
-function md5Worker(): Worker {
+function hashWorker(): Worker {
   if (worker) return worker;
   const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] }); // CommonJS, whatever flags the process has
   w.unref(); // never keeps the process alive by itself; ref'd while a digest is awaited
-  w.on('message', (m: { id: number; md5: string }) => {
+  w.on('message', (m: { id: number; hex: string }) => {
     const waiter = waiting.get(m.id);
     waiting.delete(m.id);
     if (waiting.size === 0) w.unref();
-    waiter?.resolve(m.md5);
+    waiter?.resolve(m.hex);
   });
   const fail = (err: Error) => {
     if (worker === w) worker = undefined;
@@ -54,7 +54,7 @@ function md5Worker(): Worker {
     waiting.clear();
   };
   w.on('error', fail);
-  w.on('exit', (code) => fail(new Error(`md5 worker exited with code ${code}`)));
+  w.on('exit', (code) => fail(new Error(`hashing thread exited with code ${code}`)));
   worker = w;
   return w;
 }
@@ -64,7 +64,8 @@ function ownBytes(chunk: Uint8Array): Uint8Array {
   return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : new Uint8Array(chunk);
 }
 
-export class StreamMd5 {
+/** sha256 of a stream of chunks; `digest` gives it in hex. */
+export class StreamSha256 {
   private readonly id = nextId++;
   /** Chunks not yet sent, while the stream is still small. */
   private held: Uint8Array[] = [];
@@ -74,12 +75,12 @@ export class StreamMd5 {
   update(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
     if (this.offThread) {
-      md5Worker().postMessage({ op: 'update', id: this.id, chunks: [ownBytes(chunk)] });
+      hashWorker().postMessage({ op: 'update', id: this.id, chunks: [ownBytes(chunk)] });
       return;
     }
     if (this.heldBytes + chunk.byteLength >= OFF_THREAD_BYTES) {
       this.offThread = true;
-      md5Worker().postMessage({ op: 'update', id: this.id, chunks: [...this.held, ownBytes(chunk)] });
+      hashWorker().postMessage({ op: 'update', id: this.id, chunks: [...this.held, ownBytes(chunk)] });
       this.held = [];
       this.heldBytes = 0;
       return;
@@ -90,12 +91,12 @@ export class StreamMd5 {
 
   digest(): Promise<string> {
     if (!this.offThread) {
-      const h: Hash = createHash('md5');
+      const h: Hash = createHash('sha256');
       for (const c of this.held) h.update(c);
       this.held = [];
       return Promise.resolve(h.digest('hex'));
     }
-    const w = md5Worker();
+    const w = hashWorker();
     return new Promise<string>((resolve, reject) => {
       waiting.set(this.id, { resolve, reject });
       w.ref();
