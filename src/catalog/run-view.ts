@@ -33,6 +33,15 @@ export async function latestRunId(catalog: Catalog): Promise<number | undefined>
 }
 
 /**
+ * The pixel limit run `runId` decoded under (recipe `max_pixels`), for commands that decode its
+ * images afterwards (export, report, review): undefined for runs made before it was recorded.
+ */
+export async function runPixelLimitOf(catalog: Catalog, runId: number): Promise<number | undefined> {
+  const row = await catalog.one<{ max_pixels: bigint | number | null }>(`SELECT max_pixels FROM runs WHERE id = ?`, [runId]);
+  return row?.max_pixels == null ? undefined : Number(row.max_pixels);
+}
+
+/**
  * Record the samples run `runId` kept (the `active` view now) with their splits, so the dataset of
  * this run can be listed, compared and written again after later runs have moved on.
  */

@@ -300,6 +300,15 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 8,
+    description: "a run's pixel limit, so commands that decode its images later obey it too",
+    sql: [
+      // The recipe's max_pixels, lowered by a probe step's (build.ts runPixelLimit); NULL for runs
+      // made before it was recorded. export, report and review decode under it (runPixelLimitOf).
+      `ALTER TABLE runs ADD COLUMN max_pixels BIGINT`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -55,7 +55,8 @@ function formatStats(format: string, stats: ExportStats): string {
 export async function runExport(flags: ExportFlags, reporter = reporterFor(flags), signal?: AbortSignal): Promise<ExportStats> {
   const { exporterFormats, getExporter } = await import('../export/registry.js');
   const { CATALOG_FILE, Catalog } = await import('../catalog/catalog.js');
-  const { latestRunId, resolveRunRef, useRecordedRun, useRun } = await import('../catalog/run-view.js');
+  const { latestRunId, resolveRunRef, runPixelLimitOf, useRecordedRun, useRun } = await import('../catalog/run-view.js');
+  const { pixelLimit, setPixelLimit } = await import('../image/open.js');
   const exporter = getExporter(flags.format);
   if (!exporter) throw new UsageError(`unknown export format ${JSON.stringify(flags.format)}; known formats: ${exporterFormats().join(', ')}`);
   const parsed = exporter.options.safeParse({ ...parseExportOpts(flags.opt), to: flags.to });
@@ -72,10 +73,17 @@ export async function runExport(flags: ExportFlags, reporter = reporterFor(flags
     // An older version is written from what its run recorded (rollback); the latest from its run.
     if (flags.tag !== undefined) await useRecordedRun(catalog, runId);
     else await useRun(catalog, runId);
-    return await exporter.run(
-      { catalog, runId, workdir, reporter, baseDir: process.cwd(), signal, dev: flags.dev ?? false },
-      parsed.data,
-    );
+    // Images are decoded (converted) under the run's own pixel limit, as its build decoded them.
+    const outer = pixelLimit();
+    setPixelLimit((await runPixelLimitOf(catalog, runId)) ?? outer);
+    try {
+      return await exporter.run(
+        { catalog, runId, workdir, reporter, baseDir: process.cwd(), signal, dev: flags.dev ?? false },
+        parsed.data,
+      );
+    } finally {
+      setPixelLimit(outer);
+    }
   } finally {
     catalog.close();
   }

@@ -221,7 +221,8 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
   let untrack = () => {};
   const outerLimit = pixelLimit();
   try {
-    setPixelLimit(runPixelLimit(recipe));
+    const limit = runPixelLimit(recipe);
+    setPixelLimit(limit);
     const stale = await closeStaleRuns(catalog);
     if (stale.length) reporter.info(`run${stale.length > 1 ? 's' : ''} ${stale.join(', ')} did not finish (the process was killed): marked interrupted`);
     runId = (await catalog.scalar(`SELECT coalesce(max(id), 0) FROM runs`)) + 1;
@@ -230,8 +231,8 @@ export async function build(recipeOrFile: Recipe | string, options: BuildOptions
     const tag = options.tag ?? recipe.tag;
     if (tag !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(tag)) throw new UsageError(`--tag ${tag}: a tag of letters, digits, ".", "_" or "-"`);
     await catalog.run(
-      `INSERT INTO runs (id, name, recipe_hash, started, status, argv, tag) VALUES (?, ?, ?, current_timestamp, 'running', ?, ?)`,
-      [runId, recipe.name, recipeHash, JSON.stringify(options.argv ?? []), tag ?? null],
+      `INSERT INTO runs (id, name, recipe_hash, started, status, argv, tag, max_pixels) VALUES (?, ?, ?, current_timestamp, 'running', ?, ?, ?)`,
+      [runId, recipe.name, recipeHash, JSON.stringify(options.argv ?? []), tag ?? null, limit],
     );
     reporter.info(`run ${runId} of '${recipe.name}'${tag ? ` (tag ${tag})` : ''} in ${workdir}`);
     await saveTaxonomy(catalog, recipe.review);

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
+import { runPixelLimitOf } from '../catalog/run-view.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { collectReportData, type CollectOptions, type ReportData, type SampleRef } from './data.js';
 import { barChart, esc, fmt, histogramChart } from './svg.js';
@@ -20,7 +21,7 @@ export interface WriteReportResult {
 export async function writeReport(catalog: Catalog, runId: number, file: string, options: CollectOptions = {}): Promise<WriteReportResult> {
   const data = await collectReportData(catalog, runId, options);
   const refs: SampleRef[] = [...data.issues.flatMap((i) => i.examples), ...data.pairs.flatMap((p) => p.examples.flatMap((e) => [e.a, e.b]))];
-  const thumbs = await thumbnails(refs.map((r) => r.uri));
+  const thumbs = await thumbnails(refs.map((r) => r.uri), await runPixelLimitOf(catalog, runId));
   const html = renderReportHtml(data, thumbs);
   const out = resolve(file);
   await writeFileAtomic(out, html);

@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Catalog, CatalogBusyError } from '../catalog/catalog.js';
 import { runningBuild } from '../catalog/build-marker.js';
-import { latestRunId, useRun } from '../catalog/run-view.js';
+import { latestRunId, runPixelLimitOf, useRun } from '../catalog/run-view.js';
 import { ImgsiftError, UsageError, errorMessage } from '../errors.js';
 import { ReviewContext } from './api/context.js';
 import { facets } from './api/facets.js';
@@ -96,7 +96,9 @@ export async function startReviewServer(options: ReviewServerOptions): Promise<R
     const t0 = Date.now();
     const samples = await buildGridIndex(catalog, runId);
     log(`indexed ${samples} samples of run ${runId} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const ctx = new ReviewContext(catalog, runId, new Thumbnailer(catalog, workdir), await loadTaxonomy(catalog), reviewer);
+    const thumbs = new Thumbnailer(catalog, workdir);
+    thumbs.setRunLimit(await runPixelLimitOf(catalog, runId));
+    const ctx = new ReviewContext(catalog, runId, thumbs, await loadTaxonomy(catalog), reviewer);
     const follow = options.runId === undefined;
     // One look for a newer run at a time. A build that starts meanwhile takes the catalog's writer
     // lock and the look waits for it, so the status answer waits at most FOLLOW_WAIT_MS: the page
@@ -153,6 +155,7 @@ async function followNewRun(ctx: ReviewContext, log: (line: string) => void): Pr
   const status = await ctx.catalog.one<{ status: string }>(`SELECT status FROM runs WHERE id = ?`, [latest]);
   if (status?.status !== 'finished') return;
   await useRun(ctx.catalog, latest);
+  ctx.thumbs.setRunLimit(await runPixelLimitOf(ctx.catalog, latest));
   const n = await buildGridIndex(ctx.catalog, latest);
   ctx.runId = latest;
   ctx.sortedViews.clear();

@@ -44,6 +44,8 @@ export class Thumbnailer {
   private readonly failed = new Map<string, string>();
   private running = 0;
   private readonly waiting: Array<() => void> = [];
+  /** Pixels decoded at most: MAX_INPUT_PIXELS, or the reviewed run's lower limit (setRunLimit). */
+  private limit = MAX_INPUT_PIXELS;
 
   constructor(
     private readonly catalog: Catalog,
@@ -52,6 +54,13 @@ export class Thumbnailer {
     /** Thumbnails generated at once (decoding is CPU-bound; the grid asks for dozens together). */
     private readonly concurrency = 2,
   ) {}
+
+  /** Decode under the reviewed run's pixel limit too (its recipe's max_pixels; undefined: none recorded). */
+  setRunLimit(maxPixels: number | undefined): void {
+    const limit = Math.min(MAX_INPUT_PIXELS, maxPixels ?? MAX_INPUT_PIXELS);
+    if (limit !== this.limit) this.failed.clear(); // what failed under the old limit may not now
+    this.limit = limit;
+  }
 
   /** The WebP thumbnail of a sample; null when the id is unknown or has no image file. */
   async thumbnail(sampleId: string): Promise<ImageBytes | null> {
@@ -85,14 +94,14 @@ export class Thumbnailer {
     }
     let format: string | undefined;
     try {
-      format = (await openImage(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).metadata()).format;
+      format = (await openImage(bytes, { limitInputPixels: this.limit }).metadata()).format;
     } catch (err) {
       throw new ThumbnailError(`cannot decode the image: ${errorMessage(err)}`);
     }
     const type = format ? BROWSER_FORMATS[format] : undefined;
     if (type) return { body: bytes, contentType: type };
     try {
-      const png = await openImage(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).rotate().png().toBuffer();
+      const png = await openImage(bytes, { limitInputPixels: this.limit }).rotate().png().toBuffer();
       return { body: png, contentType: 'image/png' };
     } catch (err) {
       throw new ThumbnailError(`cannot convert the image: ${errorMessage(err)}`);
@@ -119,7 +128,7 @@ export class Thumbnailer {
     let webp: Buffer;
     try {
       const bytes = await readUri(loc.uri);
-      webp = await openImage(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'none' })
+      webp = await openImage(bytes, { limitInputPixels: this.limit, failOn: 'none' })
         .rotate()
         .resize(this.size, this.size, { fit: 'inside', withoutEnlargement: true })
         .webp({ quality: 78 })

@@ -189,6 +189,49 @@ test('the recipe max_pixels is the one limit: lower, it turns a normal photo int
   const { summary } = buildInChild(recipe);
   assert.equal(summary.issues.decompression_bomb, 3);
   assert.equal(summary.steps.find((s: { name: string }) => s.name === 'hash').stats['skipped (decompression_bomb)'], 3);
+
+  // Commands run on the catalog afterwards decode under the run's limit too (the runs table
+  // records it): a converting export skips the photos, the report and the review app make no
+  // thumbnails of them. Under the default limit all three would decode them.
+  const script = `
+    import { Catalog } from './src/catalog/catalog.ts';
+    import { latestRunId, runPixelLimitOf, useRun } from './src/catalog/run-view.ts';
+    import { runExport } from './src/cli/export.ts';
+    import { Reporter } from './src/exec/reporter.ts';
+    import { pixelLimit } from './src/image/open.ts';
+    import { writeReport } from './src/report/html.ts';
+    import { Thumbnailer } from './src/review/thumbs.ts';
+    const workdir = ${JSON.stringify(join(dir, 'work'))};
+    const stats = await runExport({ workdir, format: 'webdataset', to: ${JSON.stringify(join(dir, 'wds'))},
+      opt: ['reencode.format=jpeg'] }, new Reporter({ mode: 'quiet' }));
+    const after = pixelLimit();
+    const ro = await Catalog.open(workdir, { readOnly: true });
+    await writeReport(ro, await latestRunId(ro), ${JSON.stringify(join(dir, 'report.html'))});
+    ro.close();
+    const catalog = await Catalog.open(workdir);
+    const run = await latestRunId(catalog);
+    await useRun(catalog, run);
+    const limit = await runPixelLimitOf(catalog, run);
+    const ids = (await catalog.all('SELECT id FROM active ORDER BY id')).map((r) => r.id);
+    const thumbs = new Thumbnailer(catalog, workdir);
+    const free = await thumbs.thumbnail(ids[0]).then(() => 'made', (e) => e.message);
+    const review = new Thumbnailer(catalog, workdir + '/other');
+    review.setRunLimit(limit);
+    const limited = await review.thumbnail(ids[1]).then(() => 'made', (e) => e.message);
+    catalog.close();
+    process.stdout.write(JSON.stringify({ stats, after, limit, free, limited }));
+  `;
+  const res = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(res.status, 0, res.stderr);
+  const out = JSON.parse(res.stdout);
+  assert.equal(out.limit, 50000, 'the run recorded its limit');
+  assert.equal(out.stats['samples skipped'], 3, 'the export decodes under the run limit');
+  assert.equal(out.after, 178956970, 'and puts the process limit back');
+  assert.equal(out.free, 'made', 'without the run limit a thumbnail is made');
+  assert.match(out.limited, /over the decompression-bomb limit of 50000 pixels/);
+  const html = await readFile(join(dir, 'report.html'), 'utf8');
+  assert.ok(html.includes('decompression_bomb'), 'the report lists the flagged photos');
+  assert.ok(!html.includes('data:image/webp'), 'and makes no thumbnail of them');
 });
 
 test('openImage is the only way src/ decodes: no other sharp(...) call (demo generators aside)', async () => {

@@ -266,8 +266,11 @@ test('imgsift review --token-file: the CLI records each reviewer by token; a bad
       assert.equal(res.status, 200);
       assert.equal((await srv.catalog.one<{ reviewer: string }>(`SELECT reviewer FROM decisions WHERE sample_id = ?`, [id]))?.reviewer, 'Saeed');
     } finally {
-      child.kill('SIGINT');
-      await new Promise((done) => child.once('exit', done));
+      // A child that already ended (it could not start) sends no second 'exit'.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGINT');
+        await new Promise((done) => child.once('exit', done));
+      }
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
