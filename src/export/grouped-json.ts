@@ -4,7 +4,7 @@ import { ImgsiftError, UsageError } from '../errors.js';
 import { compareIds } from './file-export.js';
 import { commitOwned, ownedKey, type OwnedFile } from './owned-files.js';
 import { orderedJson } from './ordered-json.js';
-import { checkedRelativePath, pathTemplateProblem, renderTemplate, templateFields } from './path-template.js';
+import { pathTemplateProblem, splitFileName, templateFields } from './path-template.js';
 import { rolePaths } from './role-paths.js';
 import {
   FieldList, activeSamplesWithFiles, emptyFields, fieldValue, parseFieldSource, parseFields, type Field, type ViewSample,
@@ -176,7 +176,7 @@ export const groupedJsonExporter: Exporter<GroupedJsonOptions> = {
         }
         doc.set(options.groups_key, body);
 
-        const name = checkedName(options.name, split);
+        const name = splitFileName('grouped_json', options.name, split);
         const committed = await sink.put(name, orderedJson(doc, options.indent) + '\n');
         owned.push({ path: name, sha256: committed.sha256 });
         stats[`groups ${split}`] = groups.size;
@@ -192,11 +192,3 @@ export const groupedJsonExporter: Exporter<GroupedJsonOptions> = {
     }
   },
 };
-
-function checkedName(template: string, split: string): string {
-  try {
-    return checkedRelativePath(renderTemplate(template, { split }));
-  } catch (err) {
-    throw new ImgsiftError(`grouped_json: split ${JSON.stringify(split)}: ${(err as Error).message}`);
-  }
-}

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ImgsiftError } from '../errors.js';
 import { compareIds } from './file-export.js';
 import { commitOwned, ownedKey, type OwnedFile } from './owned-files.js';
-import { checkedRelativePath, pathTemplateProblem, renderTemplate, templateFields } from './path-template.js';
+import { pathTemplateProblem, splitFileName, templateFields } from './path-template.js';
 import { recordFormatOf, writeRecords, type Row } from './records.js';
 import { rolePaths } from './role-paths.js';
 import { FieldList, activeSamplesWithFiles, emptyFields, fieldValue, parseFields, type Field, type ViewSample } from './sample-view.js';
@@ -138,7 +138,7 @@ async function layoutManifest(ctx: ExportContext, options: ManifestOptions): Pro
       groups.get(split)!.push(s);
     }
     const files = [...groups].sort(([a], [b]) => compareIds(a, b)).map(([split, members]) => {
-      const name = perSplit ? checkedName(options.name!, split) : target.name;
+      const name = perSplit ? splitFileName('manifest', options.name!, split) : target.name;
       return { split, name, members };
     });
     const stats: ExportStats = {};
@@ -165,14 +165,6 @@ async function layoutManifest(ctx: ExportContext, options: ManifestOptions): Pro
     return stats;
   } finally {
     await sink.close();
-  }
-}
-
-function checkedName(template: string, split: string): string {
-  try {
-    return checkedRelativePath(renderTemplate(template, { split }));
-  } catch (err) {
-    throw new ImgsiftError(`manifest: split ${JSON.stringify(split)}: ${(err as Error).message}`);
   }
 }
 

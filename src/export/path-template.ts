@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { ImgsiftError, UsageError } from '../errors.js';
 
 /**
  * Python-format path templates for exports: `{field}`, `{field:06d}` (zero-padded integer),
@@ -73,6 +73,15 @@ export function checkedRelativePath(path: string): string {
   // Where exports sharing a folder record their files (owned-files.ts).
   if (parts[0] === '.imgsift') throw new Error(`path ${JSON.stringify(path)} is inside .imgsift/, which holds the exports' records`);
   return p;
+}
+
+/** The file name a per-split `template` gives `split`, checked; the error names the export and the split. */
+export function splitFileName(format: string, template: string, split: string): string {
+  try {
+    return checkedRelativePath(renderTemplate(template, { split }));
+  } catch (err) {
+    throw new ImgsiftError(`${format}: split ${JSON.stringify(split)}: ${(err as Error).message}`);
+  }
 }
 
 /** A template's static problems as a path: absolute, or a literal '..' segment. */

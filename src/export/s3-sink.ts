@@ -261,7 +261,7 @@ export class S3Sink implements Sink {
     return { size, sha256, written: true };
   }
 
-  /** Upload `body`: a Buffer when it fits a single PutObject (`size` at most a part), else a stream. */
+  /** Upload `body`: a Buffer, or a stream when larger than a part (a single PutObject's Content-MD5 is computed from its Buffer). */
   private async upload(key: string, body: Buffer | NodeJS.ReadableStream, size: number, sha256: string): Promise<void> {
     const single = size <= this.partSize;
     const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();

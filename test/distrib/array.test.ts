@@ -1,36 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
 import { writePhotos } from '../helpers/dataset.js';
-import { runCli, startCli, type CliRun } from '../helpers/cli.js';
-
-/** probe/hash/quality per sample, dedup and split over the whole dataset, webdataset tars out. */
-const RECIPE = (images: string) => `name: arr
-workdir: ./work
-source: { format: folder, path: ${images} }
-steps:
-  - probe: {}
-  - hash: {}
-  - quality: {}
-  - dedup_signals: {}
-  - dedup: {}
-  - split: { ratios: { train: 0.75, test: 0.25 } }
-export:
-  - { format: webdataset, to: ./wds, samples_per_shard: 8 }
-`;
-
-async function filesOf(dir: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile()) continue;
-    const full = join(e.parentPath, e.name);
-    out.set(relative(dir, full), await readFile(full));
-  }
-  return out;
-}
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { distribRecipe, filesOf, start } from './fixture.js';
 
 async function assertSameExport(a: string, b: string): Promise<void> {
   const fa = await filesOf(a);
@@ -38,14 +13,6 @@ async function assertSameExport(a: string, b: string): Promise<void> {
   assert.deepEqual([...fa.keys()].sort(), [...fb.keys()].sort(), 'same files');
   assert.ok([...fa.keys()].filter((k) => k.endsWith('.tar')).length >= 4, 'several tar shards');
   for (const [k, bytes] of fa) assert.ok(bytes.equals(fb.get(k)!), `${k} differs`);
-}
-
-function runAsync(args: string[]): Promise<CliRun> {
-  const child = startCli(args);
-  let stdout = '', stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
 }
 
 const summaryOf = (r: CliRun) => JSON.parse(r.stdout.trim().split('\n').pop()!) as {
@@ -61,13 +28,13 @@ test('3 shards in parallel + merge = a single-process build, byte for byte; miss
   // Two copies of one recipe: the array build (arr/) and the single-process build (single/).
   for (const d of ['arr', 'single']) {
     await mkdir(join(root, d));
-    await writeFile(join(root, d, 'recipe.yaml'), RECIPE(images));
+    await writeFile(join(root, d, 'recipe.yaml'), distribRecipe('arr', images));
   }
   const recipe = join(root, 'arr', 'recipe.yaml');
 
   const [shards, single] = await Promise.all([
-    Promise.all([0, 1, 2].map((i) => runAsync(['build', recipe, '--shard', `${i}/3`, '--workers', '1', '--json']))),
-    runAsync(['build', join(root, 'single', 'recipe.yaml'), '--workers', '1', '--json']),
+    Promise.all([0, 1, 2].map((i) => start(['build', recipe, '--shard', `${i}/3`, '--workers', '1', '--json']).done)),
+    start(['build', join(root, 'single', 'recipe.yaml'), '--workers', '1', '--json']).done,
   ]);
   const stats = shards.map((r, i) => {
     assert.equal(r.code, 0, `shard ${i}: ${r.stderr}`);

@@ -1,57 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { tempDir } from '../helpers/tmp.js';
 import { writePhotos } from '../helpers/dataset.js';
-import { startCli, type CliRun } from '../helpers/cli.js';
+import { distribRecipe, filesOf, start } from './fixture.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { QUEUES_KEY, maskRedisUrl, parseRedisUrl } from '../../src/distrib/redis.js';
 import { checkJobData } from '../../src/distrib/worker.js';
 import { jobIdOf, queueNameFor } from '../../src/distrib/queue.js';
 
-const RECIPE = (images: string) => `name: q
-workdir: ./work
-source: { format: folder, path: ${images} }
-steps:
-  - probe: {}
-  - hash: {}
-  - quality: {}
-  - dedup_signals: {}
-  - dedup: {}
-  - split: { ratios: { train: 0.75, test: 0.25 } }
-export:
-  - { format: webdataset, to: ./wds, samples_per_shard: 8 }
-`;
-
 const PASSWORD = 's3cret-Pw';
-
-async function filesOf(dir: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) out.set(relative(dir, join(e.parentPath, e.name)), await readFile(join(e.parentPath, e.name)));
-  }
-  return out;
-}
-
-/** A running CLI process with its output so far. */
-interface Running {
-  child: ChildProcess;
-  out: { stdout: string; stderr: string };
-  done: Promise<CliRun>;
-}
-
-function start(args: string[]): Running {
-  const child = startCli(args);
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out.stderr += d.toString()));
-  const done = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout: out.stdout, stderr: out.stderr }));
-  return { child, out, done };
-}
 
 async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -96,7 +56,7 @@ test('queue build: 3 workers, one SIGKILLed mid-shard, the merged exports equal 
   await writePhotos(images, 40, { size: [192, 144] });
   for (const d of ['queue', 'single']) {
     await mkdir(join(root, d));
-    await writeFile(join(root, d, 'recipe.yaml'), RECIPE(images));
+    await writeFile(join(root, d, 'recipe.yaml'), distribRecipe('q', images));
   }
   // Short locks, so the killed worker's job is found stalled within seconds.
   const timing = ['--lock-duration', '4000', '--stalled-interval', '1000'];
@@ -165,7 +125,7 @@ test('queue build: 3 workers, one SIGKILLed mid-shard, the merged exports equal 
 
 test('a Redis that is not there is a clear error, without the password', { timeout: 60_000 }, async () => {
   const root = await tempDir();
-  await writeFile(join(root, 'recipe.yaml'), RECIPE(join(root, 'images')));
+  await writeFile(join(root, 'recipe.yaml'), distribRecipe('q', join(root, 'images')));
   const r = await start(['build', join(root, 'recipe.yaml'), '--queue', 'redis://:pw-xyz@127.0.0.1:1/0', '--batches', '1']).done;
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /redis redis:\/\/:\*\*\*@127\.0\.0\.1:1\/0: /);
