@@ -33,8 +33,8 @@ import type { Exporter, ExportContext, ExportStats } from './types.js';
  *
  * Reruns: each shard is written to a scratch file (beside the shard, or a spool file for S3) while
  * its sha256 is computed; if the destination already holds the same bytes (compared with the file
- * on disk, or by size and the object's sha256 metadata in S3 — never trusted from the old index) nothing
- * is renamed or uploaded, otherwise the new shard is committed over it. Writing then comparing
+ * on disk, or by size and the object's sha256 metadata in S3 — never trusted from the old index)
+ * nothing is renamed or uploaded, otherwise the new shard is committed over it. Writing then comparing
  * costs one extra read of unchanged local shards, but needs no second pass over the sources to
  * predict the bytes, and a shard is always complete or absent.
  */
