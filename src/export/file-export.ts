@@ -1,7 +1,7 @@
 import { imageFormat, openImage } from '../image/open.js';
 import { z } from 'zod';
 import { ImgsiftError } from '../errors.js';
-import { md5Hex, sha256Hex } from '../util/hash.js';
+import { md5Hex } from '../util/hash.js';
 import { readUri, uriBasename } from '../util/uri.js';
 import { OWNED_DIR, listOwned } from './owned-files.js';
 import { RELABELED_ACTIVE } from './labels.js';
@@ -107,9 +107,9 @@ export async function imageFile(
 }
 
 /**
- * Writes files through a sink, counting what changed. A file whose size and sha256 already match is
- * left untouched (reruns rewrite nothing); every path put is remembered, so `removeStale` can
- * delete what an earlier export left that this one did not write.
+ * Writes files through a sink, counting what changed. A file that already holds the same bytes is
+ * left untouched by the sink (reruns rewrite nothing); every path put is remembered, so
+ * `removeStale` can delete what an earlier export left that this one did not write.
  */
 export class TrackedWriter {
   readonly written = new Set<string>();
@@ -122,15 +122,13 @@ export class TrackedWriter {
   async put(path: string, data: Uint8Array | string): Promise<void> {
     if (this.written.has(path)) throw new ImgsiftError(`export: two outputs both write ${path} in ${this.sink.location}`);
     this.written.add(path);
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const old = await this.sink.stat(path);
-    if (old && old.size === bytes.byteLength && old.sha256 === sha256Hex(bytes)) {
+    const committed = await this.sink.put(path, data);
+    if (!committed.written) {
       this.filesUnchanged++;
       return;
     }
-    await this.sink.put(path, bytes);
     this.filesWritten++;
-    this.bytesWritten += bytes.byteLength;
+    this.bytesWritten += committed.size;
   }
 
   /**

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { ImgsiftError, UsageError, errorMessage } from '../errors.js';
-import { sha256Hex } from '../util/hash.js';
 import { readUri } from '../util/uri.js';
 import { encodeAs, extensionOfFormat, formatOf, formatOfExtension, isMaskRole } from './convert.js';
 import { extensionOf, orderedMap } from './file-export.js';
@@ -208,12 +207,10 @@ async function exportFiles(ctx: ExportContext, sink: Sink, options: FilesOptions
       } catch (err) {
         return { p, error: errorMessage(err) };
       }
-      // Failing to write is not the sample's fault: it stops the export.
-      const sha256 = sha256Hex(out.data);
-      const old = await sink.stat(p.path);
-      const same = !!old && old.size === out.data.byteLength && old.sha256 === sha256;
-      if (!same) await sink.put(p.path, out.data);
-      return { p, sha256, same, size: out.data.byteLength, converted: out.converted };
+      // Failing to write is not the sample's fault: it stops the export. The sink leaves a file
+      // that already holds these bytes untouched.
+      const committed = await sink.put(p.path, out.data);
+      return { p, sha256: committed.sha256, same: !committed.written, size: committed.size, converted: out.converted };
     };
     for await (const r of orderedMap(planned, exportOne, 8)) {
       if (ctx.signal?.aborted) throw new ImgsiftError('files: export interrupted');
