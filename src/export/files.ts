@@ -210,7 +210,7 @@ async function exportFiles(ctx: ExportContext, sink: Sink, options: FilesOptions
       // Failing to write is not the sample's fault: it stops the export. The sink leaves a file
       // that already holds these bytes untouched.
       const committed = await sink.put(p.path, out.data);
-      return { p, sha256: committed.sha256, same: !committed.written, size: committed.size, converted: out.converted };
+      return { p, xxh128: committed.xxh128, same: !committed.written, size: committed.size, converted: out.converted };
     };
     for await (const r of orderedMap(planned, exportOne, 8)) {
       if (ctx.signal?.aborted) throw new ImgsiftError('files: export interrupted');
@@ -225,7 +225,7 @@ async function exportFiles(ctx: ExportContext, sink: Sink, options: FilesOptions
         bytes += r.size;
       }
       if (r.converted) converted++;
-      written.push({ path: r.p.path, sha256: r.sha256, sample: r.p.sample.id });
+      written.push({ path: r.p.path, xxh128: r.xxh128, sample: r.p.sample.id });
       progress.tick();
     }
   } finally {

@@ -178,7 +178,7 @@ export const groupedJsonExporter: Exporter<GroupedJsonOptions> = {
 
         const name = splitFileName('grouped_json', options.name, split);
         const committed = await sink.put(name, orderedJson(doc, options.indent) + '\n');
-        owned.push({ path: name, sha256: committed.sha256 });
+        owned.push({ path: name, xxh128: committed.xxh128 });
         stats[`groups ${split}`] = groups.size;
       }
       const removed = await commitOwned(sink, ownedKey('grouped_json', options.name), owned, { format: 'grouped_json', name: options.name, run: ctx.runId });

@@ -155,7 +155,7 @@ async function layoutManifest(ctx: ExportContext, options: ManifestOptions): Pro
       const committed = fields
         ? await writeRecords(ctx.catalog, sink, f.name, format, fields.map((x) => x.key), f.members.map((s) => record(s, fields, rolePath)))
         : await copyAll(ctx, sink, f.name, format, f.split);
-      owned.push({ path: f.name, sha256: committed.sha256 });
+      owned.push({ path: f.name, xxh128: committed.xxh128 });
       stats[`manifest ${perSplit ? f.name : options.to}`] = f.members.length;
     }
     if (perSplit) {

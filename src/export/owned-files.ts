@@ -7,7 +7,7 @@ import { LocalSink, type Sink } from './sink.js';
  * An export's own record of the files it wrote into a destination folder, so several exports can
  * share one folder: a rerun removes only files that this export wrote before and no longer
  * produces, never another export's files. Kept in the folder itself, at `.imgsift/<key>.json`,
- * with each file's sha256: a file that has changed since (another export or a person wrote it)
+ * with each file's content hash (content-hash.ts): a file that has changed since (another export or a person wrote it)
  * is left alone.
  */
 
@@ -15,7 +15,7 @@ export const OWNED_DIR = '.imgsift';
 
 export interface OwnedFile {
   path: string;
-  sha256: string;
+  xxh128: string;
   /** The sample the file was written for (absent for per-split files). */
   sample?: string;
 }
@@ -52,9 +52,9 @@ async function readIndexAt(sink: Sink, path: string): Promise<OwnedIndex | undef
     const doc = JSON.parse(raw.toString('utf8')) as Partial<OwnedIndex>;
     if (doc.kind !== 'imgsift-owned-files-v1' || typeof doc.key !== 'string') return undefined;
     const files = Array.isArray(doc.files)
-      // Records imgsift wrote before it hashed with sha256 carry an md5 instead: their files cannot
-      // be checked, so they are not counted as owned (a rerun leaves them where they are).
-      ? doc.files.filter((f): f is OwnedFile => !!f && typeof f.path === 'string' && typeof f.sha256 === 'string')
+      // Records imgsift wrote before it hashed with xxh128 carry an md5 or a sha256 instead: their
+      // files cannot be checked, so they are not counted as owned (a rerun leaves them where they are).
+      ? doc.files.filter((f): f is OwnedFile => !!f && typeof f.path === 'string' && typeof f.xxh128 === 'string')
       : [];
     const about = doc.about && typeof doc.about === 'object' ? doc.about : {};
     return { kind: doc.kind, key: doc.key, about, files };
@@ -91,7 +91,7 @@ export async function commitOwned(
     if (now.has(old.path)) continue;
     if (old.path.startsWith('/') || old.path.split('/').some((s) => s === '..' || s === '') || old.path.startsWith(`${OWNED_DIR}/`)) continue;
     const st = await sink.stat(old.path).catch(() => undefined);
-    if (!st || (st.sha256 !== undefined && st.sha256 !== old.sha256)) continue; // gone, or no longer ours
+    if (!st || (st.xxh128 !== undefined && st.xxh128 !== old.xxh128)) continue; // gone, or no longer ours
     await sink.remove(old.path);
     removed++;
   }

@@ -16,12 +16,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { EXIT, ImgsiftError, UsageError } from '../errors.js';
-import { fileSha256, processAlive, type Committed, type PutFileOptions, type ObjectInfo, type Sink, type SinkWriter } from './sink.js';
+import { CONTENT_HASH_HEX, contentHash, contentHasher, fileContentHash } from './content-hash.js';
+import { processAlive, type Committed, type PutFileOptions, type ObjectInfo, type Sink, type SinkWriter } from './sink.js';
 
 /**
  * An S3 bucket prefix (AWS, or an S3-compatible store through an endpoint override) as a Sink.
  *
- * Complete or absent: a writer spools the object to a local file while its sha256 is computed, and
+ * Complete or absent: a writer spools the object to a local file while its hash is computed, and
  * only then uploads it — a single PutObject (atomic) up to one part size, otherwise a multipart
  * upload, which S3 shows under its key only once CompleteMultipartUpload succeeds; on failure or
  * abort the upload is aborted (parts dropped). A process killed mid-upload leaves at most an
@@ -29,10 +30,10 @@ import { fileSha256, processAlive, type Committed, type PutFileOptions, type Obj
  * export's `sweep()`. Spooling first also means an unchanged object is never re-sent: the hash is
  * known before anything goes over the network.
  *
- * Same content: every object carries its sha256 as metadata (`x-amz-meta-sha256`), the content
- * hash of every sink (sink.ts); an object without it (written by another tool, or by imgsift
- * before it hashed with sha256) counts as different and is uploaded again. A single PutObject
- * also carries Content-MD5, which every S3-compatible store checks on arrival.
+ * Same content: every object carries its content hash as metadata (`x-amz-meta-xxh128`,
+ * content-hash.ts); an object without it (written by another tool, or by imgsift before it hashed
+ * with xxh128) counts as different and is uploaded again. A single PutObject also carries
+ * Content-MD5, which every S3-compatible store checks on arrival.
  *
  * Credentials come from the SDK's default provider chain (environment, AWS_PROFILE and the shared
  * config/credentials files, SSO, container and instance roles). They are never logged: messages
@@ -60,7 +61,6 @@ export interface S3SinkOptions {
 
 const MiB = 1024 * 1024;
 const MIN_PART = 5 * MiB;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 const SPOOL_NAME = /^(\d+)-[0-9a-f]{16}\.spool$/;
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -171,10 +171,10 @@ export class S3Sink implements Sink {
   async put(path: string, data: Uint8Array | string): Promise<Committed> {
     const key = this.key(path);
     const body = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const sha256 = createHash('sha256').update(body).digest('hex');
-    if (await this.same(path, body.length, sha256)) return { size: body.length, sha256, written: false };
-    await this.upload(key, body, body.length, sha256);
-    return { size: body.length, sha256, written: true };
+    const xxh128 = await contentHash(body);
+    if (await this.same(path, body.length, xxh128)) return { size: body.length, xxh128, written: false };
+    await this.upload(key, body, body.length, xxh128);
+    return { size: body.length, xxh128, written: true };
   }
 
   async scratchFile(path: string): Promise<string> {
@@ -185,8 +185,8 @@ export class S3Sink implements Sink {
 
   async putFile(path: string, file: string, options: PutFileOptions = {}): Promise<Committed> {
     try {
-      const { size, sha256 } = options.known ?? (await fileSha256(file));
-      return await this.commitFile(path, file, size, sha256, new Cancel());
+      const { size, xxh128 } = options.known ?? (await fileContentHash(file));
+      return await this.commitFile(path, file, size, xxh128, new Cancel());
     } finally {
       await rm(file, { force: true });
     }
@@ -194,8 +194,8 @@ export class S3Sink implements Sink {
 
   async create(path: string): Promise<SinkWriter> {
     const file = await this.scratchFile(path);
+    const hash = await contentHasher();
     const fh: FileHandle = await open(file, 'w');
-    const hash = createHash('sha256');
     const cancel = new Cancel();
     let size = 0;
     let state: 'writing' | 'committing' | 'done' = 'writing';
@@ -239,14 +239,14 @@ export class S3Sink implements Sink {
   }
 
   /** Upload a spooled file unless an identical object is there. */
-  private async commitFile(path: string, file: string, size: number, sha256: string, cancel: Cancel): Promise<Committed> {
+  private async commitFile(path: string, file: string, size: number, xxh128: string, cancel: Cancel): Promise<Committed> {
     const key = this.key(path);
-    if (await this.same(path, size, sha256)) return { size, sha256, written: false };
+    if (await this.same(path, size, xxh128)) return { size, xxh128, written: false };
     if (cancel.cancelled) throw new S3SinkError(`s3://${this.bucket}/${key}: upload aborted`, undefined, EXIT.attention);
     // A single PutObject's body is read whole (at most a part size) for its Content-MD5.
     if (size <= this.partSize) {
-      await this.upload(key, await readFile(file), size, sha256);
-      return { size, sha256, written: true };
+      await this.upload(key, await readFile(file), size, xxh128);
+      return { size, xxh128, written: true };
     }
     const body = createReadStream(file, { highWaterMark: MiB });
     // Failing the body (rather than Upload.abort(), whose promise settles before the cleanup
@@ -254,15 +254,15 @@ export class S3Sink implements Sink {
     // only then reject — so after abort() returns nothing is left half-done.
     cancel.onCancel(() => body.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' })));
     try {
-      await this.upload(key, body, size, sha256);
+      await this.upload(key, body, size, xxh128);
     } finally {
       body.destroy();
     }
-    return { size, sha256, written: true };
+    return { size, xxh128, written: true };
   }
 
   /** Upload `body`: a Buffer, or a stream when larger than a part (a single PutObject's Content-MD5 is computed from its Buffer). */
-  private async upload(key: string, body: Buffer | NodeJS.ReadableStream, size: number, sha256: string): Promise<void> {
+  private async upload(key: string, body: Buffer | NodeJS.ReadableStream, size: number, xxh128: string): Promise<void> {
     const single = size <= this.partSize;
     const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
     const upload = new Upload({
@@ -273,7 +273,7 @@ export class S3Sink implements Sink {
         Body: body as Buffer,
         ContentLength: size,
         ContentType: CONTENT_TYPES[ext] ?? 'application/octet-stream',
-        Metadata: { sha256 },
+        Metadata: { xxh128 },
         // The whole object's md5 only fits a single PutObject (Upload copies params into every part).
         ...(single ? { ContentMD5: createHash('md5').update(body as Buffer).digest('base64') } : {}),
       },
@@ -291,17 +291,17 @@ export class S3Sink implements Sink {
   // -------------------------------------------------------------------------------------------
   // Reading
 
-  private async same(path: string, size: number, sha256: string): Promise<boolean> {
+  private async same(path: string, size: number, xxh128: string): Promise<boolean> {
     const old = await this.stat(path);
-    return old !== undefined && old.size === size && old.sha256 === sha256;
+    return old !== undefined && old.size === size && old.xxh128 === xxh128;
   }
 
   async stat(path: string): Promise<ObjectInfo | undefined> {
     const key = this.key(path);
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      const sha256 = head.Metadata?.sha256;
-      return { size: head.ContentLength ?? 0, ...(sha256 && SHA256_HEX.test(sha256) ? { sha256 } : {}) };
+      const xxh128 = head.Metadata?.xxh128;
+      return { size: head.ContentLength ?? 0, ...(xxh128 && CONTENT_HASH_HEX.test(xxh128) ? { xxh128 } : {}) };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw await this.error('HeadObject', key, err);

@@ -5,21 +5,25 @@ import type { PackBatch, PackReply, PackRequest } from './tar-packer.js';
  * reads itself: for each member a file path (read here) or bytes the main thread made (text
  * members, converted images), after the member's header, which the main thread made too, in
  * one transferred buffer per message (given back with the ack, for reuse). Reading the files,
- * padding, hashing and writing happen here, through one 256 KB batch buffer per shard written with
- * one write call when full, so no image byte is copied between threads. A sample whose file
+ * padding, hashing (xxh128, content-hash.ts) and writing happen here, through one 256 KB batch
+ * buffer per shard written with one write call when full, so no image byte is copied between threads. A sample whose file
  * cannot be read (or no longer has the size its header says) is left out whole and reported; a
  * failed write ends the shard with the error's code and path.
  *
  * The thread runs this function's source (`packWorkerSource`), so it must be self-contained:
- * only `require`d built-ins, no imports — the same code then runs from `dist/` and under tsx
- * without a module loader in every thread.
+ * only `require`d built-ins and the hash module by the absolute path it is given (`workerData`),
+ * no imports — the same code then runs from `dist/` and under tsx without a module loader in
+ * every thread.
  */
 export function packWorkerMain(): void {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   const fs = require('node:fs') as typeof import('node:fs');
   const { join } = require('node:path') as typeof import('node:path');
-  const port = (require('node:worker_threads') as typeof import('node:worker_threads')).parentPort!;
+  const threads = require('node:worker_threads') as typeof import('node:worker_threads');
+  const port = threads.parentPort!;
+  type Hasher = import('hash-wasm').IHasher;
+  const { createXXHash128 } = require((threads.workerData as PackWorkerData).xxh128Module) as { createXXHash128: () => Promise<Hasher> };
 
   const BLOCK = 512;
   /** Small enough that what was just read is still in the CPU cache when it is hashed and written. */
@@ -32,7 +36,7 @@ export function packWorkerMain(): void {
     fd: number;
     file: string;
     devDir: string | null;
-    sha256: import('node:crypto').Hash;
+    xxh128: Hasher;
     /** Only when the index lists md5s too (the export's `index_md5`). */
     md5: import('node:crypto').Hash | null;
     batch: Buffer;
@@ -65,7 +69,7 @@ export function packWorkerMain(): void {
   function flush(s: Shard): void {
     if (s.used === 0) return;
     const chunk = s.batch.subarray(0, s.used);
-    s.sha256.update(chunk);
+    s.xxh128.update(chunk);
     s.md5?.update(chunk);
     writing(s.file, () => {
       let off = 0;
@@ -137,7 +141,7 @@ export function packWorkerMain(): void {
     let bytes = 0;
     for (let j = ref.first; j < ref.first + ref.count; j++) bytes += BLOCK + padded(m[j * MEMBER_FIELDS + 1]);
     if (s.used + bytes > BATCH_BYTES) flush(s);
-    const start = { used: s.used, size: s.size, hashes: bytes > BATCH_BYTES ? { sha256: s.sha256.copy(), md5: s.md5?.copy() ?? null } : null };
+    const start = { used: s.used, size: s.size, hashes: bytes > BATCH_BYTES ? { xxh128: s.xxh128.save(), md5: s.md5?.copy() ?? null } : null };
     try {
       for (let j = ref.first, p = ref.firstPath; j < ref.first + ref.count; j++) {
         const header = m[j * MEMBER_FIELDS];
@@ -152,7 +156,8 @@ export function packWorkerMain(): void {
       if (err instanceof WriteError) throw err;
       if (start.hashes) {
         writing(s.file, () => fs.ftruncateSync(s.fd, start.size));
-        Object.assign(s, start.hashes);
+        s.xxh128.load(start.hashes.xxh128);
+        s.md5 = start.hashes.md5;
         s.size = start.size;
         s.used = 0;
       } else {
@@ -175,10 +180,37 @@ export function packWorkerMain(): void {
     s.nsamples++;
   }
 
+  /**
+   * Hashers not in use (a shard's goes back here when it ends). Making one is asynchronous
+   * (WebAssembly) and the rest of a request is not: an 'open' that finds none, and every request
+   * after it, waits while one is made — once for each shard the thread holds at a time.
+   */
+  const hashers: Hasher[] = [];
+  /** Requests not yet handled, in order. */
+  const waiting: PackRequest[] = [];
+  let making = false;
+  function pump(): void {
+    while (!making && waiting.length > 0) {
+      if (waiting[0].op === 'open' && hashers.length === 0) {
+        making = true;
+        void createXXHash128().then((h) => {
+          hashers.push(h);
+          making = false;
+          pump();
+        });
+        return;
+      }
+      receive(waiting.shift()!);
+    }
+  }
+
   function drop(id: number): void {
     const s = shards.get(id);
     shards.delete(id);
-    if (s) fs.closeSync(s.fd);
+    if (s) {
+      hashers.push(s.xxh128);
+      fs.closeSync(s.fd);
+    }
   }
 
   function handle(m: PackRequest): PackReply | null {
@@ -186,7 +218,7 @@ export function packWorkerMain(): void {
       case 'open': {
         const fd = writing(m.file, () => fs.openSync(m.file, 'w'));
         shards.set(m.id, {
-          fd, file: m.file, devDir: m.devDir, sha256: createHash('sha256'), md5: m.md5 ? createHash('md5') : null,
+          fd, file: m.file, devDir: m.devDir, xxh128: hashers.pop()!.init(), md5: m.md5 ? createHash('md5') : null,
           batch: Buffer.allocUnsafe(BATCH_BYTES + 1),
           used: 0, size: 0, nsamples: 0, skipped: [],
         });
@@ -210,11 +242,13 @@ export function packWorkerMain(): void {
         append(s, END_BYTES, (at, n) => (s.batch.fill(0, at, at + n), n));
         flush(s);
         shards.delete(m.id);
+        const xxh128 = s.xxh128.digest('hex');
+        hashers.push(s.xxh128);
         // No fsync here: the sink syncs the file before it renames it into place (a wait this
         // thread need not make before packing the next shard).
         writing(s.file, () => fs.closeSync(s.fd));
         return {
-          op: 'done', id: m.id, size: s.size, sha256: s.sha256.digest('hex'), md5: s.md5?.digest('hex') ?? null,
+          op: 'done', id: m.id, size: s.size, xxh128, md5: s.md5?.digest('hex') ?? null,
           nsamples: s.nsamples, skipped: s.skipped,
         };
       }
@@ -224,7 +258,7 @@ export function packWorkerMain(): void {
     }
   }
 
-  port.on('message', (m: PackRequest) => {
+  function receive(m: PackRequest): void {
     const earlier = failed.get(m.id);
     if (earlier) {
       if (m.op === 'abort' || m.op === 'finish') failed.delete(m.id);
@@ -241,7 +275,17 @@ export function packWorkerMain(): void {
       if (m.op !== 'finish') failed.set(m.id, reply);
       if (m.op !== 'open') port.postMessage(reply);
     }
+  }
+  port.on('message', (m: PackRequest) => {
+    waiting.push(m);
+    pump();
   });
+}
+
+/** What a packing thread is started with. */
+export interface PackWorkerData {
+  /** Absolute path of the hash module (content-hash.ts XXH128_MODULE). */
+  xxh128Module: string;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { asStorageError } from '../errors.js';
-import { packWorkerSource } from './tar-pack-worker.js';
+import { XXH128_MODULE } from './content-hash.js';
+import { packWorkerSource, type PackWorkerData } from './tar-pack-worker.js';
 import { writeUstarHeader } from './tar.js';
 
 /**
@@ -35,7 +36,7 @@ export type PackRequest =
 
 export type PackReply =
   | { op: 'ack'; id: number; inline: ArrayBuffer }
-  | { op: 'done'; id: number; size: number; sha256: string; md5: string | null; nsamples: number; skipped: Array<{ id: string; error: string }> }
+  | { op: 'done'; id: number; size: number; xxh128: string; md5: string | null; nsamples: number; skipped: Array<{ id: string; error: string }> }
   | { op: 'aborted'; id: number }
   | { op: 'error'; id: number; message: string; code?: string; path?: string };
 
@@ -44,7 +45,8 @@ export type MemberInput = { name: string; path: string; size: number } | { name:
 
 export interface PackedShardResult {
   size: number;
-  sha256: string;
+  /** Content hash of the shard (content-hash.ts). */
+  xxh128: string;
   /** When the shard was opened with `md5`. */
   md5: string | null;
   nsamples: number;
@@ -114,7 +116,8 @@ export class TarPacker {
 
   private start(): Thread {
     // Plain CommonJS in a clean thread: no inherited flags (a loader such as tsx, --input-type=module).
-    const worker = new Worker(packWorkerSource, { eval: true, execArgv: [] });
+    const workerData: PackWorkerData = { xxh128Module: XXH128_MODULE };
+    const worker = new Worker(packWorkerSource, { eval: true, execArgv: [], workerData });
     const t: Thread = { worker, waiting: new Map(), shards: 0 };
     worker.on('message', (r: PackReply) => {
       if (r.op === 'ack' && r.inline.byteLength === INLINE_BYTES && this.buffers.length < MAX_POOLED) {
@@ -155,7 +158,7 @@ export class TarPacker {
 
   /**
    * Start a shard written to the local file `file` (created); `devDir`: also write each member
-   * there; `md5`: hash it with md5 too (sha256 always). A thread takes it when it has room
+   * there; `md5`: hash it with md5 too (xxh128 always). A thread takes it when it has room
    * (assign): shards go to threads as they free up, not when they are planned, so threads given
    * shards of different sizes still finish together.
    */
@@ -321,7 +324,7 @@ export class PackedShard {
       await Promise.all(this.unacked.map((u) => u.reply));
       const r = await done;
       if (r.op !== 'done') throw new Error(`unexpected reply ${r.op}`);
-      return { size: r.size, sha256: r.sha256, md5: r.md5, nsamples: r.nsamples, skipped: r.skipped };
+      return { size: r.size, xxh128: r.xxh128, md5: r.md5, nsamples: r.nsamples, skipped: r.skipped };
     } finally {
       this.end();
     }

@@ -32,8 +32,8 @@ import type { Exporter, ExportContext, ExportStats } from './types.js';
  * instead (tars, indexes, and each shard extracted beside its tar: dev_extracted/<split>/shard-000000/).
  *
  * Reruns: each shard is written to a scratch file (beside the shard, or a spool file for S3) while
- * its sha256 is computed; if the destination already holds the same bytes (compared with the file
- * on disk, or by size and the object's sha256 metadata in S3 — never trusted from the old index)
+ * its content hash (xxh128) is computed; if the destination already holds the same bytes (compared
+ * with the file on disk, or by size and the object's xxh128 metadata in S3 — never trusted from the old index)
  * nothing is renamed or uploaded, otherwise the new shard is committed over it. Writing then comparing
  * costs one extra read of unchanged local shards, but needs no second pass over the sources to
  * predict the bytes, and a shard is always complete or absent.
@@ -103,7 +103,7 @@ export const WebDatasetOptions = z
     /**
      * Also hash each shard with md5 as it is written and list it in the index as `md5sum`, as
      * `widsindex create` does (wids checks it only when asked to). Every shard is listed with its
-     * sha256; md5 costs about 1.5 CPU-s more per GB written.
+     * `xxh128` (as `xxh128sum` prints it); md5 costs about 1.5 CPU-s more per GB written.
      */
     index_md5: z.boolean().default(false),
     /** Re-encode the 'image' role with sharp (auto-oriented); other roles are always copied. */
@@ -480,7 +480,7 @@ interface ShardResult {
   url: string;
   nsamples: number;
   filesize: number;
-  sha256: string;
+  xxh128: string;
   /** With `index_md5`. */
   md5sum: string | null;
   written: boolean;
@@ -491,7 +491,7 @@ interface ShardResult {
 /**
  * One shard being written: packed by a tar packing thread (tar-packer.ts) into the sink's
  * scratch file (a temporary file beside the shard, or a spool file for S3), then committed
- * with the size and sha256 the thread computed — unless an identical object is already there.
+ * with the size and content hash the thread computed — unless an identical object is already there.
  */
 class ShardWriter {
   private readonly devTmp: string | null;
@@ -556,7 +556,7 @@ class ShardWriter {
       throw err;
     }
     return {
-      url: this.url, nsamples: packed.nsamples, filesize: committed.size, sha256: committed.sha256, md5sum: packed.md5,
+      url: this.url, nsamples: packed.nsamples, filesize: committed.size, xxh128: committed.xxh128, md5sum: packed.md5,
       written: committed.written, skipped: packed.skipped,
     };
   }
@@ -876,7 +876,7 @@ async function writeIndex(sink: Sink, split: string, shards: ShardResult[], labe
     wids_version: 1,
     name: split,
     shardlist: shards.map((s) => ({
-      url: s.url, nsamples: s.nsamples, filesize: s.filesize, sha256: s.sha256, ...(s.md5sum ? { md5sum: s.md5sum } : {}),
+      url: s.url, nsamples: s.nsamples, filesize: s.filesize, xxh128: s.xxh128, ...(s.md5sum ? { md5sum: s.md5sum } : {}),
     })),
   };
   if (labels.classes) index.classes = labels.classes;

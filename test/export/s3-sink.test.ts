@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -16,6 +15,7 @@ import {
 import { LocalSink, createSink, parseS3Url } from '../../src/export/sink.js';
 import { S3Sink, S3SinkError } from '../../src/export/s3-sink.js';
 import { freePort, startS3Server, TEST_KEY_ID, TEST_SECRET, useTestAws, type S3Server } from '../helpers/s3-server.js';
+import { contentHash } from '../../src/export/content-hash.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -25,7 +25,7 @@ const dir = await tempDir('imgsift-s3sink-');
 useTestAws(server.endpoint, dir);
 await server.createBucket('imgsift-test');
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const xxh128 = (b: Uint8Array) => contentHash(b);
 
 /** Deterministic, incompressible-looking bytes. */
 function bytes(n: number, seed = 1): Buffer {
@@ -64,19 +64,19 @@ test('put, get, stat, list and remove on a real S3 server; an unchanged put send
     assert.equal(sink.location, 's3://imgsift-test/basic/run');
     assert.equal(sink.region, 'us-east-1', 'no AWS_REGION and no profile: the default region');
     const a = await sink.put('a/one.txt', 'hello');
-    assert.deepEqual(a, { size: 5, sha256: sha256(Buffer.from('hello')), written: true });
+    assert.deepEqual(a, { size: 5, xxh128: await xxh128(Buffer.from('hello')), written: true });
     await sink.put('a/two.json', '{"x":1}');
     await sink.put('b.bin', bytes(1000));
     assert.equal((await download('basic/run/a/one.txt')).toString(), 'hello', 'stored under prefix/path');
     assert.deepEqual(await sink.list(), ['a/one.txt', 'a/two.json', 'b.bin']);
     assert.deepEqual(await sink.list('a/'), ['a/one.txt', 'a/two.json']);
-    assert.deepEqual(await sink.stat('b.bin'), { size: 1000, sha256: sha256(bytes(1000)) });
+    assert.deepEqual(await sink.stat('b.bin'), { size: 1000, xxh128: await xxh128(bytes(1000)) });
     assert.equal(await sink.stat('missing'), undefined);
     assert.equal((await sink.get('a/two.json'))!.toString(), '{"x":1}');
     assert.equal(await sink.get('missing'), undefined);
     const head = await server.client.send(new HeadObjectCommand({ Bucket: 'imgsift-test', Key: 'basic/run/a/two.json' }));
     assert.equal(head.ContentType, 'application/json');
-    assert.equal(head.Metadata?.sha256, sha256(Buffer.from('{"x":1}')));
+    assert.equal(head.Metadata?.xxh128, await xxh128(Buffer.from('{"x":1}')));
 
     const puts = sink.requests.PutObject;
     assert.equal(puts, 3);
@@ -108,7 +108,7 @@ test('list follows continuation tokens', async () => {
   }
 });
 
-test('a 12 MiB object goes multipart in 5 MiB parts, keeps its sha256, downloads back identical, and is not re-sent', async () => {
+test('a 12 MiB object goes multipart in 5 MiB parts, keeps its content hash, downloads back identical, and is not re-sent', async () => {
   const sink = await S3Sink.open('imgsift-test', 'big', { partSize: 5 * MiB, queueSize: 2 });
   try {
     const data = bytes(12 * MiB, 7);
@@ -116,15 +116,15 @@ test('a 12 MiB object goes multipart in 5 MiB parts, keeps its sha256, downloads
     for (let off = 0; off < data.length; off += 700_000) await w.write(data.subarray(off, off + 700_000));
     assert.equal(await exists('big/shard.tar'), false, 'nothing visible before commit');
     const c = await w.commit();
-    assert.deepEqual(c, { size: data.length, sha256: sha256(data), written: true });
+    assert.deepEqual(c, { size: data.length, xxh128: await xxh128(data), written: true });
     assert.equal(sink.requests.CreateMultipartUpload, 1);
     assert.equal(sink.requests.UploadPart, 3);
     assert.equal(sink.requests.CompleteMultipartUpload, 1);
     assert.equal(sink.requests.PutObject, undefined);
     const head = await server.client.send(new HeadObjectCommand({ Bucket: 'imgsift-test', Key: 'big/shard.tar' }));
     assert.match(head.ETag!, /-3"$/, 'a multipart ETag, which is no hash of the content');
-    assert.equal(head.Metadata?.sha256, sha256(data));
-    assert.deepEqual(await sink.stat('shard.tar'), { size: data.length, sha256: sha256(data) });
+    assert.equal(head.Metadata?.xxh128, await xxh128(data));
+    assert.deepEqual(await sink.stat('shard.tar'), { size: data.length, xxh128: await xxh128(data) });
     assert.ok((await download('big/shard.tar')).equals(data));
 
     const again = await sink.create('shard.tar');

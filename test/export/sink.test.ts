@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LocalSink, createSink, sameBytes, splitFileTarget } from '../../src/export/sink.js';
+import { contentHash } from '../../src/export/content-hash.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+const xxh128 = (b: string | Buffer) => contentHash(typeof b === 'string' ? Buffer.from(b) : b);
 
 test('LocalSink: complete or absent, identical content left untouched, temporary files never listed', async () => {
   const dir = await tempDir('imgsift-sink-');
@@ -20,7 +20,7 @@ test('LocalSink: complete or absent, identical content left untouched, temporary
   assert.deepEqual(await sink.list(), [], 'nothing under the final name while writing');
   assert.equal((await readdir(join(dir, 'out', 'a'))).length, 1, 'only the temporary file');
   await w.write(Buffer.from('part two'));
-  assert.deepEqual(await w.commit(), { size: 18, sha256: sha256('part one, part two'), written: true });
+  assert.deepEqual(await w.commit(), { size: 18, xxh128: await xxh128('part one, part two'), written: true });
   assert.equal(await readFile(join(dir, 'out', 'a', 'shard.tar'), 'utf8'), 'part one, part two');
 
   const mtime = (await stat(join(dir, 'out', 'a', 'shard.tar'))).mtimeMs;
@@ -35,7 +35,7 @@ test('LocalSink: complete or absent, identical content left untouched, temporary
   await dropped.abort();
   assert.deepEqual(await readdir(join(dir, 'out', 'a')), ['shard.tar'], 'abort leaves nothing');
 
-  assert.deepEqual(await sink.stat('a/shard.tar'), { size: 7, sha256: sha256('changed') });
+  assert.deepEqual(await sink.stat('a/shard.tar'), { size: 7, xxh128: await xxh128('changed') });
   assert.equal(await sink.stat('a/none'), undefined);
   assert.equal((await sink.get('a/shard.tar'))!.toString(), 'changed');
   assert.equal(await sink.get('a/none'), undefined);
@@ -55,7 +55,7 @@ test('LocalSink.putFile renames a scratch file into place, copies one from elsew
   const sink = new LocalSink('out', join(dir, 'out'));
   const scratch = await sink.scratchFile('m/manifest.jsonl');
   await writeFile(scratch, '{"id":1}\n');
-  assert.deepEqual(await sink.putFile('m/manifest.jsonl', scratch), { size: 9, sha256: sha256('{"id":1}\n'), written: true });
+  assert.deepEqual(await sink.putFile('m/manifest.jsonl', scratch), { size: 9, xxh128: await xxh128('{"id":1}\n'), written: true });
   assert.deepEqual(await readdir(join(dir, 'out', 'm')), ['manifest.jsonl']);
 
   const elsewhere = join(dir, 'elsewhere.jsonl');
