@@ -4,6 +4,7 @@ import { asStorageError } from '../errors.js';
 import { XXH128_MODULE } from './content-hash.js';
 import { packWorkerSource, type PackWorkerData } from './tar-pack-worker.js';
 import { writeUstarHeader } from './tar.js';
+import { Writeback } from './writeback.js';
 
 /**
  * Tar shards packed on worker threads (tar-pack-worker.ts): the main thread says which members go
@@ -158,12 +159,14 @@ export class TarPacker {
 
   /**
    * Start a shard written to the local file `file` (created); `devDir`: also write each member
-   * there; `md5`: hash it with md5 too (xxh128 always). A thread takes it when it has room
+   * there; `md5`: hash it with md5 too (xxh128 always); `writebackEvery`: start the file's
+   * writeback every so many bytes written (writeback.ts), for a file synced once done. A thread takes it when it has room
    * (assign): shards go to threads as they free up, not when they are planned, so threads given
    * shards of different sizes still finish together.
    */
-  open(file: string, devDir: string | null, md5 = false): PackedShard {
-    const shard = new PackedShard(this, this.nextId++, file, devDir, md5);
+  open(file: string, devDir: string | null, md5 = false, writebackEvery: number | null = null): PackedShard {
+    const writeback = writebackEvery === null ? null : new Writeback(file, writebackEvery);
+    const shard = new PackedShard(this, this.nextId++, file, devDir, md5, writeback);
     this.waitingShards.push(shard);
     this.assign();
     return shard;
@@ -206,6 +209,8 @@ export class PackedShard {
   /** Headers and bytes made here, written in place. */
   private inline: Buffer;
   private inlineBytes = 0;
+  /** Bytes of the archive the batch adds (headers, files, padding). */
+  private batchBytes = 0;
   private unacked: Array<{ reply: Promise<PackReply>; bytes: number }> = [];
   private unackedBytes = 0;
   private ended = false;
@@ -219,6 +224,8 @@ export class PackedShard {
     private readonly file: string,
     private readonly devDir: string | null,
     private readonly md5: boolean,
+    /** Starts the file's writeback as batches are written (a local destination syncs it at the end). */
+    private readonly writeback: Writeback | null,
   ) {
     this.names = devDir === null ? null : [];
     this.inline = packer.inlineBuffer();
@@ -268,7 +275,9 @@ export class PackedShard {
         this.inline.set(m.data, at);
         at += m.data.byteLength;
       }
-      this.members.push(header, 'path' in m ? m.size : m.data.byteLength, data);
+      const size = 'path' in m ? m.size : m.data.byteLength;
+      this.members.push(header, size, data);
+      this.batchBytes += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
       this.names?.push(m.name);
       header += BLOCK;
     }
@@ -290,7 +299,8 @@ export class PackedShard {
       paths: this.paths, names: this.names, inline,
     };
     const reply = this.request({ op: 'add', id: this.id, ...batch }, [inline, batch.counts.buffer as ArrayBuffer, batch.members.buffer as ArrayBuffer]);
-    reply.catch(() => undefined); // a failure surfaces from finish() (or drain)
+    const written = this.batchBytes;
+    reply.then(() => this.writeback?.wrote(written), () => undefined); // a failure surfaces from finish() (or drain)
     this.unacked.push({ reply, bytes });
     this.unackedBytes += bytes;
     this.ids = [];
@@ -300,6 +310,7 @@ export class PackedShard {
     if (this.names) this.names = [];
     this.inline = this.packer.inlineBuffer();
     this.inlineBytes = 0;
+    this.batchBytes = 0;
     return this.unacked.length > MAX_UNACKED || this.unackedBytes > MAX_UNACKED_BYTES ? this.drain() : undefined;
   }
 
@@ -324,6 +335,7 @@ export class PackedShard {
       await Promise.all(this.unacked.map((u) => u.reply));
       const r = await done;
       if (r.op !== 'done') throw new Error(`unexpected reply ${r.op}`);
+      await this.writeback?.close();
       return { size: r.size, xxh128: r.xxh128, md5: r.md5, nsamples: r.nsamples, skipped: r.skipped };
     } finally {
       this.end();
@@ -340,6 +352,7 @@ export class PackedShard {
       for (const h of this.held) h.reject(new Error('shard aborted'));
       this.held = [];
     }
+    await this.writeback?.close().catch(() => undefined);
     this.end();
   }
 

@@ -10,6 +10,7 @@ import { md5Hex, stableStringify } from '../util/hash.js';
 import { readUri } from '../util/uri.js';
 import { encodeAs, formatOf, formatOfExtension, isMaskRole } from './convert.js';
 import { Lookahead } from './file-export.js';
+import { Writeback } from './writeback.js';
 import { lookup } from './path-template.js';
 import { DEV_DIR, LocalSink, S3Options, isS3Url, sinkFor, type Sink, type SinkWriter } from './sink.js';
 import { RELABELED_ACTIVE } from './labels.js';
@@ -519,7 +520,7 @@ class ShardWriter {
       devTmp = tempPathFor(devDir);
       await mkdir(devTmp);
     }
-    return new ShardWriter(sink, packer.open(file, devTmp, md5), file, url, devDir, devTmp);
+    return new ShardWriter(sink, packer.open(file, devTmp, md5, sink.kind === 'local' ? Writeback.EVERY : null), file, url, devDir, devTmp);
   }
 
   /** Queue a sample; a promise only when the packing thread's queue is full. */
@@ -826,30 +827,31 @@ const OPTIONAL_COLUMNS = ['path', 'text', 'group_key', 'source_split'] as const;
  * The samples to export, ordered by split and id, with the columns a field or the key reads
  * (labels always: the index lists classes) and their files of `roles`, each with its stored
  * format and catalogued size. Labels and metadata are after people's relabel decisions. One
- * query, read as JSON (Catalog.jsonRows): most of an export's set-up is reading these rows.
+ * query, read as JSON (Catalog.textRows): most of an export's set-up is reading these rows.
  */
 async function sampleRows(ctx: ExportContext, fields: ExportPlan['fields'], roles: string[], allColumns: boolean): Promise<SampleRow[]> {
   const used = new Set<string>(fields.flatMap((f) =>
     f.source.kind === 'text' ? [TEXT_COLUMNS[f.source.column]] : f.source.kind === 'record' ? ['path', 'group_key', 'source_split'] : []));
   const optional = OPTIONAL_COLUMNS.filter((c) => allColumns || used.has(c));
-  const columns = ['a.id', 'a.label', `coalesce(a.split, 'all')`, ...optional.map((c) => `a.${c}`), ...(allColumns ? ['a.meta::VARCHAR'] : [])];
+  const columns = ['a.id', 'a.label', `coalesce(a.split, 'all')`, ...optional.map((c) => `a.${c}`), ...(allColumns ? ['a.meta'] : [])];
   let from = `${RELABELED_ACTIVE} a`;
   roles.forEach((_, k) => {
-    columns.push(`f${k}.uri`, `s${k}.format`, `s${k}.bytes::DOUBLE`);
+    columns.push(`f${k}.uri`, `s${k}.format`, `s${k}.bytes`);
     from += ` LEFT JOIN files f${k} ON f${k}.sample_id = a.id AND f${k}.role = ?
       LEFT JOIN file_status fs${k} ON fs${k}.uri = f${k}.uri LEFT JOIN assets s${k} ON s${k}.sha256 = fs${k}.sha256`;
   });
-  const raw = await ctx.catalog.jsonRows(columns, from, `coalesce(a.split, 'all'), a.id`, roles);
+  const raw = await ctx.catalog.textRows(columns, from, `coalesce(a.split, 'all'), a.id`, roles);
   const [path, text, group, sourceSplit] = OPTIONAL_COLUMNS.map((c) => (optional.includes(c) ? 3 + optional.indexOf(c) : -1));
   const meta = allColumns ? 3 + optional.length : -1;
   const firstFile = 3 + optional.length + (allColumns ? 1 : 0);
-  const cell = (v: unknown[], i: number) => (i < 0 ? null : v[i]) as string | null;
+  const cell = (v: Array<string | null>, i: number) => (i < 0 ? null : v[i]);
   return raw.map((v) => ({
-    id: v[0] as string, label: cell(v, 1), split: v[2] as string, path: cell(v, path), text: cell(v, text),
+    id: v[0]!, label: cell(v, 1), split: v[2]!, path: cell(v, path), text: cell(v, text),
     group_key: cell(v, group), source_split: cell(v, sourceSplit), meta: cell(v, meta),
     files: roles.map((_, k) => {
       const f = firstFile + 3 * k;
-      return v[f] === null ? null : { uri: v[f] as string, format: v[f + 1] as string | null, bytes: v[f + 2] as number | null };
+      const bytes = v[f + 2];
+      return v[f] === null ? null : { uri: v[f]!, format: v[f + 1], bytes: bytes === null ? null : Number(bytes) };
     }),
   }));
 }

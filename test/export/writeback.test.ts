@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { appendFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writeback } from '../../src/export/writeback.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** How many of this process's descriptors are open on `file`. */
+function descriptorsOn(file: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === file) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+test('writeback syncs a growing file every so many bytes through its own descriptor, and lets go of it', async () => {
+  const dir = await tempDir('imgsift-writeback-');
+  try {
+    const file = join(dir, 'shard.tar');
+    await writeFile(file, '');
+    const wb = new Writeback(file, 1 << 20);
+    wb.wrote(100); // under the threshold: nothing opened
+    assert.equal(descriptorsOn(file), 0);
+    let seen = 0;
+    for (let i = 0; i < 8; i++) {
+      const chunk = Buffer.alloc(512 << 10, i);
+      await appendFile(file, chunk);
+      wb.wrote(chunk.length);
+      await new Promise((r) => setTimeout(r, 5));
+      seen = Math.max(seen, descriptorsOn(file));
+    }
+    assert.equal(seen, 1, 'one descriptor of its own, opened once the first MB was written');
+    await wb.close();
+    assert.equal(descriptorsOn(file), 0, 'its descriptor is closed');
+    await wb.close(); // twice is harmless
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a writeback that fails fails the file at close (a later sync might not see the error)', async () => {
+  const dir = await tempDir('imgsift-writeback-');
+  try {
+    const wb = new Writeback(join(dir, 'gone.tar'), 1024);
+    wb.wrote(4096);
+    await assert.rejects(wb.close(), /ENOENT.*gone\.tar/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
