@@ -1,6 +1,6 @@
 import { loadRoleAliases, resolveRole } from '../catalog/roles.js';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { openImage } from '../image/open.js';
 import { z } from 'zod';
@@ -520,7 +520,11 @@ class ShardWriter {
       devTmp = tempPathFor(devDir);
       await mkdir(devTmp);
     }
-    return new ShardWriter(sink, packer.open(file, devTmp, md5, sink.kind === 'local' ? Writeback.EVERY : null), file, url, devDir, devTmp);
+    // A local shard is synced before it is renamed into place, and its writeback starts while it
+    // is packed (writeback.ts) — unless a file is there already: a rerun's shard is most likely
+    // unchanged, and its temporary file is then removed without ever reaching the disk.
+    const fresh = sink instanceof LocalSink && !(await stat(join(sink.root, url)).catch(() => null));
+    return new ShardWriter(sink, packer.open(file, devTmp, md5, fresh ? Writeback.EVERY : null), file, url, devDir, devTmp);
   }
 
   /** Queue a sample; a promise only when the packing thread's queue is full. */
