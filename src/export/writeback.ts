@@ -19,6 +19,7 @@ export class Writeback {
   private running: Promise<void> | null = null;
   private since = 0;
   private error: unknown = null;
+  private closed = false;
 
   constructor(
     private readonly file: string,
@@ -28,7 +29,7 @@ export class Writeback {
   /** `bytes` more of the file are written. */
   wrote(bytes: number): void {
     this.since += bytes;
-    if (this.since < this.every || this.running || this.error) return;
+    if (this.since < this.every || this.running || this.error || this.closed) return;
     this.since = 0;
     this.running = this.sync().finally(() => {
       this.running = null;
@@ -46,6 +47,7 @@ export class Writeback {
 
   /** Wait for a writeback under way and let go of the file; throws what a writeback met. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.running;
     const fh = await this.fh?.catch(() => null);
     await fh?.close();
