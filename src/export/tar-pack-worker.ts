@@ -6,9 +6,9 @@ import type { PackBatch, PackReply, PackRequest } from './tar-packer.js';
  * members, converted images), after the member's header, which the main thread made too, in
  * one transferred buffer per message (given back with the ack, for reuse). Reading the files,
  * padding, hashing (xxh128, content-hash.ts) and writing happen here, through one 256 KB batch
- * buffer per shard written with one write call when full, so no image byte is copied between threads. A sample whose file
- * cannot be read (or no longer has the size its header says) is left out whole and reported; a
- * failed write ends the shard with the error's code and path.
+ * buffer per shard written with one write call when full, so no image byte is copied between
+ * threads. A sample whose file cannot be read (or no longer has the size its header says) is
+ * left out whole and reported; a failed write ends the shard with the error's code and path.
  *
  * The thread runs this function's source (`packWorkerSource`), so it must be self-contained:
  * only `require`d built-ins and the hash module by the absolute path it is given (`workerData`),

@@ -160,9 +160,9 @@ export class TarPacker {
   /**
    * Start a shard written to the local file `file` (created); `devDir`: also write each member
    * there; `md5`: hash it with md5 too (xxh128 always); `writebackEvery`: start the file's
-   * writeback every so many bytes written (writeback.ts), for a file synced once done. A thread takes it when it has room
-   * (assign): shards go to threads as they free up, not when they are planned, so threads given
-   * shards of different sizes still finish together.
+   * writeback every so many bytes written (writeback.ts), for a file synced once done. A thread
+   * takes it when it has room (assign): shards go to threads as they free up, not when they are
+   * planned, so threads given shards of different sizes still finish together.
    */
   open(file: string, devDir: string | null, md5 = false, writebackEvery: number | null = null): PackedShard {
     const writeback = writebackEvery === null ? null : new Writeback(file, writebackEvery);
@@ -335,8 +335,11 @@ export class PackedShard {
       await Promise.all(this.unacked.map((u) => u.reply));
       const r = await done;
       if (r.op !== 'done') throw new Error(`unexpected reply ${r.op}`);
-      await this.writeback?.close();
+      await this.writeback?.close(); // a failed writeback fails the shard
       return { size: r.size, xxh128: r.xxh128, md5: r.md5, nsamples: r.nsamples, skipped: r.skipped };
+    } catch (err) {
+      await this.writeback?.close().catch(() => undefined);
+      throw err;
     } finally {
       this.end();
     }

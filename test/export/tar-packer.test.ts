@@ -8,6 +8,7 @@ import { StorageError } from '../../src/errors.js';
 import { contentHash } from '../../src/export/content-hash.js';
 import { tarBuffer } from '../../src/export/tar.js';
 import { TarPacker, type MemberInput } from '../../src/export/tar-packer.js';
+import { descriptorsOn } from '../helpers/fds.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
@@ -120,10 +121,12 @@ test('a shard that cannot be written fails with its path; member names are check
     const shard = packer.open(join(dir, 'no-such-folder', 'x.tar'), null);
     await shard.add('a', [{ name: 'a.txt', data: Buffer.from('a') }]);
     await assert.rejects(shard.finish(), /ENOENT.*no-such-folder/);
-    // A full disk is a storage error naming the file (/dev/full answers every write with ENOSPC).
-    const full = packer.open('/dev/full', null);
+    // A full disk is a storage error naming the file (/dev/full answers every write with ENOSPC);
+    // the shard's writeback (started after its first bytes) lets go of the file too.
+    const full = packer.open('/dev/full', null, false, 1);
     await full.add('a', [{ name: 'a.txt', data: Buffer.from('a') }]);
     await assert.rejects(full.finish(), (err: unknown) => err instanceof StorageError && err.code === 'ENOSPC' && err.path === '/dev/full');
+    assert.equal(descriptorsOn('/dev/full'), 0);
     const ok = packer.open(join(dir, 'ok.tar'), null);
     assert.throws(() => ok.add('x', [{ name: 'x'.repeat(300), data: Buffer.from('x') }]), /USTAR allows at most 255/);
     assert.equal((await ok.finish()).nsamples, 0);

@@ -1,23 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { appendFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writeback } from '../../src/export/writeback.js';
+import { descriptorsOn } from '../helpers/fds.js';
 import { tempDir } from '../helpers/tmp.js';
-
-/** How many of this process's descriptors are open on `file`. */
-function descriptorsOn(file: string): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`) === file) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
-}
 
 test('writeback syncs a growing file every so many bytes through its own descriptor, and lets go of it', async () => {
   const dir = await tempDir('imgsift-writeback-');
