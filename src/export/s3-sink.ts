@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { EXIT, ImgsiftError, UsageError } from '../errors.js';
-import { CONTENT_HASH_HEX, contentHash, contentHasher, fileContentHash } from './content-hash.js';
+import { CONTENT_HASH_HEX, acquireHasher, contentHash, fileContentHash, releaseHasher } from './content-hash.js';
 import { processAlive, type Committed, type PutFileOptions, type ObjectInfo, type Sink, type SinkWriter } from './sink.js';
 
 /**
@@ -194,8 +194,14 @@ export class S3Sink implements Sink {
 
   async create(path: string): Promise<SinkWriter> {
     const file = await this.scratchFile(path);
-    const hash = await contentHasher();
-    const fh: FileHandle = await open(file, 'w');
+    const hash = await acquireHasher();
+    let fh: FileHandle;
+    try {
+      fh = await open(file, 'w');
+    } catch (err) {
+      releaseHasher(hash);
+      throw err;
+    }
     const cancel = new Cancel();
     let size = 0;
     let state: 'writing' | 'committing' | 'done' = 'writing';
@@ -215,10 +221,12 @@ export class S3Sink implements Sink {
       commit: async () => {
         if (state !== 'writing') throw new Error(`s3 writer for ${this.location}/${path} was already committed or aborted`);
         state = 'committing';
+        const digest = hash.digest('hex');
+        releaseHasher(hash);
         committing = (async () => {
           try {
             await fh.close();
-            return await this.commitFile(path, file, size, hash.digest('hex'), cancel);
+            return await this.commitFile(path, file, size, digest, cancel);
           } finally {
             await rm(file, { force: true });
             state = 'done';
@@ -229,6 +237,7 @@ export class S3Sink implements Sink {
       abort: async () => {
         if (state === 'writing') {
           state = 'done';
+          releaseHasher(hash);
           await drop();
         } else if (state === 'committing') {
           cancel.cancel();

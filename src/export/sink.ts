@@ -6,7 +6,7 @@ import { resolveInside } from '../util/paths.js';
 import { UsageError, asStorageError } from '../errors.js';
 import type { S3SinkOptions } from './s3-sink.js';
 import type { ExportContext } from './types.js';
-import { contentHasher, fileContentHash } from './content-hash.js';
+import { acquireHasher, fileContentHash, releaseHasher } from './content-hash.js';
 
 /**
  * Where an export writes: a local folder, or (s3-sink.ts) a bucket prefix. Every object is
@@ -148,14 +148,15 @@ export class LocalSink implements Sink {
   async create(path: string): Promise<SinkWriter> {
     const final = this.full(path);
     const tmp = tempPathFor(final);
+    const hash = await acquireHasher();
     let fh: FileHandle;
     try {
       await mkdir(dirname(final), { recursive: true });
       fh = await open(tmp, 'w');
     } catch (err) {
+      releaseHasher(hash);
       throw asStorageError(err, final);
     }
-    const hash = await contentHasher();
     let size = 0;
     let done = false;
     return {
@@ -172,6 +173,7 @@ export class LocalSink implements Sink {
       async commit() {
         done = true;
         const digest = hash.digest('hex');
+        releaseHasher(hash);
         try {
           if (await sameContent(final, tmp, size)) {
             await fh.close();
@@ -191,6 +193,7 @@ export class LocalSink implements Sink {
       async abort() {
         if (done) return;
         done = true;
+        releaseHasher(hash);
         await fh.close().catch(() => undefined);
         await rm(tmp, { force: true });
       },

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { contentHash, contentHasher, fileContentHash } from '../../src/export/content-hash.js';
+import { acquireHasher, contentHash, fileContentHash, releaseHasher } from '../../src/export/content-hash.js';
 
 /** Bytes that are not all alike, `n` long. */
 function bytes(n: number, seed: number): Buffer {
@@ -27,7 +27,7 @@ test('the content hash is what xxh128sum (Debian xxhash) prints, for files, byte
       assert.deepEqual(await fileContentHash(path), { size: n, xxh128: reference }, `${n} bytes`);
       assert.equal(await contentHash(data), reference);
       // Fed in pieces, with a detour undone by restoring a saved state (as the tar packer rolls back).
-      const h = await contentHasher();
+      const h = await acquireHasher(); // reused after the first file: reset by acquireHasher
       const cut = Math.floor(n / 3);
       h.update(data.subarray(0, cut));
       const saved = h.save();
@@ -35,8 +35,22 @@ test('the content hash is what xxh128sum (Debian xxhash) prints, for files, byte
       h.load(saved);
       h.update(data.subarray(cut));
       assert.equal(h.digest('hex'), reference);
+      releaseHasher(h);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('hashers are reused once given back (making one is a WebAssembly instance)', async () => {
+  const a = await acquireHasher();
+  a.update(Buffer.from('dropped half way'));
+  releaseHasher(a);
+  const b = await acquireHasher();
+  assert.equal(b, a);
+  assert.equal(b.update(Buffer.from('abc')).digest('hex'), await contentHash(Buffer.from('abc')), 'reset when handed out again');
+  const c = await acquireHasher(); // the one in use is not handed out twice
+  assert.notEqual(c, b);
+  releaseHasher(b);
+  releaseHasher(c);
 });
