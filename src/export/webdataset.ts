@@ -177,28 +177,42 @@ export function indexPath(split: string): string {
 // Keys
 
 /**
- * WebDataset keys for sample ids: characters other than [A-Za-z0-9_-] become '_' (a key has no
- * dots, and no slashes so members stay flat). Ids whose sanitized form is shared with another id,
- * or that had to be shortened to 80 characters, get `_` + the first 8 hex digits of md5(id), so
- * every key is unique and decided by the ids alone. The json member records key → id.
+ * WebDataset keys for sample ids: characters (code points) other than [A-Za-z0-9_-] become '_' (a
+ * key has no dots, and no slashes so members stay flat). Ids whose sanitized form is shared with
+ * another id, or that had to be shortened to 80 characters, get `_` + the first 8 hex digits of
+ * md5(id), so every key is unique and decided by the ids alone. The json member records key → id.
  */
 export function sampleKeys(ids: string[]): Map<string, string> {
-  const cleaned = ids.map((id) => id.replace(/[^A-Za-z0-9_-]/g, '_'));
-  const byClean = new Map<string, number>();
-  for (const c of cleaned) byClean.set(c, (byClean.get(c) ?? 0) + 1);
-  const keys = new Map<string, string>();
-  const used = new Set<string>();
+  const keys = keysOf(ids);
+  return new Map(ids.map((id, i) => [id, keys[i]]));
+}
+
+/** What a suffixed key looks like; a sanitized id of this form might meet one. */
+const SUFFIXED_KEY = /_[0-9a-f]{8}$|^k_[0-9a-f]{32}$/;
+
+/**
+ * sampleKeys as a list in the order of `ids`. Sanitized forms that no other id has are unique
+ * already, so only suffixed keys and the ids that look like them are remembered, to catch a
+ * meeting between the two.
+ */
+function keysOf(ids: string[]): string[] {
+  const keys = ids.map((id) => id.replace(/[^A-Za-z0-9_-]/gu, '_'));
+  const seen = new Set<string>();
+  const shared = new Set<string>();
+  for (const k of keys) {
+    if (seen.has(k)) shared.add(k);
+    else seen.add(k);
+  }
+  const suffixed = new Set<string>();
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
-    const c = cleaned[i];
-    let key = c;
-    if (c.length > MAX_KEY || byClean.get(c)! > 1 || c.length === 0) {
-      key = `${c.slice(0, MAX_KEY - 9)}_${md5Hex(id).slice(0, 8)}`;
-    }
-    if (used.has(key)) key = `k_${md5Hex(id)}`; // a sanitized id that happens to look like a suffixed one
-    if (used.has(key)) throw new ImgsiftError(`webdataset: cannot make a unique key for sample id ${JSON.stringify(id)}`);
-    used.add(key);
-    keys.set(id, key);
+    let key = keys[i];
+    if (key.length > MAX_KEY || key.length === 0 || shared.has(key)) key = `${key.slice(0, MAX_KEY - 9)}_${md5Hex(id).slice(0, 8)}`;
+    if (!SUFFIXED_KEY.test(key)) continue;
+    if (suffixed.has(key)) key = `k_${md5Hex(id)}`; // a sanitized id that happens to look like a suffixed one
+    if (suffixed.has(key)) throw new ImgsiftError(`webdataset: cannot make a unique key for sample id ${JSON.stringify(id)}`);
+    suffixed.add(key);
+    keys[i] = key;
   }
   return keys;
 }
@@ -237,6 +251,8 @@ export function fieldKeys(
 
 interface SampleRow {
   id: string;
+  /** Its WebDataset key: from the id (SampleKeys), or from a field with the `key` option. */
+  key: string;
   path: string | null;
   text: string | null;
   label: string | null;
@@ -290,7 +306,6 @@ interface ExportPlan {
   fields: Array<{ ext: string; source: FieldSource }>;
   /** Whether a member shows the sample's metadata (else it is never parsed). */
   needsMeta: boolean;
-  keys: Map<string, string>;
   labels: LabelCoding;
   reencode?: WebDatasetOptions['reencode'];
 }
@@ -323,7 +338,7 @@ function pathMember(name: string, f: FileRow): { name: string; path: string; siz
  * converted here.
  */
 function loadSample(plan: ExportPlan, row: SampleRow): LoadedSample | Promise<LoadedSample> {
-  const key = plan.keys.get(row.id)!;
+  const key = row.key;
   const slots: Array<MemberInput | Promise<Converted>> = [];
   let pending = 0;
   const meta = plan.needsMeta ? parseMeta(row.meta) : null;
@@ -799,12 +814,18 @@ async function makePlan(ctx: ExportContext, options: WebDatasetOptions): Promise
   const rows = await sampleRows(ctx, fields, roles, needsMeta || !!options.key);
   const missing = fields.find((f) => 'slot' in f.source && !rows.some((r) => r.files[(f.source as { slot: number }).slot] !== null));
   if (missing && rows.length > 0) throw await missingRole(ctx, missing, options.fields[missing.ext]);
+  if (options.key) {
+    const keys = fieldKeys(rows, options.key);
+    for (const r of rows) r.key = keys.get(r.id)!;
+  } else {
+    const keys = keysOf(rows.map((r) => r.id));
+    rows.forEach((r, i) => (r.key = keys[i]));
+  }
   const labels = distinctLabels(rows);
   const numeric = labels.every((l) => /^-?\d+$/.test(l));
   const plan: ExportPlan = {
     fields,
     needsMeta,
-    keys: options.key ? fieldKeys(rows, options.key) : sampleKeys(rows.map((r) => r.id)),
     labels: { classes: numeric ? null : labels, index: new Map(labels.map((l, i) => [l, i])) },
     reencode: options.reencode,
   };
@@ -832,6 +853,7 @@ const OPTIONAL_COLUMNS = ['path', 'text', 'group_key', 'source_split'] as const;
  * (labels always: the index lists classes) and their files of `roles`, each with its stored
  * format and catalogued size. Labels and metadata are after people's relabel decisions. One
  * query, read as JSON (Catalog.textRows): most of an export's set-up is reading these rows.
+ * Keys are left empty, for the caller.
  */
 async function sampleRows(ctx: ExportContext, fields: ExportPlan['fields'], roles: string[], allColumns: boolean): Promise<SampleRow[]> {
   const used = new Set<string>(fields.flatMap((f) =>
@@ -850,7 +872,7 @@ async function sampleRows(ctx: ExportContext, fields: ExportPlan['fields'], role
   const firstFile = 3 + optional.length + (allColumns ? 1 : 0);
   const cell = (v: Array<string | null>, i: number) => (i < 0 ? null : v[i]);
   return raw.map((v) => ({
-    id: v[0]!, label: cell(v, 1), split: v[2]!, path: cell(v, path), text: cell(v, text),
+    id: v[0]!, key: '', label: cell(v, 1), split: v[2]!, path: cell(v, path), text: cell(v, text),
     group_key: cell(v, group), source_split: cell(v, sourceSplit), meta: cell(v, meta),
     files: roles.map((_, k) => {
       const f = firstFile + 3 * k;

@@ -277,3 +277,38 @@ test('sampleKeys: no dots or slashes, unique, collisions get an id hash', () => 
   assert.equal(keys.get('x'.repeat(200))!.length, 80);
   for (const k of keys.values()) assert.match(k, /^[A-Za-z0-9_-]+$/);
 });
+
+test('exported keys are the keys sampleKeys gives, in export order: shared forms, code points, ids that look suffixed', async () => {
+  const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+  const ids = [
+    'a/b', 'a_b', // one sanitized form: both suffixed
+    `a_b_${md5('a/b').slice(0, 8)}`, // looks like a/b's suffixed key: one of the two becomes k_<md5>
+    'café/🐱.jpg', 'caf____jpg', // é, '/', the cat and '.' are one code point each: one '_' each, so these two meet
+    'x'.repeat(200), 'plain',
+  ];
+  const { ctx } = await buildCatalog(ids);
+  try {
+    const out = join(ctx.workdir, 'wds');
+    await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to: out, fields: { jpg: 'image', json: 'meta' } }));
+    const exported = new Map<string, string>();
+    for (const f of await listFiles(out)) {
+      if (!f.endsWith('.tar')) continue;
+      for (const e of await readTar(join(out, f))) {
+        if (e.name.endsWith('.json')) exported.set(JSON.parse(e.data.toString()).id, keyOf(e.name).key);
+      }
+    }
+    // The export's order: split, then id by bytes (the helper deals splits as train, train, train, dev, test).
+    const splits = ['train', 'train', 'train', 'dev', 'test'];
+    const bytes = (s: string) => Buffer.from(s);
+    const order = ids.map((id, i) => ({ id, split: splits[i % 5] }))
+      .sort((p, q) => Buffer.compare(bytes(p.split), bytes(q.split)) || Buffer.compare(bytes(p.id), bytes(q.id)));
+    const expected = sampleKeys(order.map((o) => o.id));
+    assert.deepEqual(new Map([...exported].sort()), new Map([...expected].sort()));
+    assert.equal(new Set(exported.values()).size, ids.length, 'unique');
+    assert.ok([...exported.values()].some((k) => /^k_[0-9a-f]{32}$/.test(k)), 'the look-alike met a suffixed key');
+    assert.match(exported.get('café/🐱.jpg')!, /^caf____jpg_[0-9a-f]{8}$/);
+    assert.match(exported.get('caf____jpg')!, /^caf____jpg_[0-9a-f]{8}$/);
+  } finally {
+    ctx.catalog.close();
+  }
+});

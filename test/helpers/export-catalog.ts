@@ -16,8 +16,11 @@ export interface Built {
   ids: string[];
 }
 
-/** A catalog of 47 samples over three real images (two JPEGs, one PNG) in train/dev/test. */
-export async function buildCatalog(): Promise<Built> {
+/**
+ * A catalog of 47 samples over three real images (two JPEGs, one PNG) in train/dev/test; or of
+ * the samples `withIds` names, in the same way.
+ */
+export async function buildCatalog(withIds?: string[]): Promise<Built> {
   const dir = await tempDir('imgsift-wds-');
   const imgDir = join(dir, 'images');
   const files = [
@@ -32,10 +35,12 @@ export async function buildCatalog(): Promise<Built> {
 
   const catalog = await Catalog.open(dir);
   await catalog.run(`INSERT INTO runs (id, name, started, status) VALUES (1, 't', now(), 'running')`);
-  const ids: string[] = [];
-  for (let i = 0; i < 45; i++) ids.push(`cls${i % 3}/img.${String(i).padStart(3, '0')}.jpg`);
-  ids.push('cls0_img_000_jpg'); // collides with cls0/img.000.jpg after sanitizing
-  ids.push('missing-file'); // its image is not on disk: skipped, not fatal
+  const ids: string[] = withIds ? [...withIds] : [];
+  if (!withIds) {
+    for (let i = 0; i < 45; i++) ids.push(`cls${i % 3}/img.${String(i).padStart(3, '0')}.jpg`);
+    ids.push('cls0_img_000_jpg'); // collides with cls0/img.000.jpg after sanitizing
+    ids.push('missing-file'); // its image is not on disk: skipped, not fatal
+  }
   const images = new Map<string, Buffer>();
   const splits = ['train', 'train', 'train', 'dev', 'test'];
   const samples = ids.map((id, i) => ({
