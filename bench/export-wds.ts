@@ -109,6 +109,17 @@ async function main(): Promise<void> {
         record(`  rerun (${again['shards unchanged']} shards unchanged)`, (performance.now() - t) / 1000, selfCpu() - cpu, 0, mainThreadCpu() - main, threads.stop());
       }
       await rm(to, { recursive: true, force: true }); // the page cache and the disk as they were for the next writer
+      if (name === 'webdataset, image only') {
+        // The same export once more into a fresh folder: this process has now run it (DuckDB's first
+        // query of this shape and V8's compilation of the export are behind it; the threads are new).
+        t = performance.now();
+        cpu = selfCpu();
+        main = mainThreadCpu();
+        threads = new NewThreads();
+        const again = await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to, fields }));
+        record('  again, into a fresh folder', (performance.now() - t) / 1000, selfCpu() - cpu, again['bytes written'] as number, mainThreadCpu() - main, threads.stop());
+        await rm(to, { recursive: true, force: true });
+      }
     }
 
     const tarOut = join(root, 'gnu.tar');
