@@ -33,11 +33,11 @@ import type { Exporter, ExportContext, ExportStats } from './types.js';
  * instead (tars, indexes, and each shard extracted beside its tar: dev_extracted/<split>/shard-000000/).
  *
  * Reruns: each shard is written to a scratch file (beside the shard, or a spool file for S3) while
- * its content hash (xxh128) is computed; if the destination already holds the same bytes (compared
- * with the file on disk, or by size and the object's xxh128 metadata in S3 — never trusted from the old index)
- * nothing is renamed or uploaded, otherwise the new shard is committed over it. Writing then comparing
- * costs one extra read of unchanged local shards, but needs no second pass over the sources to
- * predict the bytes, and a shard is always complete or absent.
+ * its content hash (xxh128) is computed; if the destination already holds the same bytes
+ * (compared with the file on disk, or by size and the object's xxh128 metadata in S3 — never
+ * trusted from the old index) nothing is renamed or uploaded, otherwise the new shard is committed
+ * over it. Writing then comparing costs one extra read of unchanged local shards, but needs no
+ * second pass over the sources to predict the bytes, and a shard is always complete or absent.
  */
 
 /** Sample fields a member can carry (anything else names a file role, e.g. 'image', 'mask'). */
@@ -251,7 +251,7 @@ export function fieldKeys(
 
 interface SampleRow {
   id: string;
-  /** Its WebDataset key: from the id (SampleKeys), or from a field with the `key` option. */
+  /** Its WebDataset key: from the id (sampleKeys' rule), or from a field with the `key` option. */
   key: string;
   path: string | null;
   text: string | null;
