@@ -2,39 +2,27 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { build } from '../../src/exec/build.js';
 import { Reporter } from '../../src/exec/reporter.js';
 import { recipeFromObject } from '../../src/recipe/load.js';
 import { parseTokenFile } from '../../src/review/auth.js';
 import { describeMatch } from '../../src/review/evidence.js';
-import { startReviewServer, type ReviewServer } from '../../src/review/server.js';
+import { startReviewServer } from '../../src/review/server.js';
 import { runCli, startCli } from '../helpers/cli.js';
-import { reviewFixture, type ReviewFixture } from './server-fixture.js';
+import { serveReviewFixture } from './server-fixture.js';
 
 /** The review API's daily-tool parts: limits, reviewers named by tokens, sort, copies, evidence. */
-let fx: ReviewFixture;
-let srv: ReviewServer;
-let base: string;
+const served = serveReviewFixture();
 
-before(async () => {
-  fx = await reviewFixture();
-  srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'tester' });
-  base = srv.url.replace(/\/$/, '');
-});
-after(async () => {
-  await srv?.close();
-  await fx?.cleanup();
-});
-
-async function call(path: string, body?: unknown, headers: Record<string, string> = {}, root = base): Promise<{ status: number; body: any }> {
+async function call(path: string, body?: unknown, headers: Record<string, string> = {}, root = served.base): Promise<{ status: number; body: any }> {
   const init: RequestInit = body === undefined ? { headers } : { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) };
   const r = await fetch(root + path, init);
   return { status: r.status, body: await r.json() };
 }
 
 test('labels and tags have length limits and printable characters, refused with a 400 that says which', async () => {
-  const id = fx.duplicates[0][0];
+  const id = served.fx.duplicates[0][0];
   const long = await call('/api/decisions', { id, action: 'relabel', newLabel: 'x'.repeat(201) });
   assert.equal(long.status, 400);
   assert.match(long.body.error, /newLabel.*201 characters.*limit is 200/);
@@ -58,9 +46,9 @@ test('labels and tags have length limits and printable characters, refused with 
   assert.equal((await call('/api/decisions', { id, action: 'keep', reviewer: 'r'.repeat(101) })).status, 400);
   assert.equal((await call('/api/decisions', { id, action: 'keep', reviewer: 'ann\nbob' })).status, 400);
   // Nothing refused reached the catalog.
-  const d = await srv.catalog.one<{ new_label: string }>(`SELECT new_label FROM decisions WHERE sample_id = ?`, [id]);
+  const d = await served.srv.catalog.one<{ new_label: string }>(`SELECT new_label FROM decisions WHERE sample_id = ?`, [id]);
   assert.equal(d?.new_label, 'ç'.repeat(200));
-  assert.equal(await srv.catalog.scalar(`SELECT count(*) FROM tags WHERE sample_id = ?`, [id]), 0);
+  assert.equal(await served.srv.catalog.scalar(`SELECT count(*) FROM tags WHERE sample_id = ?`, [id]), 0);
   await call('/api/undo', {});
   const info = await call('/api/info');
   assert.deepEqual([info.body.limits.label, info.body.limits.tag, info.body.limits.tagsPerRequest], [200, 64, 32]);
@@ -87,7 +75,7 @@ test('GET /api/samples sorts by issue score and path; /api/position finds a samp
   assert.equal(pos.body.index, 17);
   const other = await call(`/api/position?sort=score&issue=duplicate&issue=leak&id=${encodeURIComponent(byScore.body.items[3].id)}`);
   assert.equal(other.body.index, 3);
-  assert.equal((await call(`/api/position?split=test&id=${encodeURIComponent(fx.leaks[0][1])}`)).body.index, null, 'a train sample is not in the test view');
+  assert.equal((await call(`/api/position?split=test&id=${encodeURIComponent(served.fx.leaks[0][1])}`)).body.index, null, 'a train sample is not in the test view');
   // A sorted view that names decisions follows writes (its cached order is dropped).
   const before = await call('/api/samples?sort=score&decision=keep&limit=500');
   const pick = byScore.body.items[0].id;
@@ -103,12 +91,12 @@ test('GET /api/samples sorts by issue score and path; /api/position finds a samp
 
 test('pairs come grouped by the sample they copy, with every member, its size and decision, and the evidence in words', async () => {
   const r = await call('/api/pairs?type=duplicate&limit=500');
-  assert.equal(r.body.total, fx.duplicates.length);
+  assert.equal(r.body.total, served.fx.duplicates.length);
   // Members of a group are contiguous and the group lists them all.
   const seen: string[] = [];
   for (const p of r.body.pairs) if (seen[seen.length - 1] !== p.group) { assert.ok(!seen.includes(p.group), 'contiguous'); seen.push(p.group); }
   const byKept = new Map<string, string[]>();
-  for (const [copy, kept] of fx.duplicates) byKept.set(kept, [...(byKept.get(kept) ?? []), copy]);
+  for (const [copy, kept] of served.fx.duplicates) byKept.set(kept, [...(byKept.get(kept) ?? []), copy]);
   for (const [kept, copies] of byKept) {
     const g = r.body.groups[kept];
     assert.equal(g.keeper, kept);
@@ -126,14 +114,14 @@ test('pairs come grouped by the sample they copy, with every member, its size an
 });
 
 test('POST /api/resolve keeps one copy and removes the others as one change, undone at once', async () => {
-  const [copy, kept] = fx.duplicates[0];
+  const [copy, kept] = served.fx.duplicates[0];
   // Keep the copy dedup flagged, remove the one it kept: the reviewer overrules the step.
   const r = await call('/api/resolve', { keep: [copy], remove: [kept], reviewer: 'Saeed' });
   assert.equal(r.status, 200);
   assert.equal(r.body.changed, 2);
   assert.deepEqual(r.body.states[copy].decision, { action: 'keep', new_label: null });
   assert.deepEqual(r.body.states[kept].decision, { action: 'remove', new_label: null });
-  const rows = await srv.catalog.all<{ sample_id: string; action: string; reviewer: string }>(
+  const rows = await served.srv.catalog.all<{ sample_id: string; action: string; reviewer: string }>(
     `SELECT sample_id, action, reviewer FROM decisions WHERE sample_id IN (?, ?) ORDER BY action`, [copy, kept]);
   assert.deepEqual(rows, [{ sample_id: copy, action: 'keep', reviewer: 'Saeed' }, { sample_id: kept, action: 'remove', reviewer: 'Saeed' }]);
   const pairs = await call('/api/pairs?type=duplicate&limit=500');
@@ -142,23 +130,23 @@ test('POST /api/resolve keeps one copy and removes the others as one change, und
   assert.equal(side.other.decision.action, 'remove');
   const u = await call('/api/undo', { reviewer: 'Saeed' });
   assert.equal(u.body.changed, 2, 'one undo reverts both');
-  assert.equal(await srv.catalog.scalar(`SELECT count(*) FROM decisions WHERE sample_id IN (?, ?)`, [copy, kept]), 0);
+  assert.equal(await served.srv.catalog.scalar(`SELECT count(*) FROM decisions WHERE sample_id IN (?, ?)`, [copy, kept]), 0);
   assert.equal((await call('/api/resolve', { keep: [copy], remove: [copy] })).status, 400);
   assert.equal((await call('/api/resolve', { keep: [], remove: [copy] })).status, 400);
   assert.equal((await call('/api/resolve', { keep: ['nope'], remove: [] })).status, 400);
 });
 
 test('the detail names the matched sample and says how it matched; leaks use the matcher evidence of leak_pairs', async () => {
-  const [copy, kept] = fx.duplicates[1];
+  const [copy, kept] = served.fx.duplicates[1];
   const d = await call(`/api/samples/${encodeURIComponent(copy)}`);
   const dup = d.body.issues.find((i: any) => i.type === 'duplicate');
   assert.equal(dup.other.id, kept);
   assert.ok(dup.other.width > 0);
   assert.equal(dup.summary, 'pHash 3 bits');
-  const [test1, train1] = fx.leaks[0];
-  await srv.catalog.run(`INSERT INTO leak_pairs (run_id, train_id, test_id, train_split, test_split, method, leak_type, similarity, hamming_distance, evidence)
+  const [test1, train1] = served.fx.leaks[0];
+  await served.srv.catalog.run(`INSERT INTO leak_pairs (run_id, train_id, test_id, train_split, test_split, method, leak_type, similarity, hamming_distance, evidence)
     VALUES (?, ?, ?, 'train', 'test', 'perceptual', 'near_duplicate', 0.97, 2, ?)`,
-    [srv.runId, train1, test1, JSON.stringify({ signal: 'matcher', matcher_method: 'geometric', variants: 'plain/mirror', phash: 14, inliers: 312, matches: 340 })]);
+    [served.srv.runId, train1, test1, JSON.stringify({ signal: 'matcher', matcher_method: 'geometric', variants: 'plain/mirror', phash: 14, inliers: 312, matches: 340 })]);
   const l = await call(`/api/samples/${encodeURIComponent(test1)}`);
   const leak = l.body.issues.find((i: any) => i.type === 'leak');
   assert.equal(leak.other.id, train1);
@@ -192,12 +180,12 @@ test('token file: each token names its reviewer; a name the page sends is ignore
     assert.throws(() => parseTokenFile(`${kTok} A\n${kTok} B\n`, 'f.txt'), /f\.txt:2: this token is already given to A/);
     assert.throws(() => parseTokenFile(`# none\n`, 'f.txt'), /f\.txt: no tokens/);
 
-    await srv.close();
-    srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'server-default', tokens });
-    assert.deepEqual(srv.reviewers, ['Kushagra', 'Saeed Y.']);
-    assert.equal(srv.token, undefined, 'no shared token in token-file mode');
-    const root = `http://127.0.0.1:${srv.port}`;
-    const [copy, kept] = fx.duplicates[2];
+    await served.srv.close();
+    served.srv = await startReviewServer({ workdir: served.fx.workdir, port: 0, reviewer: 'server-default', tokens });
+    assert.deepEqual(served.srv.reviewers, ['Kushagra', 'Saeed Y.']);
+    assert.equal(served.srv.token, undefined, 'no shared token in token-file mode');
+    const root = `http://127.0.0.1:${served.srv.port}`;
+    const [copy, kept] = served.fx.duplicates[2];
     assert.equal((await call('/api/decisions', { id: copy, action: 'keep' }, {}, root)).status, 401);
     assert.equal((await call('/api/decisions', { id: copy, action: 'keep' }, { 'X-Imgsift-Token': 'x'.repeat(24) }, root)).status, 401);
     // Kushagra's token, claiming to be Saeed: recorded as Kushagra.
@@ -205,14 +193,14 @@ test('token file: each token names its reviewer; a name the page sends is ignore
     assert.equal(k.status, 200);
     const s = await call('/api/resolve', { keep: [kept], remove: [], reviewer: 'Kushagra' }, { Authorization: `Bearer ${sTok}` }, root);
     assert.equal(s.status, 200);
-    const rows = await srv.catalog.all<{ sample_id: string; reviewer: string }>(`SELECT sample_id, reviewer FROM decisions WHERE sample_id IN (?, ?) ORDER BY sample_id = ?`, [copy, kept, kept]);
+    const rows = await served.srv.catalog.all<{ sample_id: string; reviewer: string }>(`SELECT sample_id, reviewer FROM decisions WHERE sample_id IN (?, ?) ORDER BY sample_id = ?`, [copy, kept, kept]);
     assert.deepEqual(rows.map((r) => r.reviewer), ['Kushagra', 'Saeed Y.']);
-    const who = await srv.catalog.all<{ who: string }>(`SELECT who FROM events WHERE sample_id IN (?, ?) ORDER BY id`, [copy, kept]);
+    const who = await served.srv.catalog.all<{ who: string }>(`SELECT who FROM events WHERE sample_id IN (?, ?) ORDER BY id`, [copy, kept]);
     assert.deepEqual(who.map((w) => w.who), ['Kushagra', 'Saeed Y.']);
     // Undo is per token too: Saeed's undo cannot revert Kushagra's change.
     const u = await call('/api/undo', { reviewer: 'Kushagra' }, { 'X-Imgsift-Token': sTok }, root);
     assert.equal(u.body.changed, 1);
-    assert.equal(await srv.catalog.scalar(`SELECT count(*) FROM decisions WHERE sample_id = ? AND reviewer = 'Kushagra'`, [copy]), 1);
+    assert.equal(await served.srv.catalog.scalar(`SELECT count(*) FROM decisions WHERE sample_id = ? AND reviewer = 'Kushagra'`, [copy]), 1);
     const info = await call('/api/info', undefined, { 'X-Imgsift-Token': sTok }, root);
     assert.equal(info.body.reviewer, 'Saeed Y.');
     assert.equal(info.body.reviewerFixed, true);
@@ -225,11 +213,11 @@ test('token file: each token names its reviewer; a name the page sends is ignore
     await call('/api/undo', {}, { 'X-Imgsift-Token': kTok }, root);
 
     // The single generated token names the server's reviewer.
-    await srv.close();
-    srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'solo', requireToken: true });
-    const one = await call('/api/decisions', { id: copy, action: 'keep', reviewer: 'forged' }, { 'X-Imgsift-Token': srv.token! }, `http://127.0.0.1:${srv.port}`);
+    await served.srv.close();
+    served.srv = await startReviewServer({ workdir: served.fx.workdir, port: 0, reviewer: 'solo', requireToken: true });
+    const one = await call('/api/decisions', { id: copy, action: 'keep', reviewer: 'forged' }, { 'X-Imgsift-Token': served.srv.token! }, `http://127.0.0.1:${served.srv.port}`);
     assert.equal(one.status, 200);
-    assert.equal((await srv.catalog.one<{ reviewer: string }>(`SELECT reviewer FROM decisions WHERE sample_id = ?`, [copy]))?.reviewer, 'solo');
+    assert.equal((await served.srv.catalog.one<{ reviewer: string }>(`SELECT reviewer FROM decisions WHERE sample_id = ?`, [copy]))?.reviewer, 'solo');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -240,13 +228,13 @@ test('imgsift review --token-file: the CLI records each reviewer by token; a bad
   try {
     const bad = join(dir, 'bad.txt');
     await writeFile(bad, `${'a'.repeat(24)} Kushagra\nshort Saeed\n`);
-    const r = runCli(['review', '--workdir', fx.workdir, '--port', '0', '--token-file', bad]);
+    const r = runCli(['review', '--workdir', served.fx.workdir, '--port', '0', '--token-file', bad]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /bad\.txt:2: the token is 5 characters/);
     const file = join(dir, 'tokens.txt');
     const tok = 'saeed-' + 'x'.repeat(20);
     await writeFile(file, `# one per reviewer\n${'k'.repeat(24)} Kushagra\n${tok} Saeed\n`);
-    const child = startCli(['review', '--workdir', fx.workdir, '--port', '0', '--token-file', file]);
+    const child = startCli(['review', '--workdir', served.fx.workdir, '--port', '0', '--token-file', file]);
     try {
       let out = '';
       const url = await new Promise<string>((done, reject) => {
@@ -259,12 +247,12 @@ test('imgsift review --token-file: the CLI records each reviewer by token; a bad
       });
       assert.match(out, /tokens for Kushagra, Saeed/);
       assert.doesNotMatch(out, new RegExp(tok), 'the tokens are not printed');
-      const id = fx.duplicates[3][0];
+      const id = served.fx.duplicates[3][0];
       const res = await fetch(new URL('/api/decisions', url), {
         method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Imgsift-Token': tok }, body: JSON.stringify({ id, action: 'remove', reviewer: 'Kushagra' }),
       });
       assert.equal(res.status, 200);
-      assert.equal((await srv.catalog.one<{ reviewer: string }>(`SELECT reviewer FROM decisions WHERE sample_id = ?`, [id]))?.reviewer, 'Saeed');
+      assert.equal((await served.srv.catalog.one<{ reviewer: string }>(`SELECT reviewer FROM decisions WHERE sample_id = ?`, [id]))?.reviewer, 'Saeed');
     } finally {
       // A child that already ended (it could not start) sends no second 'exit'.
       if (child.exitCode === null && child.signalCode === null) {
@@ -278,17 +266,16 @@ test('imgsift review --token-file: the CLI records each reviewer by token; a bad
 });
 
 test('a pair settled in the app reaches the build: the kept copy survives the duplicate rule, the removed one goes', async () => {
-  await srv.close();
-  srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'tester' });
-  base = srv.url.replace(/\/$/, '');
-  const [copy, kept] = fx.duplicates[4];
+  await served.srv.close();
+  await served.start();
+  const [copy, kept] = served.fx.duplicates[4];
   const r = await call('/api/resolve', { keep: [copy], remove: [kept], reviewer: 'Saeed' });
   assert.equal(r.status, 200);
   const recipe = recipeFromObject(
     {
       name: 'review-test',
-      workdir: fx.workdir,
-      source: { format: 'imagefolder', path: join(fx.dir, 'data'), fields: { text: 'text', label: 'label' } },
+      workdir: served.fx.workdir,
+      source: { format: 'imagefolder', path: join(served.fx.dir, 'data'), fields: { text: 'text', label: 'label' } },
       steps: [
         { probe: {} },
         { hash: {} },
@@ -296,25 +283,21 @@ test('a pair settled in the app reaches the build: the kept copy survives the du
         { filter: { drop: ['corrupt', 'unreadable', 'decompression_bomb', 'duplicate', 'decision:remove'] } },
       ],
     },
-    fx.dir,
+    served.fx.dir,
   );
   // One process must not attach the catalog twice (DuckDB's file lock is per process): the server
   // closes while this process builds, as a separate `imgsift build` would not need.
-  await srv.close();
+  await served.srv.close();
   const result = await build(recipe, { reporter: new Reporter({ mode: 'quiet' }), workers: 2 });
-  srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'tester' });
-  const c = srv.catalog;
-  try {
-    const reasons = async (id: string) =>
-      (await c.all<{ reason: string }>(`SELECT reason FROM drops WHERE run_id = ? AND sample_id = ? ORDER BY reason`, [result.runId, id])).map((x) => x.reason);
-    assert.deepEqual(await reasons(copy), [], 'the copy the reviewer kept stays, though flagged duplicate');
-    assert.deepEqual(await reasons(kept), ['decision:remove']);
-    // Other flagged copies, without a decision, still go.
-    const [other] = fx.duplicates.find(([c2]) => c2 !== copy && c2 !== fx.duplicates[0][0])!;
-    const d = (await c.one<{ action: string }>(`SELECT action FROM decisions WHERE sample_id = ?`, [other]))?.action;
-    if (d !== 'keep') assert.ok((await reasons(other)).length > 0);
-    assert.equal(srv.runId, result.runId, 'the app reviews the new run');
-  } finally {
-    base = srv.url.replace(/\/$/, '');
-  }
+  await served.start();
+  const c = served.srv.catalog;
+  const reasons = async (id: string) =>
+    (await c.all<{ reason: string }>(`SELECT reason FROM drops WHERE run_id = ? AND sample_id = ? ORDER BY reason`, [result.runId, id])).map((x) => x.reason);
+  assert.deepEqual(await reasons(copy), [], 'the copy the reviewer kept stays, though flagged duplicate');
+  assert.deepEqual(await reasons(kept), ['decision:remove']);
+  // Other flagged copies, without a decision, still go.
+  const [other] = served.fx.duplicates.find(([c2]) => c2 !== copy && c2 !== served.fx.duplicates[0][0])!;
+  const d = (await c.one<{ action: string }>(`SELECT action FROM decisions WHERE sample_id = ?`, [other]))?.action;
+  if (d !== 'keep') assert.ok((await reasons(other)).length > 0);
+  assert.equal(served.srv.runId, result.runId, 'the app reviews the new run');
 });

@@ -6,6 +6,8 @@ import { Reporter } from '../../src/exec/reporter.js';
 import { recipeFromObject } from '../../src/recipe/load.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { after, before } from 'node:test';
+import { startReviewServer, type ReviewServer } from '../../src/review/server.js';
 
 export interface ReviewFixture {
   dir: string;
@@ -71,4 +73,33 @@ export async function reviewFixture(): Promise<ReviewFixture> {
   } finally {
     cat.close();
   }
+}
+
+/** A review fixture and a server on it, for a whole test file. */
+export interface ServedFixture {
+  fx: ReviewFixture;
+  srv: ReviewServer;
+  /** The server's URL without its trailing slash. */
+  base: string;
+  /** Start a new server on the fixture (after closing `srv`: to see a newer run, say). */
+  start(): Promise<void>;
+}
+
+/** Serve a fresh fixture to the test file that calls this: made in a `before` hook, closed `after`. */
+export function serveReviewFixture(): ServedFixture {
+  const served = {
+    async start() {
+      served.srv = await startReviewServer({ workdir: served.fx.workdir, port: 0, reviewer: 'tester' });
+      served.base = served.srv.url.replace(/\/$/, '');
+    },
+  } as ServedFixture;
+  before(async () => {
+    served.fx = await reviewFixture();
+    await served.start();
+  });
+  after(async () => {
+    await served.srv?.close();
+    await served.fx?.cleanup();
+  });
+  return served;
 }

@@ -1,28 +1,16 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import sharp from 'sharp';
 import { selectSamplesSql } from '../../src/review/decisions.js';
 import { gridWhere, type GridFilter } from '../../src/review/api/grid.js';
-import { startReviewServer, type ReviewServer } from '../../src/review/server.js';
-import { reviewFixture, type ReviewFixture } from './server-fixture.js';
+import { startReviewServer } from '../../src/review/server.js';
+import { serveReviewFixture } from './server-fixture.js';
 
-let fx: ReviewFixture;
-let srv: ReviewServer;
-let base: string;
-
-before(async () => {
-  fx = await reviewFixture();
-  srv = await startReviewServer({ workdir: fx.workdir, port: 0, reviewer: 'tester' });
-  base = srv.url.replace(/\/$/, '');
-});
-after(async () => {
-  await srv?.close();
-  await fx?.cleanup();
-});
+const served = serveReviewFixture();
 
 async function get(path: string, init?: RequestInit): Promise<{ status: number; body: any; headers: Headers }> {
-  const r = await fetch(base + path, init);
+  const r = await fetch(served.base + path, init);
   const type = r.headers.get('content-type') ?? '';
   return { status: r.status, body: type.includes('json') ? await r.json() : Buffer.from(await r.arrayBuffer()), headers: r.headers };
 }
@@ -32,7 +20,7 @@ const post = (path: string, body: unknown) =>
 test('GET /api/samples pages the kept samples in ingest order; filters narrow them', async () => {
   const all = await get('/api/samples?limit=500');
   assert.equal(all.status, 200);
-  const active = await srv.catalog.scalar(`SELECT count(*) FROM active`);
+  const active = await served.srv.catalog.scalar(`SELECT count(*) FROM active`);
   assert.equal(all.body.total, active);
   assert.equal(all.body.items.length, active);
   assert.deepEqual(all.body.items.map((i: any) => i.rn), [...all.body.items.map((i: any) => i.rn)].sort((a: number, b: number) => a - b));
@@ -43,15 +31,15 @@ test('GET /api/samples pages the kept samples in ingest order; filters narrow th
   assert.ok(dup.body.items.every((i: any) => i.issues.includes('duplicate') && i.split === 'train'));
   assert.equal(dup.body.items[0].thumb, `/thumb/${encodeURIComponent(dup.body.items[0].id)}`);
   const withDropped = await get('/api/samples?scope=run&limit=500');
-  assert.equal(withDropped.body.total, fx.truth.count);
-  assert.equal(withDropped.body.items.filter((i: any) => i.dropped).length, fx.truth.count - active);
+  assert.equal(withDropped.body.total, served.fx.truth.count);
+  assert.equal(withDropped.body.items.filter((i: any) => i.dropped).length, served.fx.truth.count - active);
   assert.equal((await get('/api/samples?bogus=1')).status, 400);
   assert.equal((await get('/api/samples?limit=100000')).status, 400);
   assert.equal((await get('/api/samples?scoreMin=abc')).status, 400);
 });
 
 test('grid filters select exactly the samples decisions.ts filterSql selects', async () => {
-  const [a, b] = fx.duplicates[0];
+  const [a, b] = served.fx.duplicates[0];
   await post('/api/tags', { ids: [a, b], add: ['duplicate_exact'] });
   await post('/api/decisions', { id: a, action: 'remove' });
   const filters: GridFilter[] = [
@@ -62,9 +50,9 @@ test('grid filters select exactly the samples decisions.ts filterSql selects', a
   ];
   for (const f of filters) {
     const w = gridWhere(f);
-    const mine = (await srv.catalog.all<{ id: string }>(`SELECT g.id FROM review_grid g WHERE ${w.sql} ORDER BY g.id`, w.params)).map((r) => r.id);
+    const mine = (await served.srv.catalog.all<{ id: string }>(`SELECT g.id FROM review_grid g WHERE ${w.sql} ORDER BY g.id`, w.params)).map((r) => r.id);
     const s = selectSamplesSql({ ...f, scope: 'active' }, 's.id');
-    const theirs = (await srv.catalog.all<{ id: string }>(`${s.sql} ORDER BY s.id`, s.params)).map((r) => r.id);
+    const theirs = (await served.srv.catalog.all<{ id: string }>(`${s.sql} ORDER BY s.id`, s.params)).map((r) => r.id);
     assert.deepEqual(mine, theirs, JSON.stringify(f));
   }
   await post('/api/undo', {});
@@ -76,7 +64,7 @@ test('GET /api/facets counts each facet with the other choices applied', async (
   const sum = (xs: any[]) => xs.reduce((n, x) => n + x.count, 0);
   assert.equal(sum(all.body.split), all.body.total);
   assert.equal(sum(all.body.label), all.body.total);
-  assert.equal(all.body.issue.find((x: any) => x.value === 'duplicate').count, new Set(fx.duplicates.map((d) => d[0])).size);
+  assert.equal(all.body.issue.find((x: any) => x.value === 'duplicate').count, new Set(served.fx.duplicates.map((d) => d[0])).size);
   const train = await get('/api/facets?split=train');
   assert.equal(train.body.total, all.body.split.find((x: any) => x.value === 'train').count);
   assert.deepEqual(train.body.split, all.body.split, 'the split facet ignores its own choice');
@@ -87,7 +75,7 @@ test('GET /api/facets counts each facet with the other choices applied', async (
 });
 
 test('GET /api/samples/:id gives metadata, issues with evidence, caption and history; 404 for unknown ids', async () => {
-  const [copy, kept] = fx.duplicates[1];
+  const [copy, kept] = served.fx.duplicates[1];
   const d = await get(`/api/samples/${encodeURIComponent(copy)}`);
   assert.equal(d.status, 200);
   assert.equal(d.body.id, copy);
@@ -102,12 +90,12 @@ test('GET /api/samples/:id gives metadata, issues with evidence, caption and his
 
 test('GET /api/pairs shows duplicate and leak pairs side by side with how they matched', async () => {
   const dup = await get('/api/pairs?type=duplicate&limit=500');
-  assert.equal(dup.body.total, fx.duplicates.length);
+  assert.equal(dup.body.total, served.fx.duplicates.length);
   const got = new Set(dup.body.pairs.map((p: any) => `${p.sample.id}|${p.other.id}`));
-  for (const [c, k] of fx.duplicates) assert.ok(got.has(`${c}|${k}`));
+  for (const [c, k] of served.fx.duplicates) assert.ok(got.has(`${c}|${k}`));
   assert.ok(dup.body.pairs.some((p: any) => p.method === 'perceptual' && p.similarity === 0.953 && p.distance === 3));
   const leak = await get('/api/pairs?type=leak');
-  assert.equal(leak.body.total, fx.leaks.length);
+  assert.equal(leak.body.total, served.fx.leaks.length);
   assert.equal(leak.body.pairs[0].other.split, 'train');
   assert.equal((await get('/api/pairs?type=other')).status, 400);
 });
@@ -121,13 +109,13 @@ test('POST /api/decisions on one, a selection and the filtered view; every chang
   assert.equal(sel.body.changed, 2);
   const view = await post('/api/decisions', { filter: { label: 'snow', decision: 'none' }, action: 'remove' });
   assert.equal(view.body.changed, ids.length - 3);
-  const rows = await srv.catalog.all<{ sample_id: string; action: string; new_label: string | null; reviewer: string }>(
+  const rows = await served.srv.catalog.all<{ sample_id: string; action: string; new_label: string | null; reviewer: string }>(
     `SELECT sample_id, action, new_label, reviewer FROM decisions WHERE sample_id IN (SELECT unnest(?::VARCHAR[]))`, [`[${ids.map((i: string) => JSON.stringify(i)).join(',')}]`],
   );
   assert.equal(rows.length, ids.length);
   assert.equal(rows.find((r) => r.sample_id === ids[0])!.reviewer, 'ann');
   assert.equal(rows.filter((r) => r.action === 'remove').length, ids.length - 3);
-  const ev = await srv.catalog.all<{ who: string; old: string; new: string }>(
+  const ev = await served.srv.catalog.all<{ who: string; old: string; new: string }>(
     `SELECT who, old::VARCHAR AS old, new::VARCHAR AS new FROM events WHERE sample_id = ? ORDER BY id`, [ids[0]]);
   assert.equal(ev.length, 1);
   assert.equal(ev[0].who, 'ann');
@@ -138,7 +126,7 @@ test('POST /api/decisions on one, a selection and the filtered view; every chang
 
   const u = await post('/api/undo', {});
   assert.equal(u.body.changed, ids.length - 3);
-  assert.equal(await srv.catalog.scalar(`SELECT count(*) FROM decisions WHERE action = 'remove'`), 0);
+  assert.equal(await served.srv.catalog.scalar(`SELECT count(*) FROM decisions WHERE action = 'remove'`), 0);
   const detail = await get(`/api/samples/${encodeURIComponent(ids[0])}`);
   assert.equal(detail.body.history.length, 1);
   assert.equal((await post('/api/decisions', { action: 'relabel', id: ids[0] })).status, 400, 'relabel needs newLabel');
@@ -154,29 +142,29 @@ test('POST /api/tags adds and removes taxonomy tags; unknown tags are refused; G
   const tax = await get('/api/taxonomy');
   assert.ok(tax.body.tags.some((t: any) => t.name === 'train_test_leak'));
   assert.equal(tax.body.tags.length, 13);
-  const [test1] = fx.leaks[0];
+  const [test1] = served.fx.leaks[0];
   const add = await post('/api/tags', { id: test1, add: ['train_test_leak', 'remove'] });
   assert.deepEqual(add.body.states[test1].tags, ['remove', 'train_test_leak']);
   const rm = await post('/api/tags', { id: test1, remove: ['remove'] });
   assert.deepEqual(rm.body.states[test1].tags, ['train_test_leak']);
   assert.equal((await post('/api/tags', { id: test1, add: ['made_up'] })).status, 400);
-  const ev = await srv.catalog.scalar(`SELECT count(*) FROM events WHERE sample_id = ? AND action IN ('tag', 'untag')`, [test1]);
+  const ev = await served.srv.catalog.scalar(`SELECT count(*) FROM events WHERE sample_id = ? AND action IN ('tag', 'untag')`, [test1]);
   assert.equal(ev, 2);
 });
 
 test('concurrent decisions from two clients lose nothing', async () => {
   const items = (await get('/api/samples?limit=60')).body.items.map((i: any) => i.id) as string[];
-  const before = await srv.catalog.scalar(`SELECT count(*) FROM events WHERE sample_id IS NOT NULL`);
+  const before = await served.srv.catalog.scalar(`SELECT count(*) FROM events WHERE sample_id IS NOT NULL`);
   const jobs = items.map((id, i) =>
     post(i % 2 ? '/api/tags' : '/api/decisions', i % 2 ? { id, add: ['outlier_valid'], reviewer: 'bob' } : { id, action: 'keep', reviewer: 'eve' }),
   );
   const res = await Promise.all(jobs);
   assert.ok(res.every((r) => r.status === 200));
-  const tagged = await srv.catalog.scalar(`SELECT count(*) FROM tags WHERE tag = 'outlier_valid' AND reviewer = 'bob'`);
-  const kept = await srv.catalog.scalar(`SELECT count(*) FROM decisions WHERE action = 'keep' AND reviewer = 'eve'`);
+  const tagged = await served.srv.catalog.scalar(`SELECT count(*) FROM tags WHERE tag = 'outlier_valid' AND reviewer = 'bob'`);
+  const kept = await served.srv.catalog.scalar(`SELECT count(*) FROM decisions WHERE action = 'keep' AND reviewer = 'eve'`);
   assert.equal(tagged, items.length / 2);
   assert.equal(kept, items.length / 2);
-  assert.equal(await srv.catalog.scalar(`SELECT count(*) FROM events WHERE sample_id IS NOT NULL`), before + items.length);
+  assert.equal(await served.srv.catalog.scalar(`SELECT count(*) FROM events WHERE sample_id IS NOT NULL`), before + items.length);
 });
 
 test('GET /thumb/:id and /image/:id serve only catalogued files; traversal and unknown ids are 404', async () => {
@@ -191,14 +179,14 @@ test('GET /thumb/:id and /image/:id serve only catalogued files; traversal and u
   const full = await get(`/image/${encodeURIComponent(id)}`);
   assert.equal(full.headers.get('content-type'), 'image/jpeg');
   for (const p of ['/thumb/..%2F..%2Fetc%2Fpasswd', '/thumb/%2Fetc%2Fpasswd', '/image/..%2F..%2F..%2Fetc%2Fpasswd', '/thumb/nope.jpg',
-    '/thumb/../../etc/passwd', '/image/' + encodeURIComponent(fx.workdir + '/catalog.duckdb')]) {
+    '/thumb/../../etc/passwd', '/image/' + encodeURIComponent(served.fx.workdir + '/catalog.duckdb')]) {
     const r = await get(p);
     assert.equal(r.status, 404, p);
     assert.ok(!String(r.body).includes('root:'), p);
   }
   assert.equal((await get('/thumb/%E0%A4%A')).status, 400);
   // A corrupt file (kept with scope=run) gets a placeholder tile, not a server error.
-  const corrupt = fx.truth.broken.map((b) => fx.idOf.get(b.file)).find(Boolean)!;
+  const corrupt = served.fx.truth.broken.map((b) => served.fx.idOf.get(b.file)).find(Boolean)!;
   const c = await get(`/thumb/${encodeURIComponent(corrupt)}`);
   assert.equal(c.status, 200);
   assert.equal(c.headers.get('content-type'), 'image/svg+xml');
@@ -206,17 +194,17 @@ test('GET /thumb/:id and /image/:id serve only catalogued files; traversal and u
 });
 
 test('the app shell and its assets are served with a strict content security policy', async () => {
-  const r = await fetch(base + '/');
+  const r = await fetch(served.base + '/');
   assert.equal(r.status, 200);
   assert.match(r.headers.get('content-security-policy')!, /script-src 'self'/);
   const html = await r.text();
   assert.match(html, /<script type="module" src="\/app.js">/);
   assert.doesNotMatch(html, /https?:\/\/(?!www\.w3\.org)/, 'nothing from outside');
-  assert.equal((await fetch(base + '/app.js')).status, 200);
-  assert.equal((await fetch(base + '/nope')).status, 404);
+  assert.equal((await fetch(served.base + '/app.js')).status, 200);
+  assert.equal((await fetch(served.base + '/nope')).status, 404);
   // fetch() will not send a foreign Host header; node:http will (as a DNS-rebinding page's browser would).
   const rebind = await new Promise<number>((done, reject) => {
-    request({ host: '127.0.0.1', port: srv.port, path: '/api/info', headers: { Host: `evil.example:${srv.port}` } }, (res) => {
+    request({ host: '127.0.0.1', port: served.srv.port, path: '/api/info', headers: { Host: `evil.example:${served.srv.port}` } }, (res) => {
       res.resume();
       done(res.statusCode!);
     }).on('error', reject).end();
@@ -225,11 +213,11 @@ test('the app shell and its assets are served with a strict content security pol
 });
 
 test('token mode: requests without the token get 401; ?token= sets a cookie; the header works', async () => {
-  await srv.close();
+  await served.srv.close();
   // Binding a non-loopback address is not allowed here: force token mode on another loopback address.
-  const t = await startReviewServer({ workdir: fx.workdir, port: 0, host: '127.0.0.2', requireToken: true, reviewer: 'tester' }).catch(() =>
-    startReviewServer({ workdir: fx.workdir, port: 0, requireToken: true, reviewer: 'tester' }));
-  srv = t;
+  const t = await startReviewServer({ workdir: served.fx.workdir, port: 0, host: '127.0.0.2', requireToken: true, reviewer: 'tester' }).catch(() =>
+    startReviewServer({ workdir: served.fx.workdir, port: 0, requireToken: true, reviewer: 'tester' }));
+  served.srv = t;
   assert.ok(t.token && t.token.length >= 40);
   const root = `http://${t.host}:${t.port}`;
   assert.equal((await fetch(root + '/api/info')).status, 401);
