@@ -26,7 +26,7 @@ import { useRun } from '../src/catalog/run-view.js';
 import { photoJpeg } from '../src/demo/synth.js';
 import { Reporter } from '../src/exec/reporter.js';
 import { WebDatasetOptions, webdatasetExporter } from '../src/export/webdataset.js';
-import type { ExportContext } from '../src/export/types.js';
+import type { ExportContext, ExportStats } from '../src/export/types.js';
 import { SplitParams, splitStep } from '../src/steps/split.js';
 import { sha256Hex } from '../src/util/hash.js';
 
@@ -92,37 +92,32 @@ async function main(): Promise<void> {
         (SAMPLES / seconds).toFixed(0), (payloadMb / seconds).toFixed(1), (outBytes / 1e6).toFixed(1),
       ]);
 
+    /** Time one export into `to`, counting every thread of this process and the packing threads apart. */
+    const timed = async (label: (stats: ExportStats) => string, options: unknown, written: boolean) => {
+      const t0 = performance.now();
+      const cpu = selfCpu();
+      const main = mainThreadCpu();
+      const threads = new NewThreads();
+      const stats = await webdatasetExporter.run(ctx, WebDatasetOptions.parse(options));
+      record(label(stats), (performance.now() - t0) / 1000, selfCpu() - cpu, written ? (stats['bytes written'] as number) : 0, mainThreadCpu() - main, threads.stop());
+    };
     for (const [name, fields, extra] of [
       ['webdataset, image only', { jpg: 'image' }, {}],
       ['webdataset, image only, index_md5', { jpg: 'image' }, { index_md5: true }],
       ['webdataset, default fields', undefined, {}],
     ] as const) {
       const to = join(root, name.replace(/\W+/g, '_'));
-      t = performance.now();
-      let cpu = selfCpu();
-      let main = mainThreadCpu();
-      let threads = new NewThreads();
-      const stats = await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to, ...extra, ...(fields ? { fields } : {}) }));
-      record(name, (performance.now() - t) / 1000, selfCpu() - cpu, stats['bytes written'] as number, mainThreadCpu() - main, threads.stop());
+      const options = { to, ...extra, ...(fields ? { fields } : {}) };
+      await timed(() => name, options, true);
       if (!('index_md5' in extra)) {
         // Rerun: every shard is rebuilt in a temporary file and found unchanged.
-        t = performance.now();
-        cpu = selfCpu();
-        main = mainThreadCpu();
-        threads = new NewThreads();
-        const again = await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to, ...(fields ? { fields } : {}) }));
-        record(`  rerun (${again['shards unchanged']} shards unchanged)`, (performance.now() - t) / 1000, selfCpu() - cpu, 0, mainThreadCpu() - main, threads.stop());
+        await timed((again) => `  rerun (${again['shards unchanged']} shards unchanged)`, options, false);
       }
       await rm(to, { recursive: true, force: true }); // the page cache and the disk as they were for the next writer
       if (name === 'webdataset, image only') {
         // The same export once more into a fresh folder: this process has now run it (DuckDB's first
         // query of this shape and V8's compilation of the export are behind it; the threads are new).
-        t = performance.now();
-        cpu = selfCpu();
-        main = mainThreadCpu();
-        threads = new NewThreads();
-        const again = await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to, fields }));
-        record('  again, into a fresh folder', (performance.now() - t) / 1000, selfCpu() - cpu, again['bytes written'] as number, mainThreadCpu() - main, threads.stop());
+        await timed(() => '  again, into a fresh folder', options, true);
         await rm(to, { recursive: true, force: true });
       }
     }

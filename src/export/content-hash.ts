@@ -12,9 +12,7 @@ import type { IHasher } from 'hash-wasm';
  * that copies images into tar shards, sha256 was 0.4 of the packing threads' 1.05 CPU-s
  * (`bench/export-wds.ts`), xxh128 is under 0.1. Content in the catalog stays keyed by sha256.
  */
-export const CONTENT_HASH = 'xxh128';
-
-/** Its hex form: 32 lowercase hex digits. */
+/** The hash's hex form: 32 lowercase hex digits. */
 export const CONTENT_HASH_HEX = /^[0-9a-f]{32}$/;
 
 const require = createRequire(import.meta.url);
