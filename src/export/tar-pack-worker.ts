@@ -1,21 +1,22 @@
 import type { PackBatch, PackReply, PackRequest } from './tar-packer.js';
+import { fillUstarHeader, type UstarTemplate } from './tar.js';
 
 /**
  * The tar packing thread (tar-packer.ts is its other side). It writes shards whose members it
- * reads itself: for each member a file path (read here) or bytes the main thread made (text
- * members, converted images), after the member's header, which the main thread made too, in
- * one transferred buffer per message (given back with the ack, for reuse). Reading the files,
- * padding, hashing (xxh128, content-hash.ts) and writing happen here, through one 256 KB batch
- * buffer per shard written with one write call when full, so no image byte is copied between
- * threads. A sample whose file cannot be read (or no longer has the size its header says) is
+ * reads itself: for each member its name and size, then a file path (read here) or bytes the
+ * main thread made (text members, converted images) in one transferred buffer per message (given
+ * back with the ack, for reuse). Headers (the main thread checked the names fit USTAR), reading
+ * the files, padding, hashing (xxh128, content-hash.ts) and writing happen here, through one
+ * 256 KB batch buffer per shard written with one write call when full, so no image byte is
+ * copied between threads, and the main thread touches no memory per member. A sample whose file cannot be read (or no longer has the size its header says) is
  * left out whole and reported; a failed write ends the shard with the error's code and path.
  *
  * The thread runs this function's source (`packWorkerSource`), so it must be self-contained:
- * only `require`d built-ins and the hash module by the absolute path it is given (`workerData`),
- * no imports — the same code then runs from `dist/` and under tsx without a module loader in
- * every thread.
+ * only `require`d built-ins, the hash module by the absolute path it is given (`workerData`) and
+ * the header writer it is called with, no imports — the same code then runs from `dist/` and
+ * under tsx without a module loader in every thread.
  */
-export function packWorkerMain(): void {
+export function packWorkerMain(writeHeader: typeof fillUstarHeader): void {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   const fs = require('node:fs') as typeof import('node:fs');
@@ -23,14 +24,16 @@ export function packWorkerMain(): void {
   const threads = require('node:worker_threads') as typeof import('node:worker_threads');
   const port = threads.parentPort!;
   type Hasher = import('hash-wasm').IHasher;
-  const { createXXHash128 } = require((threads.workerData as PackWorkerData).xxh128Module) as { createXXHash128: () => Promise<Hasher> };
+  const { xxh128Module, ustarTemplate } = threads.workerData as PackWorkerData;
+  const { createXXHash128 } = require(xxh128Module) as { createXXHash128: () => Promise<Hasher> };
 
   const BLOCK = 512;
   /** Small enough that what was just read is still in the CPU cache when it is hashed and written. */
   const BATCH_BYTES = 256 << 10;
   /** Numbers per member in a batch (PackBatch.members in tar-packer.ts). */
-  const MEMBER_FIELDS = 3;
+  const MEMBER_FIELDS = 2;
   const END_BYTES = 2 * BLOCK;
+  const NO_BYTES = Buffer.alloc(0);
 
   interface Shard {
     fd: number;
@@ -123,6 +126,13 @@ export function packWorkerMain(): void {
     }
   }
 
+  /** Append the header of member `name` of `size` bytes (a whole block: the batch is block-aligned here). */
+  function appendHeader(s: Shard, name: string, size: number): void {
+    if (s.used === BATCH_BYTES) flush(s);
+    writeHeader(s.batch, s.used, ustarTemplate, name, size);
+    s.used += BLOCK;
+  }
+
   /** A sample of a batch: its members are `members[first .. first + count)`, its files `paths[firstPath ..]`. */
   interface SampleRef {
     id: string;
@@ -139,15 +149,14 @@ export function packWorkerMain(): void {
   function addSample(s: Shard, b: PackBatch, inline: Buffer, ref: SampleRef): void {
     const m = b.members;
     let bytes = 0;
-    for (let j = ref.first; j < ref.first + ref.count; j++) bytes += BLOCK + padded(m[j * MEMBER_FIELDS + 1]);
+    for (let j = ref.first; j < ref.first + ref.count; j++) bytes += BLOCK + padded(m[j * MEMBER_FIELDS]);
     if (s.used + bytes > BATCH_BYTES) flush(s);
     const start = { used: s.used, size: s.size, hashes: bytes > BATCH_BYTES ? { xxh128: s.xxh128.save(), md5: s.md5?.copy() ?? null } : null };
     try {
       for (let j = ref.first, p = ref.firstPath; j < ref.first + ref.count; j++) {
-        const header = m[j * MEMBER_FIELDS];
-        const size = m[j * MEMBER_FIELDS + 1];
-        const data = m[j * MEMBER_FIELDS + 2];
-        appendBytes(s, inline, header, BLOCK);
+        const size = m[j * MEMBER_FIELDS];
+        const data = m[j * MEMBER_FIELDS + 1];
+        appendHeader(s, b.names[j], size);
         if (data < 0) appendFile(s, b.paths[p++], size);
         else appendBytes(s, inline, data, size);
         append(s, padded(size) - size, (at, n) => (s.batch.fill(0, at, at + n), n));
@@ -168,9 +177,9 @@ export function packWorkerMain(): void {
     }
     if (s.devDir) {
       for (let j = ref.first, p = ref.firstPath; j < ref.first + ref.count; j++) {
-        const file = join(s.devDir, b.names![j]);
-        const size = m[j * MEMBER_FIELDS + 1];
-        const data = m[j * MEMBER_FIELDS + 2];
+        const file = join(s.devDir, b.names[j]);
+        const size = m[j * MEMBER_FIELDS];
+        const data = m[j * MEMBER_FIELDS + 1];
         if (data < 0) {
           const path = b.paths[p++];
           writing(file, () => fs.copyFileSync(path, file));
@@ -226,13 +235,13 @@ export function packWorkerMain(): void {
       }
       case 'add': {
         const s = shards.get(m.id)!;
-        const inline = Buffer.from(m.inline);
+        const inline = m.inline ? Buffer.from(m.inline) : NO_BYTES;
         const ref: SampleRef = { id: '', first: 0, count: 0, firstPath: 0 };
         for (let i = 0; i < m.ids.length; i++) {
           ref.id = m.ids[i];
           ref.count = m.counts[i];
           addSample(s, m, inline, ref);
-          for (let j = ref.first; j < ref.first + ref.count; j++) if (m.members[j * MEMBER_FIELDS + 2] < 0) ref.firstPath++;
+          for (let j = ref.first; j < ref.first + ref.count; j++) if (m.members[j * MEMBER_FIELDS + 1] < 0) ref.firstPath++;
           ref.first += ref.count;
         }
         return { op: 'ack', id: m.id, inline: m.inline }; // the buffer goes back for reuse
@@ -267,7 +276,7 @@ export function packWorkerMain(): void {
     }
     try {
       const reply = handle(m);
-      if (reply) port.postMessage(reply, reply.op === 'ack' ? [reply.inline] : []);
+      if (reply) port.postMessage(reply, reply.op === 'ack' && reply.inline ? [reply.inline] : []);
     } catch (err) {
       const e = err instanceof WriteError ? err.errno : (err as NodeJS.ErrnoException);
       const reply: PackReply = { op: 'error', id: m.id, message: e.message, code: e.code, path: err instanceof WriteError ? err.path : undefined };
@@ -286,10 +295,13 @@ export function packWorkerMain(): void {
 export interface PackWorkerData {
   /** Absolute path of the hash module (content-hash.ts XXH128_MODULE). */
   xxh128Module: string;
+  /** tar.ts USTAR_TEMPLATE. */
+  ustarTemplate: UstarTemplate;
 }
 
 /**
- * The thread's code: the function's own (compiled) source. tsx and esbuild wrap named functions
- * in `__name(...)` calls to keep their names, so that helper is defined first.
+ * The thread's code: the function's own (compiled) source, called with the header writer's. tsx
+ * and esbuild wrap named functions in `__name(...)` calls to keep their names, so that helper is
+ * defined first.
  */
-export const packWorkerSource = `var __name = (f) => f;\n(${packWorkerMain.toString()})();`;
+export const packWorkerSource = `var __name = (f) => f;\n(${packWorkerMain.toString()})(${fillUstarHeader.toString()});`;

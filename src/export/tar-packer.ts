@@ -3,30 +3,30 @@ import { availableParallelism } from 'node:os';
 import { asStorageError } from '../errors.js';
 import { XXH128_MODULE } from './content-hash.js';
 import { packWorkerSource, type PackWorkerData } from './tar-pack-worker.js';
-import { writeUstarHeader } from './tar.js';
+import { checkUstarMember, USTAR_TEMPLATE } from './tar.js';
 import { Writeback } from './writeback.js';
 
 /**
  * Tar shards packed on worker threads (tar-pack-worker.ts): the main thread says which members go
- * in, in order — each one's header, then a file's path or bytes it made — and the shard's thread
- * reads the files, pads, hashes and writes the shard. Shards go to threads as they free up, so a
+ * in, in order — each one's name and size, then a file's path or bytes it made — and the shard's
+ * thread writes the headers, reads the files, pads, hashes and writes the shard. Shards go to threads as they free up, so a
  * multi-core machine writes several at once; the output is the same bytes whatever the number of
  * threads, since one shard is always one thread's, in order.
  */
 
 /**
  * A batch of samples as the thread receives it, in columns (cheap to pass between threads):
- * sample i has `counts[i]` members; member j is described by `members[3j..3j+2]` = [its header's
- * offset in `inline`, its size, -1 for a file (the next of `paths`) or the offset of its bytes in
- * `inline`]. `names` (the members' names) only when the shard is also extracted (--dev).
+ * sample i has `counts[i]` members; member j is named `names[j]` and described by
+ * `members[2j..2j+1]` = [its size, -1 for a file (the next of `paths`) or the offset of its bytes
+ * in `inline`]. `inline` only when a member of the batch has bytes.
  */
 export interface PackBatch {
   ids: string[];
   counts: Int32Array;
+  names: string[];
   members: Float64Array;
   paths: string[];
-  names: string[] | null;
-  inline: ArrayBuffer;
+  inline: ArrayBuffer | null;
 }
 
 export type PackRequest =
@@ -36,7 +36,7 @@ export type PackRequest =
   | { op: 'abort'; id: number };
 
 export type PackReply =
-  | { op: 'ack'; id: number; inline: ArrayBuffer }
+  | { op: 'ack'; id: number; inline: ArrayBuffer | null }
   | { op: 'done'; id: number; size: number; xxh128: string; md5: string | null; nsamples: number; skipped: Array<{ id: string; error: string }> }
   | { op: 'aborted'; id: number }
   | { op: 'error'; id: number; message: string; code?: string; path?: string };
@@ -59,8 +59,8 @@ export interface PackedShardResult {
 const BATCH_SAMPLES = 256;
 const BLOCK = 512;
 /**
- * A batch's inline buffer (headers, and bytes made here): a batch is sent when the next sample
- * does not fit, so every buffer has this size and can be reused (a larger sample gets one of its own).
+ * A batch's inline buffer (bytes made here): a batch is sent when the next sample's do not fit,
+ * so every buffer has this size and can be reused (a larger sample gets one of its own).
  */
 const INLINE_BYTES = 256 << 10;
 /**
@@ -117,11 +117,11 @@ export class TarPacker {
 
   private start(): Thread {
     // Plain CommonJS in a clean thread: no inherited flags (a loader such as tsx, --input-type=module).
-    const workerData: PackWorkerData = { xxh128Module: XXH128_MODULE };
+    const workerData: PackWorkerData = { xxh128Module: XXH128_MODULE, ustarTemplate: USTAR_TEMPLATE };
     const worker = new Worker(packWorkerSource, { eval: true, execArgv: [], workerData });
     const t: Thread = { worker, waiting: new Map(), shards: 0 };
     worker.on('message', (r: PackReply) => {
-      if (r.op === 'ack' && r.inline.byteLength === INLINE_BYTES && this.buffers.length < MAX_POOLED) {
+      if (r.op === 'ack' && r.inline?.byteLength === INLINE_BYTES && this.buffers.length < MAX_POOLED) {
         this.buffers.push(Buffer.from(r.inline));
       }
       const queue = t.waiting.get(r.id);
@@ -152,8 +152,9 @@ export class TarPacker {
     });
   }
 
-  /** A buffer for a batch's inline bytes: one given back by a thread, or a new one. */
-  inlineBuffer(): Buffer {
+  /** A buffer for a batch's inline bytes (at least `bytes`): one given back by a thread, or a new one. */
+  inlineBuffer(bytes: number): Buffer {
+    if (bytes > INLINE_BYTES) return Buffer.allocUnsafeSlow(bytes);
     return this.buffers.pop() ?? Buffer.allocUnsafeSlow(INLINE_BYTES);
   }
 
@@ -205,9 +206,9 @@ export class PackedShard {
   private counts: number[] = [];
   private members: number[] = [];
   private paths: string[] = [];
-  private names: string[] | null;
-  /** Headers and bytes made here, written in place. */
-  private inline: Buffer;
+  private names: string[] = [];
+  /** Bytes made here, written in place; taken when a member of the batch has some. */
+  private inline: Buffer | null = null;
   private inlineBytes = 0;
   /** Bytes of the archive the batch adds (headers, files, padding). */
   private batchBytes = 0;
@@ -226,10 +227,7 @@ export class PackedShard {
     private readonly md5: boolean,
     /** Starts the file's writeback as batches are written (a local destination syncs it at the end). */
     private readonly writeback: Writeback | null,
-  ) {
-    this.names = devDir === null ? null : [];
-    this.inline = packer.inlineBuffer();
-  }
+  ) {}
 
   /** The shard's thread is `t`: open the file there and send what was held. */
   start(t: Thread): void {
@@ -251,35 +249,26 @@ export class PackedShard {
    */
   add(id: string, members: MemberInput[]): Promise<void> | undefined {
     let need = 0;
-    for (const m of members) need += BLOCK + ('path' in m ? 0 : m.data.byteLength);
-    // A full batch goes first; a sample larger than a whole buffer gets one of its own.
-    const waiting = this.inlineBytes + need > this.inline.byteLength ? this.send() : undefined;
-    if (need > this.inline.byteLength) this.inline = Buffer.allocUnsafeSlow(need);
-    const start = this.inlineBytes;
-    let at = start;
-    try {
-      for (const m of members) {
-        writeUstarHeader(this.inline, at, m.name, 'path' in m ? m.size : m.data.byteLength);
-        at += BLOCK;
-      }
-    } catch (err) {
-      waiting?.catch(() => undefined); // the batch before this sample went; nothing of this one did
-      throw err;
+    for (const m of members) {
+      checkUstarMember(m.name, 'path' in m ? m.size : m.data.byteLength);
+      if (!('path' in m)) need += m.data.byteLength;
     }
-    let header = start;
+    // A full batch goes first; a sample larger than a whole buffer gets one of its own.
+    const waiting = this.inline && this.inlineBytes + need > this.inline.byteLength ? this.send() : undefined;
+    if (need > 0 && !this.inline) this.inline = this.packer.inlineBuffer(need);
+    let at = this.inlineBytes;
     for (const m of members) {
       let data = -1;
       if ('path' in m) this.paths.push(m.path);
       else {
         data = at;
-        this.inline.set(m.data, at);
+        this.inline!.set(m.data, at);
         at += m.data.byteLength;
       }
       const size = 'path' in m ? m.size : m.data.byteLength;
-      this.members.push(header, size, data);
+      this.members.push(size, data);
       this.batchBytes += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
-      this.names?.push(m.name);
-      header += BLOCK;
+      this.names.push(m.name);
     }
     this.inlineBytes = at;
     this.ids.push(id);
@@ -292,13 +281,15 @@ export class PackedShard {
   private send(): Promise<void> | undefined {
     if (this.ids.length === 0) return undefined;
     // The buffer goes to the thread as it is (transferred, not copied); the next batch gets a new one.
-    const inline = this.inline.buffer as ArrayBuffer;
+    const inline = (this.inline?.buffer ?? null) as ArrayBuffer | null;
     const bytes = this.inlineBytes;
     const batch: PackBatch = {
-      ids: this.ids, counts: Int32Array.from(this.counts), members: Float64Array.from(this.members),
-      paths: this.paths, names: this.names, inline,
+      ids: this.ids, counts: Int32Array.from(this.counts), names: this.names, members: Float64Array.from(this.members),
+      paths: this.paths, inline,
     };
-    const reply = this.request({ op: 'add', id: this.id, ...batch }, [inline, batch.counts.buffer as ArrayBuffer, batch.members.buffer as ArrayBuffer]);
+    const transfer = [batch.counts.buffer as ArrayBuffer, batch.members.buffer as ArrayBuffer];
+    if (inline) transfer.push(inline);
+    const reply = this.request({ op: 'add', id: this.id, ...batch }, transfer);
     const written = this.batchBytes;
     reply.then(() => this.writeback?.wrote(written), () => undefined); // a failure surfaces from finish() (or drain)
     this.unacked.push({ reply, bytes });
@@ -307,8 +298,8 @@ export class PackedShard {
     this.counts = [];
     this.members = [];
     this.paths = [];
-    if (this.names) this.names = [];
-    this.inline = this.packer.inlineBuffer();
+    this.names = [];
+    this.inline = null;
     this.inlineBytes = 0;
     this.batchBytes = 0;
     return this.unacked.length > MAX_UNACKED || this.unackedBytes > MAX_UNACKED_BYTES ? this.drain() : undefined;

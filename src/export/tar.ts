@@ -48,37 +48,72 @@ export function tarEntryBytes(size: number): number {
 }
 
 
-/** Our fixed header fields (mode, owner, mtime, type, magic, device numbers); name, size and checksum vary. */
-const TEMPLATE = (() => {
-  const h = Buffer.alloc(BLOCK);
-  putOctal(h, 100, TAR_MODE, 6);
-  putOctal(h, 108, 0, 6); // uid
-  putOctal(h, 116, 0, 6); // gid
-  putOctal(h, 136, Math.floor(TAR_MTIME.getTime() / 1000), 11);
+/**
+ * Our fixed header fields (mode, owner, mtime, type, magic, device numbers; name, size and
+ * checksum vary), and their checksum with the checksum field counted as eight spaces.
+ */
+export interface UstarTemplate {
+  bytes: Uint8Array;
+  sum: number;
+}
+
+export const USTAR_TEMPLATE: UstarTemplate = (() => {
+  const h = new Uint8Array(BLOCK);
+  const octal = (at: number, value: number, digits: number) => {
+    for (const [i, c] of [...value.toString(8).padStart(digits, '0'), ' '].entries()) h[at + i] = c.charCodeAt(0);
+  };
+  octal(100, TAR_MODE, 6);
+  octal(108, 0, 6); // uid
+  octal(116, 0, 6); // gid
+  octal(136, Math.floor(TAR_MTIME.getTime() / 1000), 11);
   h[156] = 0x30; // '0': regular file
-  h.write('ustar\x0000', 257, 'latin1'); // magic "ustar\0", version "00"
-  putOctal(h, 329, 0, 6); // devmajor
-  putOctal(h, 337, 0, 6); // devminor
-  return h;
+  h.set(Buffer.from('ustar\x0000', 'latin1'), 257); // magic "ustar\0", version "00"
+  octal(329, 0, 6); // devmajor
+  octal(337, 0, 6); // devminor
+  return { bytes: h, sum: h.reduce((s, b, i) => (i >= 148 && i < 156 ? s : s + b), 8 * 0x20) };
 })();
-/** The template's checksum contribution, with the checksum field counted as eight spaces. */
-const TEMPLATE_SUM = TEMPLATE.reduce((s, b, i) => (i >= 148 && i < 156 ? s : s + b), 8 * 0x20);
 
 /**
  * The 512-byte USTAR header of a regular file member with our fixed fields (mode 0644, uid/gid 0,
  * mtime 0, no owner names), byte for byte what tar-stream writes for them (test/export/tar.test.ts
- * compares the two). Throws when the name does not fit USTAR.
+ * compares the two). Throws when the member does not fit USTAR.
  */
 export function ustarHeader(name: string, size: number): Buffer {
+  checkUstarMember(name, size);
   const h = Buffer.allocUnsafe(BLOCK);
-  writeUstarHeader(h, 0, name, size);
+  fillUstarHeader(h, 0, USTAR_TEMPLATE, name, size);
   return h;
 }
 
-/** ustarHeader written into `buf` at `at` (512 bytes), for callers that pack many headers into one buffer. */
-export function writeUstarHeader(buf: Buffer, at: number, name: string, size: number): void {
+/** Largest member size USTAR's 11 octal digits hold (8 GiB - 1). */
+const MAX_USTAR_SIZE = 8 ** 11 - 1;
+
+/** Throws when a member `name` of `size` bytes cannot have a plain USTAR header. */
+export function checkUstarMember(name: string, size: number): void {
   const problem = ustarNameProblem(name);
   if (problem) throw new Error(problem);
+  if (size > MAX_USTAR_SIZE) throw new Error(`tar member ${JSON.stringify(name)} is ${size} bytes; USTAR allows at most ${MAX_USTAR_SIZE}`);
+}
+
+/**
+ * Write the header of a member already checked (checkUstarMember) into `buf` at `at`: the
+ * template, then name (split at a '/' into prefix and name when longer than 100 bytes), size and
+ * checksum. Self-contained — the tar packing threads run its source (tar-pack-worker.ts) — and
+ * byte by byte: names are ASCII, and a native Buffer#write per field costs more than the loop.
+ */
+export function fillUstarHeader(buf: Uint8Array, at: number, template: UstarTemplate, name: string, size: number): void {
+  /** `value` in octal, zero-padded to `digits`, then a space (tar-stream's and GNU tar's layout); the sum of the bytes. */
+  const octal = (offset: number, value: number, digits: number) => {
+    let sum = 0x20;
+    for (let i = digits - 1; i >= 0; i--) {
+      const b = 0x30 + (value % 8);
+      buf[offset + i] = b;
+      sum += b;
+      value = Math.floor(value / 8);
+    }
+    buf[offset + digits] = 0x20;
+    return sum;
+  };
   let rest = name;
   let prefix = '';
   while (rest.length > 100) {
@@ -86,30 +121,12 @@ export function writeUstarHeader(buf: Buffer, at: number, name: string, size: nu
     prefix += (prefix ? '/' : '') + rest.slice(0, i);
     rest = rest.slice(i + 1);
   }
-  buf.set(TEMPLATE, at);
-  // Byte by byte in JS (names are ASCII): a native Buffer#write per field costs more than the loop.
-  let sum = TEMPLATE_SUM;
+  buf.set(template.bytes, at);
+  let sum = template.sum;
   for (let i = 0; i < rest.length; i++) sum += buf[at + i] = rest.charCodeAt(i);
   for (let i = 0; i < prefix.length; i++) sum += buf[at + 345 + i] = prefix.charCodeAt(i);
-  sum += putOctal(buf, at + 124, size, 11); // the template's size field is zeros: it adds nothing
-  putOctal(buf, at + 148, sum, 6);
-}
-
-/**
- * `value` in octal, zero-padded to `digits`, then a space (tar-stream's and GNU tar's layout),
- * written byte by byte; returns the sum of the bytes written (for the header checksum).
- */
-function putOctal(buf: Buffer, offset: number, value: number, digits: number): number {
-  if (value >= 8 ** digits) throw new Error(`tar header: ${value} does not fit ${digits} octal digits`);
-  let sum = 0x20;
-  for (let i = digits - 1; i >= 0; i--) {
-    const b = 0x30 + (value % 8);
-    buf[offset + i] = b;
-    sum += b;
-    value = Math.floor(value / 8);
-  }
-  buf[offset + digits] = 0x20;
-  return sum;
+  sum += octal(at + 124, size, 11); // the template's size field is zeros: it adds nothing
+  octal(at + 148, sum, 6);
 }
 
 /** Zeros for padding a member to a whole block, and for the end-of-archive marker. */

@@ -32,6 +32,9 @@ test('shards packed on two threads at once are byte for byte the in-memory tar o
       Array.from({ length: 150 }, async (_, i) => {
         const path = files[i % files.length];
         const size = (await readFile(path)).length;
+        // The third shard's samples have only a file each (its batches carry no bytes), under a
+        // name long enough for the USTAR prefix field.
+        if (i % 3 === 2) return { id: `s${i}`, members: [{ name: `${'d'.repeat(120)}/k${i}.jpg`, path, size }] as MemberInput[] };
         const members: MemberInput[] = [
           { name: `k${i}.jpg`, path, size },
           { name: `k${i}.txt`, data: Buffer.from(`caption ${i}`) },
@@ -129,6 +132,7 @@ test('a shard that cannot be written fails with its path; member names are check
     assert.equal(descriptorsOn('/dev/full'), 0);
     const ok = packer.open(join(dir, 'ok.tar'), null);
     assert.throws(() => ok.add('x', [{ name: 'x'.repeat(300), data: Buffer.from('x') }]), /USTAR allows at most 255/);
+    assert.throws(() => ok.add('y', [{ name: 'y.bin', path: join(dir, 'y.bin'), size: 8 ** 11 }]), /is 8589934592 bytes; USTAR allows at most 8589934591/);
     assert.equal((await ok.finish()).nsamples, 0);
   } finally {
     await packer.close();
