@@ -123,13 +123,15 @@ export class Catalog {
    * converting values one at a time (a native call for every string over 12 bytes) and leaves
    * far less garbage. Every value comes back as DuckDB's VARCHAR cast of it, or null: a row is
    * a list of VARCHARs, so DuckDB quotes strings instead of writing (and, for a list, re-reading)
-   * a JSON document per value. For large reads of a few columns.
+   * a JSON document per value; rows are joined as text (`string_agg`), not gathered into a list
+   * first (a cold read of 20,000 rows: 150 -> 120 ms). For large reads of a few columns.
    */
   async textRows(columns: string[], from: string, orderBy: string, params?: DuckDBValue[]): Promise<Array<Array<string | null>>> {
     const out: Array<Array<string | null>> = [];
     const cells = columns.map((c) => `CAST(${c} AS VARCHAR)`).join(', ');
     await this.stream(
-      `SELECT to_json(list(r ORDER BY n)) FROM (SELECT [${cells}] AS r, row_number() OVER (ORDER BY ${orderBy}) AS n FROM ${from})
+      `SELECT '[' || string_agg(j, ',' ORDER BY n) || ']'
+       FROM (SELECT to_json([${cells}]) AS j, row_number() OVER (ORDER BY ${orderBy}) AS n FROM ${from})
        GROUP BY n // 8192 ORDER BY n // 8192`,
       params,
       (chunk) => {
