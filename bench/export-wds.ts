@@ -144,7 +144,7 @@ async function main(): Promise<void> {
 
     console.log(`\n${SAMPLES} samples, ${payloadMb.toFixed(1)} MB of JPEG payload; MB/s counts payload bytes;`);
     console.log(`cpu = user + system seconds of this process (all its threads) or of the tar child; main = of its main thread`);
-    console.log(`(planning, DuckDB reads, headers); packing = of the threads the export started (its tar packing threads:`);
+    console.log(`(DuckDB reads, planning); packing = of the threads the export started (its tar packing threads: headers,`);
     console.log(`reading, hashing, writing); the rest is V8's and libuv's threads and DuckDB's. Load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     const head = ['writer', 'seconds', 'cpu s', 'main s', 'packing s', 'samples/s', 'MB/s', 'MB out'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
