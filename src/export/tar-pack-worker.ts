@@ -8,8 +8,9 @@ import { fillUstarHeader, type UstarTemplate } from './tar.js';
  * back with the ack, for reuse). Headers (the main thread checked the names fit USTAR), reading
  * the files, padding, hashing (xxh128, content-hash.ts) and writing happen here, through one
  * 256 KB batch buffer per shard written with one write call when full, so no image byte is
- * copied between threads, and the main thread touches no memory per member. A sample whose file cannot be read (or no longer has the size its header says) is
- * left out whole and reported; a failed write ends the shard with the error's code and path.
+ * copied between threads, and the main thread writes nothing per file member. A sample whose
+ * file cannot be read (or no longer has the size its header says) is left out whole and
+ * reported; a failed write ends the shard with the error's code and path.
  *
  * The thread runs this function's source (`packWorkerSource`), so it must be self-contained:
  * only `require`d built-ins, the hash module by the absolute path it is given (`workerData`) and

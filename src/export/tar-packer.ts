@@ -9,9 +9,9 @@ import { Writeback } from './writeback.js';
 /**
  * Tar shards packed on worker threads (tar-pack-worker.ts): the main thread says which members go
  * in, in order — each one's name and size, then a file's path or bytes it made — and the shard's
- * thread writes the headers, reads the files, pads, hashes and writes the shard. Shards go to threads as they free up, so a
- * multi-core machine writes several at once; the output is the same bytes whatever the number of
- * threads, since one shard is always one thread's, in order.
+ * thread writes the headers, reads the files, pads, hashes and writes the shard. Shards go to
+ * threads as they free up, so a multi-core machine writes several at once; the output is the
+ * same bytes whatever the number of threads, since one shard is always one thread's, in order.
  */
 
 /**
