@@ -60,6 +60,11 @@ test('shards packed on two threads at once are byte for byte the in-memory tar o
       assert.ok(written.equals(expected), `shard ${n} equals the reference archive`);
       assert.deepEqual(results[n], { size: expected.length, xxh128: await xxh128(expected), md5: null, nsamples: s.samples.length, skipped: [] });
     }
+    // A shard after those reuses a batch buffer one of them wrote through: the same bytes again.
+    const again = packer.open(join(dir, 'again.tar'), null);
+    for (const x of shards[0].samples) await again.add(x.id, x.members);
+    await again.finish();
+    assert.ok((await readFile(join(dir, 'again.tar'))).equals(await readFile(shards[0].file)), 'a shard packed through a reused batch');
   } finally {
     await packer.close();
   }
