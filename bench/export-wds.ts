@@ -1,7 +1,7 @@
 /**
  * WebDataset export throughput against GNU tar on the same files.
  *
- *   node --import tsx bench/export-wds.ts [samples=20000] [distinct=200]
+ *   node --import tsx bench/export-wds.ts [samples=20000] [distinct=200] [rounds=5]
  *
  * Makes `distinct` photo-like JPEGs (~30 KB) and `samples` symlinks to them (one file per sample,
  * as in a real collection; the page cache holds the few distinct targets, so both writers are
@@ -13,7 +13,11 @@
  *   - then `sync` of that archive: what making it durable costs, which the export does for every
  *     shard before renaming it into place;
  *   - then `xxh128sum` of that archive (Debian's xxhash): the hash the shard index carries, which
- *     the export computes while it writes (and `md5sum`, for the export's `index_md5`).
+ *     the export computes while it writes (and `md5sum`, for the export's `index_md5`);
+ *   - then `rounds` rounds of the image-only export, each in a fresh process (its own time, from
+ *     the exporter's start: a first export, as a user's `imgsift export` makes one) and of tar,
+ *     alternating, each after a `sync` and a pause: their medians, since one run of either varies
+ *     by ±10% here.
  * The export packs shards on threads (src/export/tar-packer.ts); its CPU counts every thread.
  */
 import { execFileSync } from 'node:child_process';
@@ -21,6 +25,7 @@ import { mkdir, mkdtemp, open, rm, stat, symlink, writeFile } from 'node:fs/prom
 import { loadavg, tmpdir } from 'node:os';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Catalog, COLUMNS } from '../src/catalog/catalog.js';
 import { useRun } from '../src/catalog/run-view.js';
 import { photoJpeg } from '../src/demo/synth.js';
@@ -32,6 +37,9 @@ import { sha256Hex } from '../src/util/hash.js';
 
 const SAMPLES = Number(process.argv[2] ?? 20000);
 const DISTINCT = Number(process.argv[3] ?? 200);
+const ROUNDS = Number(process.argv[4] ?? 5);
+/** `--export-once <root> <to>`: the child of a fresh-process round (exportOnce). */
+const CHILD = process.argv[2] === '--export-once';
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'imgsift-bench-wds-'));
@@ -142,6 +150,21 @@ async function main(): Promise<void> {
     }
     catalog.close();
 
+    // Fresh processes, alternating with tar (the catalog is closed: a child opens it read-only).
+    const rounds = { export: [] as number[], tar: [] as number[] };
+    for (let i = 0; i < ROUNDS; i++) {
+      const to = join(root, 'fresh');
+      settle();
+      const child = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--export-once', root, to], { encoding: 'utf8' });
+      rounds.export.push(Number(child.trim().split('\n').pop()));
+      await rm(to, { recursive: true, force: true });
+      await rm(tarOut, { force: true });
+      settle();
+      t = performance.now();
+      execFileSync('tar', ['--hard-dereference', '-chf', tarOut, '-C', dataDir, '.']);
+      rounds.tar.push((performance.now() - t) / 1000);
+    }
+
     console.log(`\n${SAMPLES} samples, ${payloadMb.toFixed(1)} MB of JPEG payload; MB/s counts payload bytes;`);
     console.log(`cpu = user + system seconds of this process (all its threads) or of the tar child; main = of its main thread`);
     console.log(`(DuckDB reads, planning); packing = of the threads the export started (its tar packing threads: headers,`);
@@ -151,6 +174,12 @@ async function main(): Promise<void> {
     const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
     console.log(line(head));
     for (const r of rows) console.log(line(r));
+    if (ROUNDS > 0) {
+      const [e, g] = [median(rounds.export), median(rounds.tar)];
+      const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+      console.log(`\n${ROUNDS} rounds in fresh processes, alternating: webdataset image only ${list(rounds.export)} s (median ${e.toFixed(2)});`);
+      console.log(`GNU tar ${list(rounds.tar)} s (median ${g.toFixed(2)}). Export against tar, by medians: ${(g / e).toFixed(2)}×`);
+    }
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -168,6 +197,37 @@ async function primePageCache(dir: string, bytes: number): Promise<void> {
   for (let at = 0; at < bytes; at += chunk.length) await fh.write(chunk, 0, chunk.length, at);
   await fh.close();
   await rm(file);
+}
+
+/**
+ * The child of a fresh-process round: open the catalog made by the parent, run the image-only
+ * export into `to`, print its seconds (from the exporter's start, as the in-process rows).
+ */
+async function exportOnce(root: string, to: string): Promise<void> {
+  const catalog = await Catalog.open(join(root, 'work'), { readOnly: true });
+  await useRun(catalog, 1);
+  const ctx: ExportContext = {
+    catalog, runId: 1, workdir: join(root, 'work'), baseDir: root, reporter: new Reporter({ mode: 'quiet' }), dev: false,
+  };
+  const t0 = performance.now();
+  await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to, fields: { jpg: 'image' } }));
+  console.log(((performance.now() - t0) / 1000).toFixed(3));
+  catalog.close();
+}
+
+/**
+ * Let the machine settle before a fresh-process round: the files of the last one written out, and
+ * a pause — on this virtual machine memory freed by the last round (its output, removed) is given
+ * back to the host within seconds, and a writer that starts meanwhile pays more for fresh memory.
+ */
+function settle(): void {
+  execFileSync('sync');
+  execFileSync('sleep', ['3']);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** CPU seconds used by this process so far (every thread: libuv pool, DuckDB, sharp). */
@@ -223,4 +283,5 @@ function secs(t0: number): string {
   return ((performance.now() - t0) / 1000).toFixed(2);
 }
 
-await main();
+if (CHILD) await exportOnce(process.argv[3], process.argv[4]);
+else await main();
