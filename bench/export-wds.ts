@@ -94,10 +94,10 @@ async function main(): Promise<void> {
 
     const payloadMb = payload / 1e6;
     const rows: string[][] = [];
-    const record = (name: string, seconds: number, cpu: number, outBytes: number, main?: number, packing?: number) =>
+    const record = (name: string, seconds: number, cpu: number, outBytes: number, main?: number, packing?: number, faults?: number) =>
       rows.push([
         name, seconds.toFixed(2), cpu.toFixed(2), main === undefined ? '' : main.toFixed(2), packing === undefined ? '' : packing.toFixed(2),
-        (SAMPLES / seconds).toFixed(0), (payloadMb / seconds).toFixed(1), (outBytes / 1e6).toFixed(1),
+        faults === undefined ? '' : String(faults), (SAMPLES / seconds).toFixed(0), (payloadMb / seconds).toFixed(1), (outBytes / 1e6).toFixed(1),
       ]);
 
     /** Time one export into `to`, counting every thread of this process and the packing threads apart. */
@@ -106,8 +106,12 @@ async function main(): Promise<void> {
       const cpu = selfCpu();
       const main = mainThreadCpu();
       const threads = new NewThreads();
+      const faults = process.resourceUsage().minorPageFault;
       const stats = await webdatasetExporter.run(ctx, WebDatasetOptions.parse(options));
-      record(label(stats), (performance.now() - t0) / 1000, selfCpu() - cpu, written ? (stats['bytes written'] as number) : 0, mainThreadCpu() - main, threads.stop());
+      record(
+        label(stats), (performance.now() - t0) / 1000, selfCpu() - cpu, written ? (stats['bytes written'] as number) : 0,
+        mainThreadCpu() - main, threads.stop(), process.resourceUsage().minorPageFault - faults,
+      );
     };
     for (const [name, fields, extra] of [
       ['webdataset, image only', { jpg: 'image' }, {}],
@@ -133,9 +137,10 @@ async function main(): Promise<void> {
     const tarOut = join(root, 'gnu.tar');
     t = performance.now();
     const childCpu0 = childCpu();
+    const childFaults0 = childFaults();
     execFileSync('tar', ['--hard-dereference', '-chf', tarOut, '-C', dataDir, '.']);
     const tarSecs = (performance.now() - t) / 1000;
-    record('GNU tar -ch --hard-dereference', tarSecs, childCpu() - childCpu0, (await stat(tarOut)).size);
+    record('GNU tar -ch --hard-dereference', tarSecs, childCpu() - childCpu0, (await stat(tarOut)).size, undefined, undefined, childFaults() - childFaults0);
     // The export syncs each shard before renaming it into place (a shard is complete or absent,
     // even after a power loss); tar leaves its archive to the kernel's writeback.
     t = performance.now();
@@ -168,12 +173,15 @@ async function main(): Promise<void> {
     console.log(`\n${SAMPLES} samples, ${payloadMb.toFixed(1)} MB of JPEG payload; MB/s counts payload bytes;`);
     console.log(`cpu = user + system seconds of this process (all its threads) or of the tar child; main = of its main thread`);
     console.log(`(DuckDB reads, planning); packing = of the threads the export started (its tar packing threads: headers,`);
-    console.log(`reading, hashing, writing); the rest is V8's and libuv's threads and DuckDB's. Load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-    const head = ['writer', 'seconds', 'cpu s', 'main s', 'packing s', 'samples/s', 'MB/s', 'MB out'];
+    console.log(`reading, hashing, writing); the rest is V8's and libuv's threads and DuckDB's; faults = pages of memory the`);
+    console.log(`process touched for the first time (minor page faults, every thread). Load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    const head = ['writer', 'seconds', 'cpu s', 'main s', 'packing s', 'faults', 'samples/s', 'MB/s', 'MB out'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
     console.log(line(head));
     for (const r of rows) console.log(line(r));
+    console.log(`\nFirst use of memory here: ${pageFaultMicros().toFixed(1)} µs per 4 KB page (100 MB touched once: what the export's`);
+    console.log(`fresh memory costs — the catalog read, the packing threads' start, the rows — beside tar's small buffers).`);
     if (ROUNDS > 0) {
       const [e, g] = [median(rounds.export), median(rounds.tar)];
       const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
@@ -225,6 +233,15 @@ function settle(): void {
   execFileSync('sleep', ['3']);
 }
 
+/** Microseconds to touch one new 4 KB page: 100 MB allocated and written a byte per page, once. */
+function pageFaultMicros(): number {
+  const pages = 25_600;
+  const t0 = performance.now();
+  const b = Buffer.allocUnsafeSlow(pages * 4096);
+  for (let i = 0; i < b.length; i += 4096) b[i] = 1;
+  return ((performance.now() - t0) * 1000) / pages;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -272,11 +289,21 @@ class NewThreads {
   }
 }
 
-/** CPU seconds used by waited-for children (cutime + cstime of /proc/self/stat). */
-function childCpu(): number {
+/** Fields of /proc/self/stat after the command name (field 3 is [0]). */
+function selfStat(): string[] {
   const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** CPU seconds used by waited-for children (cutime + cstime). */
+function childCpu(): number {
+  const fields = selfStat();
   return (Number(fields[13]) + Number(fields[14])) / 100; // clock ticks; USER_HZ is 100 on Linux
+}
+
+/** Minor page faults of waited-for children (cminflt). */
+function childFaults(): number {
+  return Number(selfStat()[8]);
 }
 
 function secs(t0: number): string {
