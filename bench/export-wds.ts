@@ -30,6 +30,7 @@ import { Catalog, COLUMNS } from '../src/catalog/catalog.js';
 import { useRun } from '../src/catalog/run-view.js';
 import { photoJpeg } from '../src/demo/synth.js';
 import { Reporter } from '../src/exec/reporter.js';
+import { medianOf } from '../src/image/quality.js';
 import { WebDatasetOptions, webdatasetExporter } from '../src/export/webdataset.js';
 import type { ExportContext, ExportStats } from '../src/export/types.js';
 import { SplitParams, splitStep } from '../src/steps/split.js';
@@ -79,9 +80,7 @@ async function main(): Promise<void> {
     await catalog.append('file_status', COLUMNS.file_status, status);
     for (const d of distinct) await catalog.run(`INSERT INTO assets (sha256, bytes, format) VALUES (?, ?, 'jpeg')`, [d.sha, d.bytes]);
     await useRun(catalog, 1);
-    const ctx: ExportContext = {
-      catalog, runId: 1, workdir: join(root, 'work'), baseDir: root, reporter: new Reporter({ mode: 'quiet' }), dev: false,
-    };
+    const ctx = exportContext(catalog, root);
 
     t = performance.now();
     const split = await splitStep.run(ctx, SplitParams.parse({ ratios: { train: 0.9, dev: 0.05, test: 0.05 } }));
@@ -183,7 +182,7 @@ async function main(): Promise<void> {
     console.log(`\nFirst use of memory here: ${pageFaultMicros().toFixed(1)} µs per 4 KB page (100 MB touched once: what the export's`);
     console.log(`fresh memory costs — the catalog read, the packing threads' start, the rows — beside tar's small buffers).`);
     if (ROUNDS > 0) {
-      const [e, g] = [median(rounds.export), median(rounds.tar)];
+      const [e, g] = [medianOf(rounds.export), medianOf(rounds.tar)];
       const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
       console.log(`\n${ROUNDS} rounds in fresh processes, alternating: webdataset image only ${list(rounds.export)} s (median ${e.toFixed(2)});`);
       console.log(`GNU tar ${list(rounds.tar)} s (median ${g.toFixed(2)}). Export against tar, by medians: ${(g / e).toFixed(2)}×`);
@@ -207,6 +206,11 @@ async function primePageCache(dir: string, bytes: number): Promise<void> {
   await rm(file);
 }
 
+/** What an export of run 1 of the catalog made under `root` is given. */
+function exportContext(catalog: Catalog, root: string): ExportContext {
+  return { catalog, runId: 1, workdir: join(root, 'work'), baseDir: root, reporter: new Reporter({ mode: 'quiet' }), dev: false };
+}
+
 /**
  * The child of a fresh-process round: open the catalog made by the parent, run the image-only
  * export into `to`, print its seconds (from the exporter's start, as the in-process rows).
@@ -214,9 +218,7 @@ async function primePageCache(dir: string, bytes: number): Promise<void> {
 async function exportOnce(root: string, to: string): Promise<void> {
   const catalog = await Catalog.open(join(root, 'work'), { readOnly: true });
   await useRun(catalog, 1);
-  const ctx: ExportContext = {
-    catalog, runId: 1, workdir: join(root, 'work'), baseDir: root, reporter: new Reporter({ mode: 'quiet' }), dev: false,
-  };
+  const ctx = exportContext(catalog, root);
   const t0 = performance.now();
   await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to, fields: { jpg: 'image' } }));
   console.log(((performance.now() - t0) / 1000).toFixed(3));
@@ -242,21 +244,24 @@ function pageFaultMicros(): number {
   return ((performance.now() - t0) * 1000) / pages;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 /** CPU seconds used by this process so far (every thread: libuv pool, DuckDB, sharp). */
 function selfCpu(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
 
+/**
+ * The fields of a /proc stat file after the command name (field 3 of proc(5) is [0]); times are
+ * in clock ticks, and USER_HZ is 100 on Linux.
+ */
+function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** CPU seconds of the main thread alone (utime + stime of /proc/self/task/<pid>/stat). */
 function mainThreadCpu(): number {
-  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(`/proc/self/task/${process.pid}/stat`);
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
@@ -273,8 +278,7 @@ class NewThreads {
     for (const tid of readdirSync('/proc/self/task')) {
       if (this.before.has(tid)) continue;
       try {
-        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const f = statFields(`/proc/self/task/${tid}/stat`);
         this.cpu.set(tid, (Number(f[11]) + Number(f[12])) / 100);
       } catch {
         // the thread ended between the listing and the read
@@ -289,21 +293,15 @@ class NewThreads {
   }
 }
 
-/** Fields of /proc/self/stat after the command name (field 3 is [0]). */
-function selfStat(): string[] {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
 /** CPU seconds used by waited-for children (cutime + cstime). */
 function childCpu(): number {
-  const fields = selfStat();
-  return (Number(fields[13]) + Number(fields[14])) / 100; // clock ticks; USER_HZ is 100 on Linux
+  const fields = statFields('/proc/self/stat');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 /** Minor page faults of waited-for children (cminflt). */
 function childFaults(): number {
-  return Number(selfStat()[8]);
+  return Number(statFields('/proc/self/stat')[8]);
 }
 
 function secs(t0: number): string {
