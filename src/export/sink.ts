@@ -55,6 +55,11 @@ export interface Sink {
 export interface PutFileOptions {
   /** The file's size and content hash, when the writer computed them on the way (the file is not hashed again). */
   known?: { size: number; xxh128: string };
+  /**
+   * A local sink syncs the file before it renames it into place, so that after a power loss the
+   * object is whole or absent (the default); false leaves writing it back to the kernel, as tar does.
+   */
+  sync?: boolean;
 }
 
 export interface ObjectInfo {
@@ -130,7 +135,7 @@ export class LocalSink implements Sink {
         src = tempPathFor(final);
         await copyFile(file, src);
       }
-      await syncFile(src);
+      if (options.sync !== false) await syncFile(src);
       try {
         await rename(src, final);
       } catch (err) {

@@ -1,21 +1,25 @@
-import { Worker } from 'node:worker_threads';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { asStorageError } from '../errors.js';
-import { XXH128_MODULE } from './content-hash.js';
-import { packWorkerSource, type PackWorkerData } from './tar-pack-worker.js';
-import { checkUstarMember, USTAR_TEMPLATE } from './tar.js';
+import { acquireHasher, XXH128_MODULE } from './content-hash.js';
+import { packLane, packWorkerSource, type PackLane, type PackWorkerData } from './tar-pack-lane.js';
+import { checkUstarMember, fillUstarHeader, USTAR_TEMPLATE } from './tar.js';
 import { Writeback } from './writeback.js';
 
 /**
- * Tar shards packed on worker threads (tar-pack-worker.ts): the main thread says which members go
- * in, in order — each one's name and size, then a file's path or bytes it made — and the shard's
- * thread writes the headers, reads the files, pads, hashes and writes the shard. Shards go to
- * threads as they free up, so a multi-core machine writes several at once; the output is the
- * same bytes whatever the number of threads, since one shard is always one thread's, in order.
+ * Tar shards packed in lanes (tar-pack-lane.ts): this thread says which members go in, in order —
+ * each one's name and size, then a file's path or bytes it made — and the shard's lane writes the
+ * headers, reads the files, pads, hashes and writes the shard. One lane is this thread, packing
+ * between its other work; the others are worker threads. Shards go to lanes as they free up, so
+ * a multi-core machine writes several at once; the output is the same bytes whatever the number
+ * of lanes, since one shard is always one lane's, in order.
  */
 
 /**
- * A batch of samples as the thread receives it, in columns (cheap to pass between threads):
+ * A batch of samples as the lane receives it, in columns (cheap to pass between threads):
  * sample i has `counts[i]` members; member j is named `names[j]` and described by
  * `members[2j..2j+1]` = [its size, -1 for a file (the next of `paths`) or the offset of its bytes
  * in `inline`]. `inline` only when a member of the batch has bytes.
@@ -79,16 +83,18 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-interface Thread {
-  worker: Worker;
+interface Lane {
+  /** Send a request (`transfer`: buffers given to a worker, not copied). */
+  post(m: PackRequest, transfer?: ArrayBuffer[]): void;
+  stop(): Promise<void>;
   /** Per request id: replies expected, in order. */
   waiting: Map<number, Pending[]>;
-  /** Shards given to the thread and not finished: it takes another when it has fewer than two. */
+  /** Shards given to the lane and not finished: it takes another when it has fewer than two. */
   shards: number;
 }
 
-/** Shards a thread holds at once: the one it packs and the next, so it never waits between them. */
-const SHARDS_PER_THREAD = 2;
+/** Shards a lane holds at once: the one it packs and the next, so it never waits between them. */
+const SHARDS_PER_LANE = 2;
 
 function replyError(r: Extract<PackReply, { op: 'error' }>): unknown {
   const err = Object.assign(new Error(r.message), { code: r.code });
@@ -96,63 +102,118 @@ function replyError(r: Extract<PackReply, { op: 'error' }>): unknown {
 }
 
 export class TarPacker {
-  private readonly threads: Thread[] = [];
+  private readonly lanes: Lane[] = [];
   /**
-   * Inline buffers the threads gave back with their acks: new memory costs a page fault per 4 KB
+   * Inline buffers the lanes gave back with their acks: new memory costs a page fault per 4 KB
    * on first touch (a few microseconds each on a virtual machine), reused memory does not.
    */
   private readonly buffers: Buffer[] = [];
-  /** Shards opened and not yet given to a thread, oldest first. */
+  /** Shards opened and not yet given to a lane, oldest first. */
   private readonly waitingShards: PackedShard[] = [];
   private nextId = 1;
   get size(): number {
-    return this.threads.length;
+    return this.lanes.length;
   }
   private failure: Error | undefined;
 
-  /** `threads`: default up to 4, one per core. */
-  constructor(threads = Math.min(4, availableParallelism())) {
-    for (let i = 0; i < Math.max(1, threads); i++) this.threads.push(this.start());
+  /**
+   * `lanes`: default one per core, up to 4; `workersOnly`: no lane on this thread (tests use it
+   * to run every lane's path).
+   */
+  constructor(lanes = Math.min(4, availableParallelism()), { workersOnly = false } = {}) {
+    for (let i = 0; i < Math.max(1, lanes); i++) this.lanes.push(i === 0 && !workersOnly ? this.startHere() : this.startWorker());
   }
 
-  private start(): Thread {
+  /** A lane's reply: settle the request it answers. */
+  private answer(lane: Lane, r: PackReply): void {
+    if (r.op === 'ack' && r.inline?.byteLength === INLINE_BYTES && this.buffers.length < MAX_POOLED) {
+      this.buffers.push(Buffer.from(r.inline));
+    }
+    const queue = lane.waiting.get(r.id);
+    const p = queue?.shift();
+    if (queue && queue.length === 0) lane.waiting.delete(r.id);
+    if (!p) return;
+    // After an error the lane answers every later request about that shard with the same error.
+    if (r.op === 'error') p.reject(replyError(r));
+    else p.resolve(r);
+  }
+
+  /** The lane cannot go on: every request waiting on it fails, and so does every later one. */
+  private fail(lane: Lane, err: Error): void {
+    this.failure ??= err;
+    for (const queue of lane.waiting.values()) for (const p of queue) p.reject(err);
+    lane.waiting.clear();
+  }
+
+  private startWorker(): Lane {
     // Plain CommonJS in a clean thread: no inherited flags (a loader such as tsx, --input-type=module).
     const workerData: PackWorkerData = { xxh128Module: XXH128_MODULE, ustarTemplate: USTAR_TEMPLATE };
     const worker = new Worker(packWorkerSource, { eval: true, execArgv: [], workerData });
-    const t: Thread = { worker, waiting: new Map(), shards: 0 };
-    worker.on('message', (r: PackReply) => {
-      if (r.op === 'ack' && r.inline?.byteLength === INLINE_BYTES && this.buffers.length < MAX_POOLED) {
-        this.buffers.push(Buffer.from(r.inline));
-      }
-      const queue = t.waiting.get(r.id);
-      const p = queue?.shift();
-      if (queue && queue.length === 0) t.waiting.delete(r.id);
-      if (!p) return;
-      // After an error the thread answers every later request about that shard with the same error.
-      if (r.op === 'error') p.reject(replyError(r));
-      else p.resolve(r);
-    });
-    const fail = (err: Error) => {
-      this.failure ??= err;
-      for (const queue of t.waiting.values()) for (const p of queue) p.reject(err);
-      t.waiting.clear();
+    const lane: Lane = {
+      post: (m, transfer = []) => worker.postMessage(m, transfer),
+      stop: async () => void (await worker.terminate()),
+      waiting: new Map(),
+      shards: 0,
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`tar packing thread exited with code ${code}`)));
-    return t;
+    worker.on('message', (r: PackReply) => this.answer(lane, r));
+    worker.on('error', (err) => this.fail(lane, err));
+    worker.on('exit', (code) => this.fail(lane, new Error(`tar packing thread exited with code ${code}`)));
+    return lane;
+  }
+
+  /**
+   * The lane on this thread: one request (a batch of up to 256 samples, a few milliseconds of
+   * reading and writing) per turn of the event loop, so planning, commits and progress go on
+   * between them. Replies are answered at once: nothing crosses threads.
+   */
+  private startHere(): Lane {
+    const queue: PackRequest[] = [];
+    let scheduled = false;
+    let stopped = false;
+    const packing: PackLane = packLane({
+      fs, join, md5: () => createHash('md5'), createXXHash128: acquireHasher, writeHeader: fillUstarHeader, template: USTAR_TEMPLATE,
+      reply: (r) => this.answer(lane, r),
+      fail: (err) => this.fail(lane, err instanceof Error ? err : new Error(String(err))),
+    });
+    const turn = () => {
+      scheduled = false;
+      if (stopped || queue.length === 0) return;
+      packing.receive(queue.shift()!);
+      schedule();
+    };
+    const schedule = () => {
+      if (scheduled || stopped || queue.length === 0) return;
+      scheduled = true;
+      setImmediate(turn);
+    };
+    const lane: Lane = {
+      post: (m) => {
+        queue.push(m);
+        schedule();
+      },
+      stop: async () => {
+        stopped = true;
+        queue.length = 0;
+        packing.closeAll();
+        this.fail(lane, this.failure ?? new Error('tar packer closed'));
+      },
+      waiting: new Map(),
+      shards: 0,
+    };
+    return lane;
   }
 
   /** Send a request whose reply (or error) settles the returned promise. */
-  request(t: Thread, m: PackRequest, transfer: ArrayBuffer[] = []): Promise<PackReply> {
+  request(lane: Lane, m: PackRequest, transfer: ArrayBuffer[] = []): Promise<PackReply> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<PackReply>((resolve, reject) => {
-      if (!t.waiting.has(m.id)) t.waiting.set(m.id, []);
-      t.waiting.get(m.id)!.push({ resolve, reject });
-      t.worker.postMessage(m, transfer);
+      if (!lane.waiting.has(m.id)) lane.waiting.set(m.id, []);
+      lane.waiting.get(m.id)!.push({ resolve, reject });
+      lane.post(m, transfer);
     });
   }
 
-  /** A buffer for a batch's inline bytes (at least `bytes`): one given back by a thread, or a new one. */
+  /** A buffer for a batch's inline bytes (at least `bytes`): one given back by a lane, or a new one. */
   inlineBuffer(bytes: number): Buffer {
     if (bytes > INLINE_BYTES) return Buffer.allocUnsafeSlow(bytes);
     return this.buffers.pop() ?? Buffer.allocUnsafeSlow(INLINE_BYTES);
@@ -161,9 +222,9 @@ export class TarPacker {
   /**
    * Start a shard written to the local file `file` (created); `devDir`: also write each member
    * there; `md5`: hash it with md5 too (xxh128 always); `writebackEvery`: start the file's
-   * writeback every so many bytes written (writeback.ts), for a file synced once done. A thread
-   * takes it when it has room (assign): shards go to threads as they free up, not when they are
-   * planned, so threads given shards of different sizes still finish together.
+   * writeback every so many bytes written (writeback.ts), for a file synced once done. A lane
+   * takes it when it has room (assign): shards go to lanes as they free up, not when they are
+   * planned, so lanes given shards of different sizes still finish together.
    */
   open(file: string, devDir: string | null, md5 = false, writebackEvery: number | null = null): PackedShard {
     const writeback = writebackEvery === null ? null : new Writeback(file, writebackEvery);
@@ -173,19 +234,19 @@ export class TarPacker {
     return shard;
   }
 
-  /** Give waiting shards, oldest first, to the threads holding the fewest. */
+  /** Give waiting shards, oldest first, to the lanes holding the fewest. */
   private assign(): void {
     while (this.waitingShards.length > 0) {
-      let t: Thread | undefined;
-      for (const c of this.threads) if (c.shards < SHARDS_PER_THREAD && (!t || c.shards < t.shards)) t = c;
+      let t: Lane | undefined;
+      for (const c of this.lanes) if (c.shards < SHARDS_PER_LANE && (!t || c.shards < t.shards)) t = c;
       if (!t) return;
       t.shards++;
       this.waitingShards.shift()!.start(t);
     }
   }
 
-  /** A shard is finished or dropped: its thread has room for another; a waiting one is dropped. */
-  release(shard: PackedShard, t: Thread | null): void {
+  /** A shard is finished or dropped: its lane has room for another; a waiting one is dropped. */
+  release(shard: PackedShard, t: Lane | null): void {
     if (t) {
       t.shards--;
       this.assign();
@@ -197,7 +258,7 @@ export class TarPacker {
 
   async close(): Promise<void> {
     this.failure ??= new Error('tar packer closed');
-    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+    await Promise.all(this.lanes.map((t) => t.stop()));
   }
 }
 
@@ -215,8 +276,8 @@ export class PackedShard {
   private unacked: Array<{ reply: Promise<PackReply>; bytes: number }> = [];
   private unackedBytes = 0;
   private ended = false;
-  /** The thread packing the shard, once it has one; requests made before wait in `held`. */
-  private thread: Thread | null = null;
+  /** The lane packing the shard, once it has one; requests made before wait in `held`. */
+  private lane: Lane | null = null;
   private held: Array<{ m: PackRequest; transfer: ArrayBuffer[]; resolve: (r: PackReply) => void; reject: (e: unknown) => void }> = [];
 
   constructor(
@@ -229,17 +290,17 @@ export class PackedShard {
     private readonly writeback: Writeback | null,
   ) {}
 
-  /** The shard's thread is `t`: open the file there and send what was held. */
-  start(t: Thread): void {
-    this.thread = t;
+  /** The shard's lane is `t`: open the file there and send what was held. */
+  start(t: Lane): void {
+    this.lane = t;
     // 'open' has no reply of its own: its failure comes back as the reply to the first later request.
-    t.worker.postMessage({ op: 'open', id: this.id, file: this.file, devDir: this.devDir, md5: this.md5 } satisfies PackRequest);
+    t.post({ op: 'open', id: this.id, file: this.file, devDir: this.devDir, md5: this.md5 });
     for (const h of this.held) this.packer.request(t, h.m, h.transfer).then(h.resolve, h.reject);
     this.held = [];
   }
 
   private request(m: PackRequest, transfer: ArrayBuffer[] = []): Promise<PackReply> {
-    if (this.thread) return this.packer.request(this.thread, m, transfer);
+    if (this.lane) return this.packer.request(this.lane, m, transfer);
     return new Promise((resolve, reject) => this.held.push({ m, transfer, resolve, reject }));
   }
 
@@ -325,6 +386,7 @@ export class PackedShard {
       done.catch(() => undefined); // an earlier failure rejects it too: surfaced below
       await Promise.all(this.unacked.map((u) => u.reply));
       const r = await done;
+      this.end(); // the lane is done with it: it takes the next shard while the writeback ends
       if (r.op !== 'done') throw new Error(`unexpected reply ${r.op}`);
       await this.writeback?.close(); // a failed writeback fails the shard
       return { size: r.size, xxh128: r.xxh128, md5: r.md5, nsamples: r.nsamples, skipped: r.skipped };
@@ -339,7 +401,7 @@ export class PackedShard {
   /** Stop writing the shard (the caller removes the file). */
   async abort(): Promise<void> {
     if (this.ended) return;
-    if (this.thread) {
+    if (this.lane) {
       await Promise.allSettled(this.unacked.map((u) => u.reply));
       await this.request({ op: 'abort', id: this.id }).catch(() => undefined);
     } else {
@@ -353,6 +415,6 @@ export class PackedShard {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.packer.release(this, this.thread);
+    this.packer.release(this, this.lane);
   }
 }

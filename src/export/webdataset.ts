@@ -107,6 +107,14 @@ export const WebDatasetOptions = z
      * `xxh128` (as `xxh128sum` prints it); md5 costs about 1.5 CPU-s more per GB written.
      */
     index_md5: z.boolean().default(false),
+    /**
+     * Sync each local shard to disk before renaming it into place, so that after a power loss every
+     * shard is whole or absent (a new shard's writeback starts while it is packed). An export is
+     * then as fast as the disk takes the bytes in; false leaves writing back to the kernel, as tar
+     * and webdataset's writers do — faster when the disk is the slower part, and a shard a power
+     * loss cut short is found and rewritten by the next export (it compares every shard's bytes).
+     */
+    sync: z.boolean().default(true),
     /** Re-encode the 'image' role with sharp (auto-oriented); other roles are always copied. */
     reencode: z
       .object({
@@ -522,12 +530,18 @@ class ShardWriter {
     readonly url: string,
     private readonly devDir: string | null,
     devTmp: string | null,
+    private readonly sync: boolean,
   ) {
     this.devTmp = devTmp;
   }
 
-  /** `devDir`: a local folder to extract the shard's members into (with --dev); `md5`: hash with md5 too. */
-  static async open(sink: Sink, packer: TarPacker, url: string, devDir: string | null, md5: boolean): Promise<ShardWriter> {
+  /**
+   * `devDir`: a local folder to extract the shard's members into (with --dev); `md5`: hash with
+   * md5 too; `sync`: sync a local shard before it is renamed into place (the `sync` option).
+   */
+  static async open(
+    sink: Sink, packer: TarPacker, url: string, devDir: string | null, { md5, sync }: { md5: boolean; sync: boolean },
+  ): Promise<ShardWriter> {
     const file = await sink.scratchFile(url);
     let devTmp: string | null = null;
     if (devDir) {
@@ -535,11 +549,11 @@ class ShardWriter {
       devTmp = tempPathFor(devDir);
       await mkdir(devTmp);
     }
-    // A local shard is synced before it is renamed into place, and its writeback starts while it
-    // is packed (writeback.ts) — unless a file is there already: a rerun's shard is most likely
-    // unchanged, and its temporary file is then removed without ever reaching the disk.
-    const fresh = sink instanceof LocalSink && !(await stat(join(sink.root, url)).catch(() => null));
-    return new ShardWriter(sink, packer.open(file, devTmp, md5, fresh ? Writeback.EVERY : null), file, url, devDir, devTmp);
+    // A synced local shard's writeback starts while it is packed (writeback.ts) — unless a file is
+    // there already: a rerun's shard is most likely unchanged, and its temporary file is then
+    // removed without ever reaching the disk.
+    const early = sync && sink instanceof LocalSink && !(await stat(join(sink.root, url)).catch(() => null));
+    return new ShardWriter(sink, packer.open(file, devTmp, md5, early ? Writeback.EVERY : null), file, url, devDir, devTmp, sync);
   }
 
   /** Queue a sample; a promise only when the packing thread's queue is full. */
@@ -566,7 +580,7 @@ class ShardWriter {
     try {
       packed = await finished;
       // The sink takes the file over from here, whether or not the commit succeeds.
-      committed = await this.sink.putFile(this.url, this.file, { known: packed });
+      committed = await this.sink.putFile(this.url, this.file, { known: packed, sync: this.sync });
       if (this.devDir && this.devTmp) {
         await rm(this.devDir, { recursive: true, force: true });
         await rename(this.devTmp, this.devDir);
@@ -609,26 +623,23 @@ export const webdatasetExporter: Exporter<WebDatasetOptions> = {
 async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptions): Promise<ExportStats> {
   const { reporter } = ctx;
   const extractRoot = ctx.dev ? devExtractRoot(sink, options.to) : null;
-  // The packing threads start while the catalog is read.
+  // The packing threads start, and leftovers are looked for, while the catalog is read.
   const packer = new TarPacker();
+  const sweeping = sink.sweep();
+  sweeping.catch(() => undefined); // awaited below
   try {
-    const { plan, rows } = await makePlan(ctx, options);
-    const bySplit = new Map<string, SampleRow[]>();
-    for (const r of rows) {
-      checkSplitName(r.split);
-      if (!bySplit.has(r.split)) bySplit.set(r.split, []);
-      bySplit.get(r.split)!.push(r);
-    }
-    const swept = await sink.sweep();
+    const { plan, table } = await makePlan(ctx, options);
+    const swept = await sweeping;
     if (swept) reporter.info(`webdataset: removed ${swept} leftover(s) of an interrupted export from ${sink.location}`);
-    const progress = reporter.progress('webdataset', rows.length);
+    const progress = reporter.progress('webdataset', table.raw.length);
     try {
-      const splits = await packSplits(sink, packer, ctx, options, plan, bySplit, extractRoot, () => progress.tick());
+      const splits = await packSplits(sink, packer, ctx, options, plan, table, extractRoot, () => progress.tick());
       return await finishSplits(sink, splits, plan, extractRoot, reporter);
     } finally {
       progress.finish();
     }
   } finally {
+    await sweeping.catch(() => undefined);
     await packer.close();
   }
 }
@@ -654,7 +665,7 @@ async function packSplits(
   ctx: ExportContext,
   options: WebDatasetOptions,
   plan: ExportPlan,
-  bySplit: Map<string, SampleRow[]>,
+  table: SampleTable,
   extractRoot: string | null,
   tick: () => void,
 ): Promise<SplitShards[]> {
@@ -670,7 +681,7 @@ async function packSplits(
   const maxCommitting = 8 * packer.size;
   let shard = null as ShardWriter | null; // assigned in closures: no narrowing
   try {
-    for (const [split, samples] of bySplit) {
+    for (const [split, samples] of table.bySplit()) {
       const job: SplitShards = { split, closing: [], skipped: [], reencoded: 0 };
       splits.push(job);
       const closeShard = async (w: ShardWriter) => {
@@ -692,10 +703,11 @@ async function packSplits(
         }
         const rel = shardPath(options.pattern, split, job.closing.length);
         const devDir = extractRoot ? join(extractRoot, split, basename(rel, '.tar')) : null;
-        shard = await ShardWriter.open(sink, packer, rel, devDir, options.index_md5);
+        shard = await ShardWriter.open(sink, packer, rel, devDir, { md5: options.index_md5, sync: options.sync });
         await shard.add(s);
       };
-      const load = (row: SampleRow): LoadedSample | { error: string; id: string } | Promise<LoadedSample | { error: string; id: string }> => {
+      const load = (i: number): LoadedSample | { error: string; id: string } | Promise<LoadedSample | { error: string; id: string }> => {
+        const row = table.row(i);
         const failed = (err: unknown) => {
           if (err instanceof ImgsiftError) throw err;
           return { error: errorMessage(err), id: row.id };
@@ -796,8 +808,10 @@ function checkSplitName(split: string): void {
 /**
  * Read what the export needs from the catalog (each sample's columns that a field or the key
  * uses, and its files of the roles the fields name) and decide keys, fields and label coding.
+ * Samples stay rows of text until planned (SampleTable.row): only their ids, splits and labels
+ * are looked at before the first shard starts.
  */
-async function makePlan(ctx: ExportContext, options: WebDatasetOptions): Promise<{ plan: ExportPlan; rows: SampleRow[] }> {
+async function makePlan(ctx: ExportContext, options: WebDatasetOptions): Promise<{ plan: ExportPlan; table: SampleTable }> {
   const aliases = await loadRoleAliases(ctx.catalog);
   const roles: string[] = [];
   const fields = Object.entries(options.fields).map(([ext, src]) => {
@@ -811,17 +825,16 @@ async function makePlan(ctx: ExportContext, options: WebDatasetOptions): Promise
     return { ext, source };
   });
   const needsMeta = fields.some((f) => f.source.kind === 'record' || f.source.kind === 'metaField');
-  const rows = await sampleRows(ctx, fields, roles, needsMeta || !!options.key);
-  const missing = fields.find((f) => 'slot' in f.source && !rows.some((r) => r.files[(f.source as { slot: number }).slot] !== null));
-  if (missing && rows.length > 0) throw await missingRole(ctx, missing, options.fields[missing.ext]);
+  const table = await sampleTable(ctx, fields, roles, needsMeta || !!options.key);
+  const missing = fields.find((f) => 'slot' in f.source && !table.hasFile(f.source.slot));
+  if (missing && table.raw.length > 0) throw await missingRole(ctx, missing, options.fields[missing.ext]);
   if (options.key) {
-    const keys = fieldKeys(rows, options.key);
-    for (const r of rows) r.key = keys.get(r.id)!;
+    const keys = fieldKeys(table.raw.map((_, i) => table.row(i)), options.key);
+    table.keys = table.raw.map((v) => keys.get(v[0]!)!);
   } else {
-    const keys = keysOf(rows.map((r) => r.id));
-    rows.forEach((r, i) => (r.key = keys[i]));
+    table.keys = keysOf(table.raw.map((v) => v[0]!));
   }
-  const labels = distinctLabels(rows);
+  const labels = distinctLabels(table.raw);
   const numeric = labels.every((l) => /^-?\d+$/.test(l));
   const plan: ExportPlan = {
     fields,
@@ -829,7 +842,7 @@ async function makePlan(ctx: ExportContext, options: WebDatasetOptions): Promise
     labels: { classes: numeric ? null : labels, index: new Map(labels.map((l, i) => [l, i])) },
     reencode: options.reencode,
   };
-  return { plan, rows };
+  return { plan, table };
 }
 
 /** The error for a field naming a role no sample has, listing the roles there are. */
@@ -848,14 +861,31 @@ async function missingRole(ctx: ExportContext, f: ExportPlan['fields'][number], 
 /** Columns read only when a field or the key uses them (id, label and split always are). */
 const OPTIONAL_COLUMNS = ['path', 'text', 'group_key', 'source_split'] as const;
 
+/** A sample as read: its columns as text, in the order sampleTable lays them out (id, label, split first). */
+type RawRow = Array<string | null>;
+
+/**
+ * The samples to export as read from the catalog, ordered by split and id, with their keys
+ * (decided by makePlan). A sample becomes a SampleRow when it is planned.
+ */
+interface SampleTable {
+  raw: RawRow[];
+  keys: string[];
+  /** Sample `i` (of `raw`) with its key. */
+  row(i: number): SampleRow;
+  /** Whether some sample has a file in role slot `slot`. */
+  hasFile(slot: number): boolean;
+  /** The samples of each split (indexes of `raw`, in order), splits in order. */
+  bySplit(): Map<string, number[]>;
+}
+
 /**
  * The samples to export, ordered by split and id, with the columns a field or the key reads
  * (labels always: the index lists classes) and their files of `roles`, each with its stored
  * format and catalogued size. Labels and metadata are after people's relabel decisions. One
  * query, read as JSON (Catalog.textRows): most of an export's set-up is reading these rows.
- * Keys are left empty, for the caller.
  */
-async function sampleRows(ctx: ExportContext, fields: ExportPlan['fields'], roles: string[], allColumns: boolean): Promise<SampleRow[]> {
+async function sampleTable(ctx: ExportContext, fields: ExportPlan['fields'], roles: string[], allColumns: boolean): Promise<SampleTable> {
   const used = new Set<string>(fields.flatMap((f) =>
     f.source.kind === 'text' ? [TEXT_COLUMNS[f.source.column]] : f.source.kind === 'record' ? ['path', 'group_key', 'source_split'] : []));
   const optional = OPTIONAL_COLUMNS.filter((c) => allColumns || used.has(c));
@@ -870,22 +900,48 @@ async function sampleRows(ctx: ExportContext, fields: ExportPlan['fields'], role
   const [path, text, group, sourceSplit] = OPTIONAL_COLUMNS.map((c) => (optional.includes(c) ? 3 + optional.indexOf(c) : -1));
   const meta = allColumns ? 3 + optional.length : -1;
   const firstFile = 3 + optional.length + (allColumns ? 1 : 0);
-  const cell = (v: Array<string | null>, i: number) => (i < 0 ? null : v[i]);
-  return raw.map((v) => ({
-    id: v[0]!, key: '', label: cell(v, 1), split: v[2]!, path: cell(v, path), text: cell(v, text),
-    group_key: cell(v, group), source_split: cell(v, sourceSplit), meta: cell(v, meta),
-    files: roles.map((_, k) => {
-      const f = firstFile + 3 * k;
-      const bytes = v[f + 2];
-      return v[f] === null ? null : { uri: v[f]!, format: v[f + 1], bytes: bytes === null ? null : Number(bytes) };
-    }),
-  }));
+  const cell = (v: RawRow, i: number) => (i < 0 ? null : v[i]);
+  const table: SampleTable = {
+    raw,
+    keys: [],
+    row: (i) => {
+      const v = raw[i];
+      return {
+        id: v[0]!, key: table.keys[i], label: v[1], split: v[2]!, path: cell(v, path), text: cell(v, text),
+        group_key: cell(v, group), source_split: cell(v, sourceSplit), meta: cell(v, meta),
+        files: roles.map((_, k) => {
+          const f = firstFile + 3 * k;
+          const bytes = v[f + 2];
+          return v[f] === null ? null : { uri: v[f]!, format: v[f + 1], bytes: bytes === null ? null : Number(bytes) };
+        }),
+      };
+    },
+    hasFile: (slot) => raw.some((v) => v[firstFile + 3 * slot] !== null),
+    bySplit: () => {
+      const splits = new Map<string, number[]>();
+      let samples: number[] = [];
+      let split: string | null = null;
+      raw.forEach((v, i) => {
+        if (v[2] !== split) {
+          split = v[2]!;
+          if (!splits.has(split)) {
+            checkSplitName(split);
+            splits.set(split, []);
+          }
+          samples = splits.get(split)!;
+        }
+        samples.push(i);
+      });
+      return splits;
+    },
+  };
+  return table;
 }
 
 /** Labels in the order DuckDB sorts them (by UTF-8 bytes), as the index's class list. */
-function distinctLabels(rows: SampleRow[]): string[] {
+function distinctLabels(raw: RawRow[]): string[] {
   const labels = new Set<string>();
-  for (const r of rows) if (r.label !== null) labels.add(r.label);
+  for (const v of raw) if (v[1] !== null) labels.add(v[1]);
   return [...labels].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 

@@ -1,32 +1,26 @@
+import type { IHasher } from 'hash-wasm';
 import type { PackBatch, PackReply, PackRequest } from './tar-packer.js';
 import { fillUstarHeader, type UstarTemplate } from './tar.js';
 
 /**
- * The tar packing thread (tar-packer.ts is its other side). It writes shards whose members it
- * reads itself: for each member its name and size, then a file path (read here) or bytes the
- * main thread made (text members, converted images) in one transferred buffer per message (given
- * back with the ack, for reuse). Headers (the main thread checked the names fit USTAR), reading
- * the files, padding, hashing (xxh128, content-hash.ts) and writing happen here, through one
- * 256 KB batch buffer per shard written with one write call when full, so no image byte is
- * copied between threads, and the main thread writes nothing per file member. A sample whose
- * file cannot be read (or no longer has the size its header says) is left out whole and
- * reported; a failed write ends the shard with the error's code and path.
+ * A tar packing lane (tar-packer.ts is its other side): it writes shards whose members it reads
+ * itself. For each member it gets a name and size, then a file path (read here) or bytes the
+ * planning made (text members, converted images) in one buffer per batch (given back with the
+ * ack, for reuse). Headers (names were checked to fit USTAR), reading the files, padding,
+ * hashing (xxh128, content-hash.ts) and writing happen here, through one 256 KB batch buffer per
+ * shard written with one write call when full, so no image byte is copied between threads. A
+ * sample whose file cannot be read (or no longer has the size its header says) is left out whole
+ * and reported; a failed write ends the shard with the error's code and path.
  *
- * The thread runs this function's source (`packWorkerSource`), so it must be self-contained:
- * only `require`d built-ins, the hash module by the absolute path it is given (`workerData`) and
- * the header writer it is called with, no imports — the same code then runs from `dist/` and
- * under tsx without a module loader in every thread.
+ * A lane runs on a worker thread (packWorkerSource) or on the export's own thread, which packs
+ * between planning the next shards (tar-packer.ts HereLane): one worker fewer to start, whose
+ * start and compiling of this code cost about as much CPU as a tenth of a second of packing.
+ * A worker runs this function's source, so it is self-contained: everything it uses comes from
+ * `host`.
  */
-export function packWorkerMain(writeHeader: typeof fillUstarHeader): void {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const { createHash } = require('node:crypto') as typeof import('node:crypto');
-  const fs = require('node:fs') as typeof import('node:fs');
-  const { join } = require('node:path') as typeof import('node:path');
-  const threads = require('node:worker_threads') as typeof import('node:worker_threads');
-  const port = threads.parentPort!;
-  type Hasher = import('hash-wasm').IHasher;
-  const { xxh128Module, ustarTemplate } = threads.workerData as PackWorkerData;
-  const { createXXHash128 } = require(xxh128Module) as { createXXHash128: () => Promise<Hasher> };
+export function packLane(host: PackHost): PackLane {
+  const { fs, join, writeHeader, template } = host;
+  type Hasher = IHasher;
 
   const BLOCK = 512;
   /** Small enough that what was just read is still in the CPU cache when it is hashed and written. */
@@ -130,7 +124,7 @@ export function packWorkerMain(writeHeader: typeof fillUstarHeader): void {
   /** Append the header of member `name` of `size` bytes (a whole block: the batch is block-aligned here). */
   function appendHeader(s: Shard, name: string, size: number): void {
     if (s.used === BATCH_BYTES) flush(s);
-    writeHeader(s.batch, s.used, ustarTemplate, name, size);
+    writeHeader(s.batch, s.used, template, name, size);
     s.used += BLOCK;
   }
 
@@ -205,11 +199,11 @@ export function packWorkerMain(writeHeader: typeof fillUstarHeader): void {
     while (!making && waiting.length > 0) {
       if (waiting[0].op === 'open' && hashers.length === 0) {
         making = true;
-        void createXXHash128().then((h) => {
+        host.createXXHash128().then((h) => {
           hashers.push(h);
           making = false;
           pump();
-        });
+        }, host.fail);
         return;
       }
       receive(waiting.shift()!);
@@ -231,7 +225,7 @@ export function packWorkerMain(writeHeader: typeof fillUstarHeader): void {
       case 'open': {
         const fd = writing(m.file, () => fs.openSync(m.file, 'w'));
         shards.set(m.id, {
-          fd, file: m.file, devDir: m.devDir, xxh128: hashers.pop()!.init(), md5: m.md5 ? createHash('md5') : null,
+          fd, file: m.file, devDir: m.devDir, xxh128: hashers.pop()!.init(), md5: m.md5 ? host.md5() : null,
           batch: batches.pop() ?? Buffer.allocUnsafe(BATCH_BYTES + 1),
           used: 0, size: 0, nsamples: 0, skipped: [],
         });
@@ -276,27 +270,55 @@ export function packWorkerMain(writeHeader: typeof fillUstarHeader): void {
     const earlier = failed.get(m.id);
     if (earlier) {
       if (m.op === 'abort' || m.op === 'finish') failed.delete(m.id);
-      port.postMessage(m.op === 'abort' ? { op: 'aborted', id: m.id } : earlier);
+      host.reply(m.op === 'abort' ? { op: 'aborted', id: m.id } : earlier, []);
       return;
     }
     try {
       const reply = handle(m);
-      if (reply) port.postMessage(reply, reply.op === 'ack' && reply.inline ? [reply.inline] : []);
+      if (reply) host.reply(reply, reply.op === 'ack' && reply.inline ? [reply.inline] : []);
     } catch (err) {
       const e = err instanceof WriteError ? err.errno : (err as NodeJS.ErrnoException);
       const reply: PackReply = { op: 'error', id: m.id, message: e.message, code: e.code, path: err instanceof WriteError ? err.path : undefined };
       drop(m.id);
       if (m.op !== 'finish') failed.set(m.id, reply);
-      if (m.op !== 'open') port.postMessage(reply);
+      if (m.op !== 'open') host.reply(reply, []);
     }
   }
-  port.on('message', (m: PackRequest) => {
-    waiting.push(m);
-    pump();
-  });
+  return {
+    receive(m) {
+      waiting.push(m);
+      pump();
+    },
+    closeAll() {
+      waiting.length = 0;
+      for (const id of [...shards.keys()]) drop(id);
+    },
+  };
 }
 
-/** What a packing thread is started with. */
+/** What a lane is given by the thread it runs on (it imports nothing itself). */
+export interface PackHost {
+  fs: typeof import('node:fs');
+  join: (...paths: string[]) => string;
+  /** A new md5 hash (for a shard opened with `md5`). */
+  md5: () => import('node:crypto').Hash;
+  createXXHash128: () => Promise<IHasher>;
+  writeHeader: typeof fillUstarHeader;
+  template: UstarTemplate;
+  /** Answer a request (`transfer`: buffers that go back to the planning thread). */
+  reply: (r: PackReply, transfer: ArrayBuffer[]) => void;
+  /** The lane cannot go on (a hasher could not be made). */
+  fail: (err: unknown) => void;
+}
+
+export interface PackLane {
+  /** Take the next request; requests are handled in order, each answered through `host.reply`. */
+  receive(m: PackRequest): void;
+  /** Drop every request not handled and close the files of shards still open. */
+  closeAll(): void;
+}
+
+/** What a packing worker is started with. */
 export interface PackWorkerData {
   /** Absolute path of the hash module (content-hash.ts XXH128_MODULE). */
   xxh128Module: string;
@@ -304,9 +326,29 @@ export interface PackWorkerData {
   ustarTemplate: UstarTemplate;
 }
 
+/** A worker thread's start: its host is built-ins `require`d here, and the port to the packer. */
+function packWorkerMain(lane: typeof packLane, writeHeader: typeof fillUstarHeader): void {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const threads = require('node:worker_threads') as typeof import('node:worker_threads');
+  const port = threads.parentPort!;
+  const { xxh128Module, ustarTemplate } = threads.workerData as PackWorkerData;
+  const packing = lane({
+    fs: require('node:fs'),
+    join: (require('node:path') as typeof import('node:path')).join,
+    md5: () => (require('node:crypto') as typeof import('node:crypto')).createHash('md5'),
+    createXXHash128: (require(xxh128Module) as { createXXHash128: () => Promise<IHasher> }).createXXHash128,
+    writeHeader,
+    template: ustarTemplate,
+    reply: (r, transfer) => port.postMessage(r, transfer),
+    fail: (err) => process.nextTick(() => { throw err; }), // the worker's 'error' event
+  });
+  port.on('message', (m: PackRequest) => packing.receive(m));
+}
+
 /**
- * The thread's code: the function's own (compiled) source, called with the header writer's. tsx
- * and esbuild wrap named functions in `__name(...)` calls to keep their names, so that helper is
- * defined first.
+ * A worker's code: plain CommonJS (no module loader in the thread, so it runs the same from
+ * `dist/` and under tsx) — the start function's own compiled source, called with the lane's and
+ * the header writer's. tsx and esbuild wrap named functions in `__name(...)` calls to keep their
+ * names, so that helper is defined first.
  */
-export const packWorkerSource = `var __name = (f) => f;\n(${packWorkerMain.toString()})(${fillUstarHeader.toString()});`;
+export const packWorkerSource = `var __name = (f) => f;\n(${packWorkerMain.toString()})(${packLane.toString()}, ${fillUstarHeader.toString()});`;
