@@ -7,17 +7,19 @@
  * as in a real collection; the page cache holds the few distinct targets, so both writers are
  * measured on CPU and write cost, not on disk reads). Then times, into fresh directories:
  *   - the split step on the catalog;
- *   - webdataset export with only the image member (the like-for-like comparison with tar);
+ *   - webdataset export with only the image member (the like-for-like comparison with tar), which
+ *     syncs every shard (the default: a power loss leaves each shard whole or absent), and again
+ *     with `sync: false` (writeback left to the kernel, as tar leaves it);
  *   - webdataset export with the default fields (jpg, txt, json, cls);
  *   - `tar -chf` of the same symlinked files (dereferenced, so it reads the same bytes), the baseline;
  *   - then `sync` of that archive: what making it durable costs, which the export does for every
  *     shard before renaming it into place;
  *   - then `xxh128sum` of that archive (Debian's xxhash): the hash the shard index carries, which
  *     the export computes while it writes (and `md5sum`, for the export's `index_md5`);
- *   - then `rounds` rounds of the image-only export, each in a fresh process (its own time, from
- *     the exporter's start: a first export, as a user's `imgsift export` makes one) and of tar,
- *     alternating, each after a `sync` and a pause: their medians, since one run of either varies
- *     by ±10% here.
+ *   - then `rounds` rounds of the image-only export, synced and not, each in a fresh process (its
+ *     own time, from the exporter's start: a first export, as a user's `imgsift export` makes one)
+ *     and of tar (then the sync of its archive, timed apart), alternating, each after a `sync` and
+ *     a pause: their medians, since one run of any varies by ±10% here.
  * The export packs shards on threads (src/export/tar-packer.ts); its CPU counts every thread.
  */
 import { execFileSync } from 'node:child_process';
@@ -39,7 +41,7 @@ import { sha256Hex } from '../src/util/hash.js';
 const SAMPLES = Number(process.argv[2] ?? 20000);
 const DISTINCT = Number(process.argv[3] ?? 200);
 const ROUNDS = Number(process.argv[4] ?? 5);
-/** `--export-once <root> <to>`: the child of a fresh-process round (exportOnce). */
+/** `--export-once <root> <to> <sync>`: the child of a fresh-process round (exportOnce). */
 const CHILD = process.argv[2] === '--export-once';
 
 async function main(): Promise<void> {
@@ -114,13 +116,14 @@ async function main(): Promise<void> {
     };
     for (const [name, fields, extra] of [
       ['webdataset, image only', { jpg: 'image' }, {}],
+      ['webdataset, image only, sync: false', { jpg: 'image' }, { sync: false }],
       ['webdataset, image only, index_md5', { jpg: 'image' }, { index_md5: true }],
       ['webdataset, default fields', undefined, {}],
     ] as const) {
       const to = join(root, name.replace(/\W+/g, '_'));
       const options = { to, ...extra, ...(fields ? { fields } : {}) };
       await timed(() => name, options, true);
-      if (!('index_md5' in extra)) {
+      if (!('index_md5' in extra) && !('sync' in extra)) {
         // Rerun: every shard is rebuilt in a temporary file and found unchanged.
         await timed((again) => `  rerun (${again['shards unchanged']} shards unchanged)`, options, false);
       }
@@ -155,18 +158,23 @@ async function main(): Promise<void> {
     catalog.close();
 
     // Fresh processes, alternating with tar (the catalog is closed: a child opens it read-only).
-    const rounds = { export: [] as number[], tar: [] as number[] };
+    const rounds = { synced: [] as number[], unsynced: [] as number[], tar: [] as number[], tarSync: [] as number[] };
     for (let i = 0; i < ROUNDS; i++) {
-      const to = join(root, 'fresh');
-      settle();
-      const child = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--export-once', root, to], { encoding: 'utf8' });
-      rounds.export.push(Number(child.trim().split('\n').pop()));
-      await rm(to, { recursive: true, force: true });
+      for (const sync of [true, false]) {
+        const to = join(root, 'fresh');
+        settle();
+        const child = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--export-once', root, to, String(sync)], { encoding: 'utf8' });
+        rounds[sync ? 'synced' : 'unsynced'].push(Number(child.trim().split('\n').pop()));
+        await rm(to, { recursive: true, force: true });
+      }
       await rm(tarOut, { force: true });
       settle();
       t = performance.now();
       execFileSync('tar', ['--hard-dereference', '-chf', tarOut, '-C', dataDir, '.']);
       rounds.tar.push((performance.now() - t) / 1000);
+      t = performance.now();
+      execFileSync('sync', [tarOut]);
+      rounds.tarSync.push(rounds.tar[i] + (performance.now() - t) / 1000);
     }
 
     console.log(`\n${SAMPLES} samples, ${payloadMb.toFixed(1)} MB of JPEG payload; MB/s counts payload bytes;`);
@@ -182,10 +190,15 @@ async function main(): Promise<void> {
     console.log(`\nFirst use of memory here: ${pageFaultMicros().toFixed(1)} µs per 4 KB page (100 MB touched once: what the export's`);
     console.log(`fresh memory costs — the catalog read, the packing threads' start, the rows — beside tar's small buffers).`);
     if (ROUNDS > 0) {
-      const [e, g] = [medianOf(rounds.export), medianOf(rounds.tar)];
-      const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
-      console.log(`\n${ROUNDS} rounds in fresh processes, alternating: webdataset image only ${list(rounds.export)} s (median ${e.toFixed(2)});`);
-      console.log(`GNU tar ${list(rounds.tar)} s (median ${g.toFixed(2)}). Export against tar, by medians: ${(g / e).toFixed(2)}×`);
+      const list = (xs: number[]) => `${xs.map((x) => x.toFixed(2)).join(' ')} s (median ${medianOf(xs).toFixed(2)})`;
+      const [synced, unsynced, tar, tarSync] = [rounds.synced, rounds.unsynced, rounds.tar, rounds.tarSync].map((xs) => medianOf(xs));
+      console.log(`\n${ROUNDS} rounds in fresh processes, alternating:`);
+      console.log(`  webdataset image only (synced, the default) ${list(rounds.synced)}`);
+      console.log(`  webdataset image only, sync: false         ${list(rounds.unsynced)}`);
+      console.log(`  GNU tar                                    ${list(rounds.tar)}`);
+      console.log(`  GNU tar, then sync of its archive          ${list(rounds.tarSync)}`);
+      console.log(`By medians: sync: false against tar ${(tar / unsynced).toFixed(2)}×; synced against tar ${(tar / synced).toFixed(2)}×,`);
+      console.log(`against tar with its archive synced ${(tarSync / synced).toFixed(2)}× (a synced export waits for the disk to take every byte).`);
     }
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -213,14 +226,15 @@ function exportContext(catalog: Catalog, root: string): ExportContext {
 
 /**
  * The child of a fresh-process round: open the catalog made by the parent, run the image-only
- * export into `to`, print its seconds (from the exporter's start, as the in-process rows).
+ * export into `to` (synced or not), print its seconds (from the exporter's start, as the
+ * in-process rows).
  */
-async function exportOnce(root: string, to: string): Promise<void> {
+async function exportOnce(root: string, to: string, sync: boolean): Promise<void> {
   const catalog = await Catalog.open(join(root, 'work'), { readOnly: true });
   await useRun(catalog, 1);
   const ctx = exportContext(catalog, root);
   const t0 = performance.now();
-  await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to, fields: { jpg: 'image' } }));
+  await webdatasetExporter.run(ctx, WebDatasetOptions.parse({ to, fields: { jpg: 'image' }, sync }));
   console.log(((performance.now() - t0) / 1000).toFixed(3));
   catalog.close();
 }
@@ -308,5 +322,5 @@ function secs(t0: number): string {
   return ((performance.now() - t0) / 1000).toFixed(2);
 }
 
-if (CHILD) await exportOnce(process.argv[3], process.argv[4]);
+if (CHILD) await exportOnce(process.argv[3], process.argv[4], process.argv[5] !== 'false');
 else await main();
