@@ -20,7 +20,8 @@
  *     own time, from the exporter's start: a first export, as a user's `imgsift export` makes one)
  *     and of tar (then the sync of its archive, timed apart), alternating, each after a `sync` and
  *     a pause: their medians, since one run of any varies by ±10% here.
- * The export packs shards on threads (src/export/tar-packer.ts); its CPU counts every thread.
+ * The export packs shards in lanes, its own thread and workers (src/export/tar-packer.ts); its CPU
+ * counts every thread.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, open, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -179,8 +180,8 @@ async function main(): Promise<void> {
 
     console.log(`\n${SAMPLES} samples, ${payloadMb.toFixed(1)} MB of JPEG payload; MB/s counts payload bytes;`);
     console.log(`cpu = user + system seconds of this process (all its threads) or of the tar child; main = of its main thread`);
-    console.log(`(DuckDB reads, planning); packing = of the threads the export started (its tar packing threads: headers,`);
-    console.log(`reading, hashing, writing); the rest is V8's and libuv's threads and DuckDB's; faults = pages of memory the`);
+    console.log(`(DuckDB reads, planning, and packing the shards of its own lane); packing = of the threads the export started`);
+    console.log(`(its worker packing lanes: headers, reading, hashing, writing); the rest is V8's and libuv's threads and DuckDB's; faults = pages of memory the`);
     console.log(`process touched for the first time (minor page faults, every thread). Load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     const head = ['writer', 'seconds', 'cpu s', 'main s', 'packing s', 'faults', 'samples/s', 'MB/s', 'MB out'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

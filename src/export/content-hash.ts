@@ -18,7 +18,7 @@ export const CONTENT_HASH_HEX = /^[0-9a-f]{32}$/;
 const require = createRequire(import.meta.url);
 /**
  * hash-wasm's XXH3-128 module alone (its index is 270 KB of JavaScript to parse for one hash).
- * The tar packing threads (tar-pack-worker.ts) `require` the same file by this path.
+ * The tar packing workers (tar-pack-lane.ts) `require` the same file by this path.
  */
 export const XXH128_MODULE = require.resolve('hash-wasm/dist/xxhash128.umd.min.js');
 const { createXXHash128, xxhash128 } = require(XXH128_MODULE) as {

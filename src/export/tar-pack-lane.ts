@@ -187,7 +187,9 @@ export function packLane(host: PackHost): PackLane {
   /**
    * Hashers not in use (a shard's goes back here when it ends). Making one is asynchronous
    * (WebAssembly) and the rest of a request is not: an 'open' that finds none, and every request
-   * after it, waits while one is made — once for each shard the thread holds at a time.
+   * after it, waits while one is made, and they are then handled at once — on this thread's lane,
+   * a whole shard without a turn of the event loop between. So the lane makes two as it starts,
+   * while the catalog is read: a lane holds at most two shards at a time (tar-packer.ts).
    */
   const hashers: Hasher[] = [];
   /** Batch buffers of ended shards, for the next: new memory costs a page fault per 4 KB on first use. */
@@ -195,20 +197,21 @@ export function packLane(host: PackHost): PackLane {
   /** Requests not yet handled, in order. */
   const waiting: PackRequest[] = [];
   let making = false;
+  function make(n: number): void {
+    making = true;
+    Promise.all(Array.from({ length: n }, () => host.createXXHash128())).then((made) => {
+      hashers.push(...made);
+      making = false;
+      pump();
+    }, host.fail);
+  }
   function pump(): void {
     while (!making && waiting.length > 0) {
-      if (waiting[0].op === 'open' && hashers.length === 0) {
-        making = true;
-        host.createXXHash128().then((h) => {
-          hashers.push(h);
-          making = false;
-          pump();
-        }, host.fail);
-        return;
-      }
+      if (waiting[0].op === 'open' && hashers.length === 0) return make(1);
       receive(waiting.shift()!);
     }
   }
+  make(2);
 
   function drop(id: number): void {
     const s = shards.get(id);
@@ -252,8 +255,8 @@ export function packLane(host: PackHost): PackLane {
         const xxh128 = s.xxh128.digest('hex');
         hashers.push(s.xxh128);
         batches.push(s.batch);
-        // No fsync here: the sink syncs the file before it renames it into place (a wait this
-        // thread need not make before packing the next shard).
+        // No fsync here: the sink syncs the file (unless told not to) before it renames it into
+        // place, a wait this lane need not make before packing the next shard.
         writing(s.file, () => fs.closeSync(s.fd));
         return {
           op: 'done', id: m.id, size: s.size, xxh128, md5: s.md5?.digest('hex') ?? null,

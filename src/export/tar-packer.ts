@@ -45,7 +45,7 @@ export type PackReply =
   | { op: 'aborted'; id: number }
   | { op: 'error'; id: number; message: string; code?: string; path?: string };
 
-/** A member to pack: a local file of `size` bytes (read by the packing thread), or bytes. */
+/** A member to pack: a local file of `size` bytes (read by the shard's lane), or bytes. */
 export type MemberInput = { name: string; path: string; size: number } | { name: string; data: Uint8Array };
 
 export interface PackedShardResult {
@@ -68,10 +68,10 @@ const BLOCK = 512;
  */
 const INLINE_BYTES = 256 << 10;
 /**
- * What a shard may have queued for its thread before `add` waits: enough that the main thread
- * plans a whole shard and goes on to the next (on another thread) while this one is packed —
- * planning is far quicker than packing, so a short queue would leave one thread working at a
- * time. Paths cost little; bytes made on the main thread (converted images) are bounded.
+ * What a shard may have queued for its lane before `add` waits: enough that the planning plans a
+ * whole shard and goes on to the next (in another lane) while this one is packed — planning is
+ * far quicker than packing, so a short queue would leave one lane working at a time. Paths cost
+ * little; bytes made while planning (converted images) are bounded.
  */
 const MAX_UNACKED = 256;
 const MAX_UNACKED_BYTES = 64 << 20;
@@ -221,13 +221,13 @@ export class TarPacker {
 
   /**
    * Start a shard written to the local file `file` (created); `devDir`: also write each member
-   * there; `md5`: hash it with md5 too (xxh128 always); `writebackEvery`: start the file's
-   * writeback every so many bytes written (writeback.ts), for a file synced once done. A lane
+   * there; `md5`: hash it with md5 too (xxh128 always); `writebackMin`: keep the file's
+   * writeback going from this many bytes written on (writeback.ts), for a file synced once done. A lane
    * takes it when it has room (assign): shards go to lanes as they free up, not when they are
    * planned, so lanes given shards of different sizes still finish together.
    */
-  open(file: string, devDir: string | null, md5 = false, writebackEvery: number | null = null): PackedShard {
-    const writeback = writebackEvery === null ? null : new Writeback(file, writebackEvery);
+  open(file: string, devDir: string | null, md5 = false, writebackMin: number | null = null): PackedShard {
+    const writeback = writebackMin === null ? null : new Writeback(file, writebackMin);
     const shard = new PackedShard(this, this.nextId++, file, devDir, md5, writeback);
     this.waitingShards.push(shard);
     this.assign();
@@ -306,7 +306,7 @@ export class PackedShard {
 
   /**
    * Queue a sample; throws (before anything of it is queued) when a member name does not fit
-   * USTAR. A promise only when the thread has too much queued: wait for it before adding more.
+   * USTAR. A promise only when the lane has too much queued: wait for it before adding more.
    */
   add(id: string, members: MemberInput[]): Promise<void> | undefined {
     let need = 0;
@@ -338,10 +338,10 @@ export class PackedShard {
     return waiting && more ? Promise.all([waiting, more]).then(() => undefined) : (waiting ?? more);
   }
 
-  /** Post the batch; a promise when the thread's queue is over its bounds, settled when it is not. */
+  /** Post the batch; a promise when the lane's queue is over its bounds, settled when it is not. */
   private send(): Promise<void> | undefined {
     if (this.ids.length === 0) return undefined;
-    // The buffer goes to the thread as it is (transferred, not copied); the next batch gets a new one.
+    // The buffer goes to the lane as it is (to a worker transferred, not copied); the next batch gets a new one.
     const inline = (this.inline?.buffer ?? null) as ArrayBuffer | null;
     const bytes = this.inlineBytes;
     const batch: PackBatch = {
@@ -376,7 +376,7 @@ export class PackedShard {
 
   /**
    * Write the end of the archive and close the file (not synced: the sink syncs it before it
-   * commits it). The request goes out at once, right behind the shard's last samples: the thread
+   * commits it). The request goes out at once, right behind the shard's last samples: the lane
    * finishes the shard before it turns to shards queued after it.
    */
   async finish(): Promise<PackedShardResult> {

@@ -98,7 +98,7 @@ export function checkUstarMember(name: string, size: number): void {
 /**
  * Write the header of a member already checked (checkUstarMember) into `buf` at `at`: the
  * template, then name (split at a '/' into prefix and name when longer than 100 bytes), size and
- * checksum. Self-contained — the tar packing threads run its source (tar-pack-worker.ts) — and
+ * checksum. Self-contained — the tar packing workers run its source (tar-pack-lane.ts) — and
  * byte by byte: names are ASCII, and a native Buffer#write per field costs more than the loop.
  */
 export function fillUstarHeader(buf: Uint8Array, at: number, template: UstarTemplate, name: string, size: number): void {

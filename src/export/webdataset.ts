@@ -282,7 +282,7 @@ interface FileRow {
 interface LoadedSample {
   id: string;
   key: string;
-  /** Files copied as they are stay paths: the packing thread reads them. */
+  /** Files copied as they are stay paths: the packing lane reads them. */
   members: MemberInput[];
   /** Bytes in the tar, headers and padding included. */
   tarBytes: number;
@@ -328,8 +328,8 @@ async function readSource(uri: string): Promise<Buffer> {
 }
 
 /**
- * A file member copied byte for byte from a local path: the packing thread reads it. Its size is
- * the catalogued content's (the thread leaves the sample out if the file no longer has it), or
+ * A file member copied byte for byte from a local path: the packing lane reads it. Its size is
+ * the catalogued content's (the lane leaves the sample out if the file no longer has it), or
  * read here for a file the catalog never read.
  */
 function pathMember(name: string, f: FileRow): { name: string; path: string; size: number } | null {
@@ -508,14 +508,14 @@ interface ShardResult {
   /** With `index_md5`. */
   md5sum: string | null;
   written: boolean;
-  /** Samples the packing thread left out (a file unreadable when packed). */
+  /** Samples the packing lane left out (a file unreadable when packed). */
   skipped: Array<{ id: string; error: string }>;
 }
 
 /**
- * One shard being written: packed by a tar packing thread (tar-packer.ts) into the sink's
+ * One shard being written: packed by a tar packing lane (tar-packer.ts) into the sink's
  * scratch file (a temporary file beside the shard, or a spool file for S3), then committed
- * with the size and content hash the thread computed — unless an identical object is already there.
+ * with the size and content hash the lane computed — unless an identical object is already there.
  */
 class ShardWriter {
   private readonly devTmp: string | null;
@@ -553,10 +553,10 @@ class ShardWriter {
     // there already: a rerun's shard is most likely unchanged, and its temporary file is then
     // removed without ever reaching the disk.
     const early = sync && sink instanceof LocalSink && !(await stat(join(sink.root, url)).catch(() => null));
-    return new ShardWriter(sink, packer.open(file, devTmp, md5, early ? Writeback.EVERY : null), file, url, devDir, devTmp, sync);
+    return new ShardWriter(sink, packer.open(file, devTmp, md5, early ? Writeback.MIN : null), file, url, devDir, devTmp, sync);
   }
 
-  /** Queue a sample; a promise only when the packing thread's queue is full. */
+  /** Queue a sample; a promise only when the packing lane's queue is full. */
   add(sample: LoadedSample): Promise<void> | undefined {
     const waiting = this.pack.add(sample.id, sample.members);
     this.nsamples++;
@@ -566,7 +566,7 @@ class ShardWriter {
 
   /**
    * Finish the tar and commit it, unless an identical object is already there: `packed` settles
-   * (never rejects) once the packing thread has written the shard, `committed` once it is in place.
+   * (never rejects) once the packing lane has written the shard, `committed` once it is in place.
    */
   close(): { packed: Promise<unknown>; committed: Promise<ShardResult> } {
     const finished = this.pack.finish();
@@ -623,7 +623,7 @@ export const webdatasetExporter: Exporter<WebDatasetOptions> = {
 async function exportTo(sink: Sink, ctx: ExportContext, options: WebDatasetOptions): Promise<ExportStats> {
   const { reporter } = ctx;
   const extractRoot = ctx.dev ? devExtractRoot(sink, options.to) : null;
-  // The packing threads start, and leftovers are looked for, while the catalog is read.
+  // The packing workers start, and leftovers are looked for, while the catalog is read.
   const packer = new TarPacker();
   const sweeping = sink.sweep();
   sweeping.catch(() => undefined); // awaited below
@@ -655,8 +655,8 @@ interface SplitShards {
 }
 
 /**
- * Plan every split's shards, one after the other, while the packing threads write them: a split
- * does not wait for the previous one's shards to be written, so the threads stay busy from the
+ * Plan every split's shards, one after the other, while the packing lanes write them: a split
+ * does not wait for the previous one's shards to be written, so the lanes stay busy from the
  * first shard to the last.
  */
 async function packSplits(
@@ -670,9 +670,9 @@ async function packSplits(
   tick: () => void,
 ): Promise<SplitShards[]> {
   const splits: SplitShards[] = [];
-  // Shards the threads are packing (settled once written): planning runs ahead of them by at most
-  // four per thread. Their commits (a sync and a rename, or an upload) go on meanwhile, up to
-  // eight per thread: each holds a written file (an upload's spool) until it is done.
+  // Shards the lanes are packing (settled once written): planning runs ahead of them by at most
+  // four per lane. Their commits (a sync and a rename, or an upload) go on meanwhile, up to
+  // eight per lane: each holds a written file (an upload's spool) until it is done.
   const packing: Promise<unknown>[] = [];
   const committing: Promise<unknown>[] = [];
   let packed = 0;
@@ -726,7 +726,7 @@ async function packSplits(
         if ('error' in s) job.skipped.push(s);
         else {
           job.reencoded += s.reencoded;
-          // Only opening or closing a shard, or a thread's full queue, makes this wait.
+          // Only opening or closing a shard, or a lane's full queue, makes this wait.
           const waiting = shard && !full(shard, s) ? shard.add(s) : nextShard(s);
           if (waiting) await waiting;
         }

@@ -34,6 +34,25 @@ test('writeback syncs a growing file every so many bytes through its own descrip
   }
 });
 
+test('a writeback starts again as soon as one ends when enough more was written meanwhile', async () => {
+  const dir = await tempDir('imgsift-writeback-');
+  try {
+    const file = join(dir, 'shard.tar');
+    await writeFile(file, Buffer.alloc(1 << 20, 1));
+    const wb = new Writeback(file, 1 << 20);
+    wb.wrote(1 << 20); // the first starts
+    await appendFile(file, Buffer.alloc(2 << 20, 2));
+    wb.wrote(2 << 20); // while it runs: the next waits for it, then starts with nothing more said
+    for (let i = 0; i < 500 && wb.done < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(wb.done, 2);
+    wb.wrote((1 << 20) - 1); // under the minimum: none
+    await wb.close();
+    assert.equal(wb.done, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a writeback that fails fails the file at close (a later sync might not see the error)', async () => {
   const dir = await tempDir('imgsift-writeback-');
   try {
