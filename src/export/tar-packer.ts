@@ -178,7 +178,12 @@ export class TarPacker {
     const turn = () => {
       scheduled = false;
       if (stopped || queue.length === 0) return;
-      packing.receive(queue.shift()!);
+      try {
+        packing.receive(queue.shift()!);
+      } catch (err) {
+        // As a worker's uncaught error: the lane cannot go on.
+        return this.fail(lane, err instanceof Error ? err : new Error(String(err)));
+      }
       schedule();
     };
     const schedule = () => {
@@ -221,10 +226,10 @@ export class TarPacker {
 
   /**
    * Start a shard written to the local file `file` (created); `devDir`: also write each member
-   * there; `md5`: hash it with md5 too (xxh128 always); `writebackMin`: keep the file's
-   * writeback going from this many bytes written on (writeback.ts), for a file synced once done. A lane
-   * takes it when it has room (assign): shards go to lanes as they free up, not when they are
-   * planned, so lanes given shards of different sizes still finish together.
+   * there; `md5`: hash it with md5 too (xxh128 always); `writebackMin`: keep the file's writeback
+   * going from this many bytes written on (writeback.ts), for a file synced once done. A lane takes
+   * it when it has room (assign): shards go to lanes as they free up, not when they are planned,
+   * so lanes given shards of different sizes still finish together.
    */
   open(file: string, devDir: string | null, md5 = false, writebackMin: number | null = null): PackedShard {
     const writeback = writebackMin === null ? null : new Writeback(file, writebackMin);
