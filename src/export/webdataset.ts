@@ -907,7 +907,7 @@ async function sampleTable(ctx: ExportContext, fields: ExportPlan['fields'], rol
     row: (i) => {
       const v = raw[i];
       return {
-        id: v[0]!, key: table.keys[i], label: v[1], split: v[2]!, path: cell(v, path), text: cell(v, text),
+        id: v[0]!, key: table.keys[i] ?? '', label: v[1], split: v[2]!, path: cell(v, path), text: cell(v, text),
         group_key: cell(v, group), source_split: cell(v, sourceSplit), meta: cell(v, meta),
         files: roles.map((_, k) => {
           const f = firstFile + 3 * k;
