@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { asStorageError } from '../errors.js';
 import { acquireHasher, XXH128_MODULE } from './content-hash.js';
 import { packLane, packWorkerSource, type PackLane, type PackWorkerData } from './tar-pack-lane.js';
-import { checkUstarMember, fillUstarHeader, USTAR_TEMPLATE } from './tar.js';
+import { checkUstarMember, fillUstarHeader, tarEntryBytes, USTAR_TEMPLATE } from './tar.js';
 import { Writeback } from './writeback.js';
 
 /**
@@ -61,7 +61,6 @@ export interface PackedShardResult {
 
 /** Samples per message (fewer when their inline bytes fill INLINE_BYTES first). */
 const BATCH_SAMPLES = 256;
-const BLOCK = 512;
 /**
  * A batch's inline buffer (bytes made here): a batch is sent when the next sample's do not fit,
  * so every buffer has this size and can be reused (a larger sample gets one of its own).
@@ -333,7 +332,7 @@ export class PackedShard {
       }
       const size = 'path' in m ? m.size : m.data.byteLength;
       this.members.push(size, data);
-      this.batchBytes += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+      this.batchBytes += tarEntryBytes(size);
       this.names.push(m.name);
     }
     this.inlineBytes = at;
